@@ -1,0 +1,85 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "swift-statefun",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "StatefulFunctions", targets: ["StatefulFunctions"]),
+        .library(name: "StatefulFunctionsProtobuf", targets: ["StatefulFunctionsProtobuf"]),
+        .library(name: "StatefunServer", targets: ["StatefunServer"]),
+        .library(name: "StatefunService", targets: ["StatefunService"]),
+        .executable(name: "greeter", targets: ["greeter"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // System libraries, found through pkg-config.
+        .systemLibrary(
+            name: "CProtobufC", path: "Sources/CProtobufC", pkgConfig: "libprotobuf-c",
+            providers: [.apt(["libprotobuf-c-dev"])]),
+        // protoc-c output for the wire schemas (scripts/generate-protocol.sh).
+        .target(name: "CStatefunProtocol", dependencies: ["CProtobufC"]),
+        // Socket and epoll constants the Swift importer cannot reach.
+        .target(name: "CLinuxShims"),
+
+        // The SDK: registry, context, messages, state, egress, handler. No sockets.
+        .target(
+            name: "StatefulFunctions",
+            dependencies: ["CStatefunProtocol", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict),
+        // swift-protobuf messages as StateFun messages.
+        .target(
+            name: "StatefulFunctionsProtobuf",
+            dependencies: ["StatefulFunctions", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            swiftSettings: strict),
+        // The epoll HTTP server. Knows nothing of StateFun.
+        .target(
+            name: "StatefunServer",
+            dependencies: ["CLinuxShims", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict),
+        // Glue: serve a StatefulFunctions registry with StatefunServer.
+        .target(
+            name: "StatefunService",
+            dependencies: ["StatefulFunctions", "StatefunServer", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict),
+
+        // The greeter example: its functions as a library (tests use them), and the executable.
+        .target(
+            name: "Greeter",
+            dependencies: ["StatefulFunctions", "StatefulFunctionsProtobuf",
+                           .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            path: "Examples/Greeter/Sources/Greeter",
+            swiftSettings: strict),
+        .executableTarget(
+            name: "greeter",
+            dependencies: ["Greeter", "StatefunService",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                           .product(name: "Logging", package: "swift-log")],
+            path: "Examples/Greeter/Sources/greeter",
+            swiftSettings: strict),
+
+        .testTarget(
+            name: "StatefulFunctionsTests",
+            dependencies: ["StatefulFunctions", "StatefulFunctionsProtobuf", "Greeter",
+                           .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            swiftSettings: strict),
+        .testTarget(
+            name: "StatefunServerTests",
+            dependencies: ["StatefunServer", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict),
+        .testTarget(
+            name: "StatefunServiceTests",
+            dependencies: ["StatefunService", "Greeter", .product(name: "Logging", package: "swift-log")],
+            resources: [.copy("Python")],
+            swiftSettings: strict),
+    ]
+)

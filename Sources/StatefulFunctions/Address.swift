@@ -1,0 +1,77 @@
+/// The address of one function instance: its function type and its id.
+///
+/// Every message in StateFun is delivered to an address. The function type is
+/// the `namespace/name` a function was bound under; the id selects the
+/// instance, and with it the instance's persisted state.
+public struct Address: Hashable, Sendable, CustomStringConvertible {
+    /// The function type's namespace, for example `example`.
+    public var namespace: String
+    /// The function type's name, for example `greeter`.
+    public var type: String
+    /// The id of the instance, for example a user name.
+    public var id: String
+
+    /// Creates an address from its three parts.
+    public init(namespace: String, type: String, id: String) {
+        self.namespace = namespace
+        self.type = type
+        self.id = id
+    }
+
+    /// Creates an address from a `namespace/name` typename and an id.
+    ///
+    /// - Throws: ``StatefulFunctionsError/invalidTypename(_:reason:)`` when the
+    ///   typename is not of the form `namespace/name`.
+    public init(_ typename: String, id: String) throws {
+        let functionType = try FunctionType(typename)
+        self.init(namespace: functionType.namespace, type: functionType.name, id: id)
+    }
+
+    /// The function type as `namespace/name`.
+    public var typename: String { "\(namespace)/\(type)" }
+
+    /// The function type of this address.
+    public var functionType: FunctionType { FunctionType(namespace: namespace, name: type) }
+
+    /// `namespace/type/id`.
+    public var description: String { "\(namespace)/\(type)/\(id)" }
+}
+
+/// A function type, `namespace/name`: what a function is bound under.
+public struct FunctionType: Hashable, Sendable, CustomStringConvertible {
+    /// The namespace, for example `example`.
+    public var namespace: String
+    /// The name within the namespace, for example `greeter`.
+    public var name: String
+
+    /// Creates a function type from its parts, unchecked.
+    public init(namespace: String, name: String) {
+        self.namespace = namespace
+        self.name = name
+    }
+
+    /// Parses and checks a `namespace/name` typename.
+    ///
+    /// Exactly one `/` separates a namespace and a name, and neither may be empty.
+    /// - Throws: ``StatefulFunctionsError/invalidTypename(_:reason:)``.
+    public init(_ typename: String) throws {
+        guard !typename.isEmpty else {
+            throw StatefulFunctionsError.invalidTypename(typename, reason: "a type name must be provided")
+        }
+        let parts = typename.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 2 else {
+            throw StatefulFunctionsError.invalidTypename(
+                typename, reason: "a type name must be of the form namespace/name")
+        }
+        guard !parts[0].isEmpty else {
+            throw StatefulFunctionsError.invalidTypename(typename, reason: "the namespace must not be empty")
+        }
+        guard !parts[1].isEmpty else {
+            throw StatefulFunctionsError.invalidTypename(typename, reason: "the name must not be empty")
+        }
+        self.init(namespace: String(parts[0]), name: String(parts[1]))
+    }
+
+    /// `namespace/name`.
+    public var description: String { "\(namespace)/\(name)" }
+}

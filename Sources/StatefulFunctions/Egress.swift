@@ -1,0 +1,127 @@
+import CStatefunProtocol
+
+typealias V2KafkaRecord = Org__Apache__Flink__Statefun__Flink__Io__KafkaProducerRecord
+typealias V2KinesisRecord = Org__Apache__Flink__Statefun__Flink__Io__KinesisEgressRecord
+
+/// A record for StateFun's generic Kafka egress (2.x `KafkaProducerRecord`).
+///
+/// Build it with ``kafkaEgressRecord(topic:key:value:)`` and emit it with
+/// `context.packAndSendEgress("example/kafka-egress", message: record)`.
+public struct KafkaProducerRecord: PackableMessage, Hashable {
+    /// The type URL of the 2.x record.
+    public static var typeName: String { "type.googleapis.com/org.apache.flink.statefun.flink.io.KafkaProducerRecord" }
+
+    /// The record key; may be empty.
+    public var key: String
+    /// The serialized value.
+    public var valueBytes: [UInt8]
+    /// The destination topic.
+    public var topic: String
+
+    /// Creates a record from its fields, unchecked.
+    public init(key: String, valueBytes: [UInt8], topic: String) {
+        self.key = key
+        self.valueBytes = valueBytes
+        self.topic = topic
+    }
+
+    public init(packedBytes: [UInt8]) throws {
+        let record = decodeProtobufC(packedBytes, org__apache__flink__statefun__flink__io__kafka_producer_record__unpack) {
+            KafkaProducerRecord(
+                key: String(protobufC: $0.pointee.key), valueBytes: [UInt8](protobufC: $0.pointee.value_bytes),
+                topic: String(protobufC: $0.pointee.topic))
+        }
+        guard let record else { throw StatefulFunctionsError.malformedMessage("not a serialized KafkaProducerRecord") }
+        self = record
+    }
+
+    public func packedBytes() throws -> [UInt8] {
+        encodeProtobufC(capacity: valueBytes.count + key.utf8.count + topic.utf8.count) { arena in
+            arena.message(V2KafkaRecord.self) { record in
+                org__apache__flink__statefun__flink__io__kafka_producer_record__init(record)
+                record.pointee.key = arena.cString(key)
+                record.pointee.value_bytes = arena.binary(valueBytes)
+                record.pointee.topic = arena.cString(topic)
+            }
+        }
+    }
+}
+
+/// A record for StateFun's generic Kinesis egress (2.x `KinesisEgressRecord`).
+public struct KinesisEgressRecord: PackableMessage, Hashable {
+    /// The type URL of the 2.x record.
+    public static var typeName: String { "type.googleapis.com/org.apache.flink.statefun.flink.io.KinesisEgressRecord" }
+
+    /// The partition key.
+    public var partitionKey: String
+    /// The serialized value.
+    public var valueBytes: [UInt8]
+    /// The destination stream.
+    public var stream: String
+    /// The explicit hash key; may be empty.
+    public var explicitHashKey: String
+
+    /// Creates a record from its fields, unchecked.
+    public init(partitionKey: String, valueBytes: [UInt8], stream: String, explicitHashKey: String) {
+        self.partitionKey = partitionKey
+        self.valueBytes = valueBytes
+        self.stream = stream
+        self.explicitHashKey = explicitHashKey
+    }
+
+    public init(packedBytes: [UInt8]) throws {
+        let record = decodeProtobufC(packedBytes, org__apache__flink__statefun__flink__io__kinesis_egress_record__unpack) {
+            KinesisEgressRecord(
+                partitionKey: String(protobufC: $0.pointee.partition_key),
+                valueBytes: [UInt8](protobufC: $0.pointee.value_bytes),
+                stream: String(protobufC: $0.pointee.stream),
+                explicitHashKey: String(protobufC: $0.pointee.explicit_hash_key))
+        }
+        guard let record else { throw StatefulFunctionsError.malformedMessage("not a serialized KinesisEgressRecord") }
+        self = record
+    }
+
+    public func packedBytes() throws -> [UInt8] {
+        encodeProtobufC(
+            capacity: valueBytes.count + partitionKey.utf8.count + stream.utf8.count + explicitHashKey.utf8.count
+        ) { arena in
+            arena.message(V2KinesisRecord.self) { record in
+                org__apache__flink__statefun__flink__io__kinesis_egress_record__init(record)
+                record.pointee.partition_key = arena.cString(partitionKey)
+                record.pointee.value_bytes = arena.binary(valueBytes)
+                record.pointee.stream = arena.cString(stream)
+                record.pointee.explicit_hash_key = arena.cString(explicitHashKey)
+            }
+        }
+    }
+}
+
+/// Builds a record for the Kafka generic egress.
+///
+/// - Parameters:
+///   - topic: the destination topic; must not be empty.
+///   - key: the record key; `nil` leaves it empty.
+///   - value: the message produced; its serialized bytes become the record value.
+/// - Throws: ``StatefulFunctionsError/missingArgument(_:)`` for an empty topic.
+public func kafkaEgressRecord(topic: String, key: String? = nil, value: some PackableMessage) throws -> KafkaProducerRecord {
+    guard !topic.isEmpty else { throw StatefulFunctionsError.missingArgument("destination Kafka topic") }
+    return KafkaProducerRecord(key: key ?? "", valueBytes: try value.packedBytes(), topic: topic)
+}
+
+/// Builds a record for the Kinesis generic egress.
+///
+/// - Parameters:
+///   - stream: the destination stream; must not be empty.
+///   - partitionKey: the partition key; must not be empty.
+///   - explicitHashKey: an explicit hash key; `nil` leaves it empty.
+///   - value: the message produced; its serialized bytes become the record value.
+/// - Throws: ``StatefulFunctionsError/missingArgument(_:)`` for an empty stream or partition key.
+public func kinesisEgressRecord(
+    stream: String, partitionKey: String, explicitHashKey: String? = nil, value: some PackableMessage
+) throws -> KinesisEgressRecord {
+    guard !stream.isEmpty else { throw StatefulFunctionsError.missingArgument("destination Kinesis stream") }
+    guard !partitionKey.isEmpty else { throw StatefulFunctionsError.missingArgument("partition key") }
+    return KinesisEgressRecord(
+        partitionKey: partitionKey, valueBytes: try value.packedBytes(), stream: stream,
+        explicitHashKey: explicitHashKey ?? "")
+}

@@ -1,0 +1,104 @@
+public import Logging
+
+/// What the handler answers to one request: an HTTP status, a content type and a body.
+public struct RequestReplyResponse: Sendable, Equatable {
+    /// 200 on success; 400, 404 or 500 on failure (see ``RequestReplyHandler``).
+    public var status: Int
+    /// `application/octet-stream` on success, `text/plain; charset=utf-8` for errors.
+    public var contentType: String
+    /// The serialized `FromFunction`, or the error text.
+    public var body: [UInt8]
+
+    /// The content type of a successful reply, exactly as the runtime demands it.
+    public static let protobufContentType = "application/octet-stream"
+
+    static func failure(_ status: Int, _ message: String) -> RequestReplyResponse {
+        RequestReplyResponse(status: status, contentType: "text/plain; charset=utf-8", body: Array(message.utf8))
+    }
+}
+
+/// A request the handler could not serve, thrown by ``RequestReplyHandler/callAsFunction(_:)``.
+public struct RequestReplyError: Error, Sendable, CustomStringConvertible {
+    /// The HTTP status to answer with: 400, 404 or 500.
+    public var status: Int
+    /// What went wrong, naming the function, the address and the cause.
+    public var message: String
+
+    public var description: String { "\(status): \(message)" }
+}
+
+/// Serves a ``StatefulFunctions`` registry over the StateFun remote protocol:
+/// bytes of a `ToFunction` in, bytes of a `FromFunction` out.
+///
+/// It knows nothing of sockets, so any HTTP server can mount it: pass the
+/// request body to ``handle(_:)`` and answer with the status, content type and
+/// body it returns. The invocations of a batch run in order, each seeing the
+/// state the previous one left; the reply carries the changed states and every
+/// message sent, in order. A batch is all or nothing: if one invocation fails,
+/// nothing of the batch is reported.
+///
+/// Statuses: 200 for a completed batch; 400 for a body that is not a valid
+/// `ToFunction`; 404 for a function type nothing is bound to; 500 when a
+/// function throws or gets a message type it does not accept (the runtime
+/// retries 5xx).
+public struct RequestReplyHandler: Sendable {
+    private let functions: [FunctionType: StatefulFunction]
+    private let logger: Logger
+
+    /// Creates a handler for the functions bound in `functions` now.
+    public init(_ functions: StatefulFunctions, logger: Logger = Logger(label: "statefun.handler")) {
+        self.functions = functions.snapshot
+        self.logger = logger
+    }
+
+    /// Handles one request body and returns the response to send.
+    public func handle(_ body: [UInt8]) async -> RequestReplyResponse {
+        do {
+            return RequestReplyResponse(
+                status: 200, contentType: RequestReplyResponse.protobufContentType, body: try await reply(to: body))
+        } catch {
+            logger.error("request failed", metadata: ["status": "\(error.status)", "cause": "\(error.message)"])
+            return .failure(error.status, error.message)
+        }
+    }
+
+    /// Handles one request body and returns the serialized `FromFunction`.
+    ///
+    /// - Throws: ``RequestReplyError`` with the status to answer and the cause.
+    public func callAsFunction(_ body: [UInt8]) async throws -> [UInt8] {
+        try await reply(to: body)
+    }
+
+    private func reply(to body: [UInt8]) async throws(RequestReplyError) -> [UInt8] {
+        let batch: InvocationBatch
+        do {
+            batch = try ProtocolV2.decodeRequest(body)
+        } catch {
+            throw RequestReplyError(status: 400, message: "bad request: \(error)")
+        }
+        guard let function = functions[batch.target.functionType] else {
+            throw RequestReplyError(
+                status: 404,
+                message: "no function is bound to \(batch.target.typename) (address \(batch.target))")
+        }
+        let context = Context(address: batch.target, states: batch.states)
+        for (index, invocation) in batch.invocations.enumerated() {
+            context.caller = invocation.caller
+            var failure: (any Error)?
+            do {
+                try await function.body(context, invocation.argument)
+            } catch {
+                failure = error
+            }
+            // A misused state subscript is the root cause even if the function threw after it.
+            if let cause = context.deferredError.map({ $0 as any Error }) ?? failure {
+                throw RequestReplyError(
+                    status: 500,
+                    message: "function \(batch.target.typename) at address \(batch.target) failed"
+                        + " on invocation \(index + 1) of \(batch.invocations.count)"
+                        + " (message type '\(invocation.argument.typeURL)'): \(cause)")
+            }
+        }
+        return ProtocolV2.encodeResponse(context)
+    }
+}

@@ -1,0 +1,122 @@
+import Synchronization
+
+/// The body of a stateful function: it gets the context and one message.
+///
+/// Synchronous closures convert to this type, so a function may be `async` or not.
+public typealias FunctionBody<Message> = @Sendable (Context, Message) async throws -> Void
+
+/// A function as the registry keeps it: its body and the message types it accepts.
+public struct StatefulFunction: Sendable {
+    /// The message types the function accepts; `nil` for an untyped function,
+    /// which gets every message as a raw ``AnyMessage``.
+    public let acceptedTypes: [any PackableMessage.Type]?
+    let body: @Sendable (Context, AnyMessage) async throws -> Void
+
+    /// An untyped function: it gets each message as the raw ``AnyMessage``.
+    public init(_ body: @escaping FunctionBody<AnyMessage>) {
+        acceptedTypes = nil
+        self.body = body
+    }
+
+    /// A function of one message type: each message is unpacked to it, and a
+    /// message of any other type fails its batch.
+    public init<M: PackableMessage>(_ type: M.Type, _ body: @escaping FunctionBody<M>) {
+        acceptedTypes = [type]
+        self.body = { context, any in
+            guard any.is(M.self) else {
+                throw StatefulFunctionsError.unexpectedMessageType(typeURL: any.typeURL, accepted: [M.typeName])
+            }
+            try await body(context, try M(packedBytes: any.value))
+        }
+    }
+
+    /// A function of several message types (like the reference SDK's
+    /// `typing.Union`): each message is unpacked to the first type it matches,
+    /// and the function dispatches on it (`if let user = message as? User`).
+    public init(accepting types: [any PackableMessage.Type], _ body: @escaping FunctionBody<any PackableMessage>) {
+        acceptedTypes = types
+        self.body = { context, any in
+            guard let type = types.first(where: { any.is($0) }) else {
+                throw StatefulFunctionsError.unexpectedMessageType(
+                    typeURL: any.typeURL, accepted: types.map { $0.typeName })
+            }
+            try await body(context, try type.init(packedBytes: any.value))
+        }
+    }
+}
+
+/// The registry of stateful functions: binds `namespace/name` function types
+/// to Swift functions.
+///
+/// ```swift
+/// let functions = StatefulFunctions()
+/// try functions.bind("example/greeter", GreetRequest.self) { context, request in
+///     print("Hello " + request.name)
+/// }
+/// ```
+///
+/// Bind every function before creating the ``RequestReplyHandler`` that serves
+/// them: a handler serves the functions bound when it was created.
+public final class StatefulFunctions: Sendable {
+    private let table = Mutex<[FunctionType: StatefulFunction]>([:])
+
+    /// Creates an empty registry.
+    public init() {}
+
+    /// Registers a function under a `namespace/name` function type, replacing
+    /// any function bound there before.
+    ///
+    /// - Throws: ``StatefulFunctionsError/invalidTypename(_:reason:)``.
+    public func register(_ typename: String, _ function: StatefulFunction) throws {
+        let type = try FunctionType(typename)
+        table.withLock { $0[type] = function }
+    }
+
+    /// Registers an untyped function, which gets each message as a raw ``AnyMessage``.
+    public func register(_ typename: String, _ body: @escaping FunctionBody<AnyMessage>) throws {
+        try register(typename, StatefulFunction(body))
+    }
+
+    /// Registers a function of one message type.
+    public func register<M: PackableMessage>(_ typename: String, _ type: M.Type, _ body: @escaping FunctionBody<M>) throws {
+        try register(typename, StatefulFunction(type, body))
+    }
+
+    /// Registers a function of several message types.
+    public func register(
+        _ typename: String, accepting types: [any PackableMessage.Type],
+        _ body: @escaping FunctionBody<any PackableMessage>
+    ) throws {
+        try register(typename, StatefulFunction(accepting: types, body))
+    }
+
+    /// Binds an untyped function: `try functions.bind("example/hello") { context, message in … }`.
+    public func bind(_ typename: String, _ body: @escaping FunctionBody<AnyMessage>) throws {
+        try register(typename, StatefulFunction(body))
+    }
+
+    /// Binds a function of one message type, unpacked for it.
+    public func bind<M: PackableMessage>(_ typename: String, _ type: M.Type, _ body: @escaping FunctionBody<M>) throws {
+        try register(typename, StatefulFunction(type, body))
+    }
+
+    /// Binds a function of several message types, which dispatches on the unpacked message.
+    public func bind(
+        _ typename: String, accepting types: [any PackableMessage.Type],
+        _ body: @escaping FunctionBody<any PackableMessage>
+    ) throws {
+        try register(typename, StatefulFunction(accepting: types, body))
+    }
+
+    /// The function bound under a function type, if any.
+    public func function(for type: FunctionType) -> StatefulFunction? {
+        table.withLock { $0[type] }
+    }
+
+    /// Every bound function type.
+    public var functionTypes: [FunctionType] {
+        table.withLock { Array($0.keys) }.sorted { $0.description < $1.description }
+    }
+
+    var snapshot: [FunctionType: StatefulFunction] { table.withLock { $0 } }
+}

@@ -1,0 +1,238 @@
+import CStatefunProtocol
+
+// The StateFun 2.x wire schema (package org.apache.flink.statefun.flink.core.polyglot).
+typealias V2Address = Org__Apache__Flink__Statefun__Flink__Core__Polyglot__Address
+typealias V2ToFunction = Org__Apache__Flink__Statefun__Flink__Core__Polyglot__ToFunction
+typealias V2FromFunction = Org__Apache__Flink__Statefun__Flink__Core__Polyglot__FromFunction
+typealias V2Response = Org__Apache__Flink__Statefun__Flink__Core__Polyglot__FromFunction__InvocationResponse
+typealias V2Mutation = Org__Apache__Flink__Statefun__Flink__Core__Polyglot__FromFunction__PersistedValueMutation
+typealias V2Outgoing = Org__Apache__Flink__Statefun__Flink__Core__Polyglot__FromFunction__Invocation
+typealias V2Delayed = Org__Apache__Flink__Statefun__Flink__Core__Polyglot__FromFunction__DelayedInvocation
+typealias V2Egress = Org__Apache__Flink__Statefun__Flink__Core__Polyglot__FromFunction__EgressMessage
+typealias ProtoAny = Google__Protobuf__Any
+
+/// One decoded `ToFunction`: the target address, its states before the batch,
+/// and the invocations to run in order.
+struct InvocationBatch {
+    struct Invocation {
+        let caller: Address?
+        let argument: AnyMessage
+    }
+
+    let target: Address
+    let states: [StateSlot]
+    let invocations: [Invocation]
+}
+
+/// A request the SDK can never serve: it does not decode, or breaks the protocol.
+struct MalformedRequest: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Decoding and encoding of the 2.x protocol through protobuf-c.
+enum ProtocolV2 {
+    /// Decodes a `ToFunction` body. All protobuf-c memory lives in one arena,
+    /// released when this returns.
+    static func decodeRequest(_ body: [UInt8]) throws -> InvocationBatch {
+        let arena = Arena(capacity: body.count * 2 + 4096)
+        return try arena.withAllocator { allocator in
+            let decoded = body.withUnsafeBufferPointer { buffer in
+                org__apache__flink__statefun__flink__core__polyglot__to_function__unpack(
+                    allocator, buffer.count, buffer.baseAddress)
+            }
+            guard let toFunction = decoded else {
+                throw MalformedRequest("the body is not a serialized ToFunction (StateFun 2.x protocol)")
+            }
+            guard toFunction.pointee.request_case
+                    == ORG__APACHE__FLINK__STATEFUN__FLINK__CORE__POLYGLOT__TO_FUNCTION__REQUEST_INVOCATION,
+                  let batch = toFunction.pointee.invocation
+            else { throw MalformedRequest("the ToFunction carries no invocation batch") }
+            guard let target = batch.pointee.target.map(address) else {
+                throw MalformedRequest("the invocation batch has no target address")
+            }
+            guard !target.namespace.isEmpty, !target.type.isEmpty else {
+                throw MalformedRequest("the target address \(target) has no function type")
+            }
+
+            var states: [StateSlot] = []
+            states.reserveCapacity(batch.pointee.n_state)
+            // A set only pays off past a handful of states.
+            var seen: Set<String>? = batch.pointee.n_state > 8 ? Set(minimumCapacity: batch.pointee.n_state) : nil
+            for i in 0..<batch.pointee.n_state {
+                guard let state = batch.pointee.state[i] else { continue }
+                let name = String(protobufC: state.pointee.state_name)
+                let duplicate = seen != nil ? !seen!.insert(name).inserted : states.contains { $0.name == name }
+                if duplicate {
+                    throw MalformedRequest("the state '\(name)' appears twice in the request")
+                }
+                let value = try decodeAny(state.pointee.state_value, allocator) {
+                    "the value of state '\(name)' is not a serialized google.protobuf.Any"
+                }
+                states.append(StateSlot(name: name, value: value))
+            }
+
+            guard batch.pointee.n_invocations > 0 else {
+                throw MalformedRequest("the invocation batch for \(target) has no invocations")
+            }
+            var invocations: [InvocationBatch.Invocation] = []
+            invocations.reserveCapacity(batch.pointee.n_invocations)
+            for i in 0..<batch.pointee.n_invocations {
+                guard let invocation = batch.pointee.invocations[i] else { continue }
+                // An ingress message has no caller; an all-empty one is treated the same.
+                let caller = invocation.pointee.caller.map(address).flatMap {
+                    $0.namespace.isEmpty && $0.type.isEmpty && $0.id.isEmpty ? nil : $0
+                }
+                let argument = invocation.pointee.argument.map(anyMessage) ?? AnyMessage(typeURL: "", value: [])
+                invocations.append(.init(caller: caller, argument: argument))
+            }
+            return InvocationBatch(target: target, states: states, invocations: invocations)
+        }
+    }
+
+    /// Encodes the effects of a completed batch as one `FromFunction`:
+    /// the changed states, then every message in emission order.
+    static func encodeResponse(_ context: Context) -> [UInt8] {
+        let arena = Arena(capacity: estimatedSize(context))
+        let mutations = context.states.filter(\.modified)
+        let response = arena.message(V2Response.self) {
+            org__apache__flink__statefun__flink__core__polyglot__from_function__invocation_response__init($0)
+        }
+        response.pointee.n_state_mutations = mutations.count
+        response.pointee.state_mutations = arena.pointers(to: V2Mutation.self, count: mutations.count)
+        for (i, slot) in mutations.enumerated() {
+            response.pointee.state_mutations[i] = arena.message(V2Mutation.self) { mutation in
+                org__apache__flink__statefun__flink__core__polyglot__from_function__persisted_value_mutation__init(mutation)
+                mutation.pointee.state_name = arena.cString(slot.name)
+                if let value = slot.value {
+                    mutation.pointee.mutation_type =
+                        ORG__APACHE__FLINK__STATEFUN__FLINK__CORE__POLYGLOT__FROM_FUNCTION__PERSISTED_VALUE_MUTATION__MUTATION_TYPE__MODIFY
+                    mutation.pointee.state_value = serializedAny(value, arena)
+                } else {
+                    mutation.pointee.mutation_type =
+                        ORG__APACHE__FLINK__STATEFUN__FLINK__CORE__POLYGLOT__FROM_FUNCTION__PERSISTED_VALUE_MUTATION__MUTATION_TYPE__DELETE
+                }
+            }
+        }
+
+        response.pointee.n_outgoing_messages = context.outgoing.count
+        response.pointee.outgoing_messages = arena.pointers(to: V2Outgoing.self, count: context.outgoing.count)
+        for (i, message) in context.outgoing.enumerated() {
+            response.pointee.outgoing_messages[i] = arena.message(V2Outgoing.self) { outgoing in
+                org__apache__flink__statefun__flink__core__polyglot__from_function__invocation__init(outgoing)
+                outgoing.pointee.target = address(message.target, arena)
+                outgoing.pointee.argument = any(message.message, arena)
+            }
+        }
+
+        response.pointee.n_delayed_invocations = context.delayed.count
+        response.pointee.delayed_invocations = arena.pointers(to: V2Delayed.self, count: context.delayed.count)
+        for (i, message) in context.delayed.enumerated() {
+            response.pointee.delayed_invocations[i] = arena.message(V2Delayed.self) { delayed in
+                org__apache__flink__statefun__flink__core__polyglot__from_function__delayed_invocation__init(delayed)
+                delayed.pointee.delay_in_ms = message.delayInMilliseconds
+                delayed.pointee.target = address(message.target, arena)
+                delayed.pointee.argument = any(message.message, arena)
+            }
+        }
+
+        response.pointee.n_outgoing_egresses = context.egress.count
+        response.pointee.outgoing_egresses = arena.pointers(to: V2Egress.self, count: context.egress.count)
+        for (i, message) in context.egress.enumerated() {
+            response.pointee.outgoing_egresses[i] = arena.message(V2Egress.self) { egress in
+                org__apache__flink__statefun__flink__core__polyglot__from_function__egress_message__init(egress)
+                egress.pointee.egress_namespace = arena.cString(message.egress.namespace)
+                egress.pointee.egress_type = arena.cString(message.egress.name)
+                egress.pointee.argument = any(message.message, arena)
+            }
+        }
+
+        var fromFunction = V2FromFunction()
+        org__apache__flink__statefun__flink__core__polyglot__from_function__init(&fromFunction)
+        fromFunction.response_case =
+            ORG__APACHE__FLINK__STATEFUN__FLINK__CORE__POLYGLOT__FROM_FUNCTION__RESPONSE_INVOCATION_RESULT
+        fromFunction.invocation_result = response
+        return withExtendedLifetime(arena) {
+            withUnsafePointer(to: &fromFunction) {
+                $0.withMemoryRebound(to: ProtobufCMessage.self, capacity: 1) { packProtobufC($0) }
+            }
+        }
+    }
+
+    // MARK: Pieces
+
+    private static func estimatedSize(_ context: Context) -> Int {
+        var size = 512
+        for slot in context.states where slot.modified { size += slot.name.utf8.count + (slot.value?.value.count ?? 0) + 128 }
+        for message in context.outgoing { size += message.message.value.count + 256 }
+        for message in context.delayed { size += message.message.value.count + 256 }
+        for message in context.egress { size += message.message.value.count + 256 }
+        return size * 2
+    }
+
+    private static func address(_ pointer: UnsafeMutablePointer<V2Address>) -> Address {
+        Address(
+            namespace: String(protobufC: pointer.pointee.namespace_),
+            type: String(protobufC: pointer.pointee.type),
+            id: String(protobufC: pointer.pointee.id))
+    }
+
+    private static func address(_ address: Address, _ arena: Arena) -> UnsafeMutablePointer<V2Address> {
+        arena.message(V2Address.self) { pointer in
+            org__apache__flink__statefun__flink__core__polyglot__address__init(pointer)
+            pointer.pointee.namespace_ = arena.cString(address.namespace)
+            pointer.pointee.type = arena.cString(address.type)
+            pointer.pointee.id = arena.cString(address.id)
+        }
+    }
+
+    static func anyMessage(_ pointer: UnsafeMutablePointer<ProtoAny>) -> AnyMessage {
+        AnyMessage(typeURL: String(protobufC: pointer.pointee.type_url), value: [UInt8](protobufC: pointer.pointee.value))
+    }
+
+    static func any(_ message: AnyMessage, _ arena: Arena) -> UnsafeMutablePointer<ProtoAny> {
+        arena.message(ProtoAny.self) { pointer in
+            google__protobuf__any__init(pointer)
+            pointer.pointee.type_url = arena.cString(message.typeURL)
+            pointer.pointee.value = arena.binary(message.value)
+        }
+    }
+
+    /// A serialized `Any` (a 2.x state value), written into the arena.
+    private static func serializedAny(_ message: AnyMessage, _ arena: Arena) -> ProtobufCBinaryData {
+        let proto = any(message, arena)
+        let size = google__protobuf__any__get_packed_size(proto)
+        let buffer = arena.allocate(max(size, 1)).bindMemory(to: UInt8.self, capacity: max(size, 1))
+        let written = google__protobuf__any__pack(proto, buffer)
+        return ProtobufCBinaryData(len: written, data: buffer)
+    }
+
+    /// Decodes the bytes of a serialized `Any`; empty bytes are an absent value.
+    private static func decodeAny(
+        _ data: ProtobufCBinaryData, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>,
+        error: () -> String
+    ) throws -> AnyMessage? {
+        guard data.len > 0 else { return nil }
+        guard let decoded = google__protobuf__any__unpack(allocator, data.len, data.data) else {
+            throw MalformedRequest(error())
+        }
+        return anyMessage(decoded)
+    }
+}
+
+extension AnyMessage: PackableMessage {
+    /// An `Any` can itself be packed into an `Any`.
+    public static var typeName: String { "type.googleapis.com/google.protobuf.Any" }
+
+    /// Decodes a serialized `google.protobuf.Any`.
+    public init(packedBytes: [UInt8]) throws {
+        let decoded = decodeProtobufC(packedBytes, google__protobuf__any__unpack, ProtocolV2.anyMessage)
+        guard let decoded else { throw StatefulFunctionsError.malformedMessage("not a serialized google.protobuf.Any") }
+        self = decoded
+    }
+
+    /// Serializes this `Any` as a `google.protobuf.Any` message.
+    public func packedBytes() throws -> [UInt8] {
+        encodeProtobufC(capacity: value.count + typeURL.utf8.count) { ProtocolV2.any(self, $0) }
+    }
+}

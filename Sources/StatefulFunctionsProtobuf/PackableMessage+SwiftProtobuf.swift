@@ -1,0 +1,35 @@
+public import StatefulFunctions
+public import SwiftProtobuf
+
+/// swift-protobuf messages are StateFun messages: declare the conformance with
+/// one line, `extension GreetRequest: PackableMessage {}`, and the message packs,
+/// unpacks and binds like any other.
+///
+/// The type name is `type.googleapis.com/` followed by the full protobuf name,
+/// as protobuf's own `Any.Pack` writes it.
+extension PackableMessage where Self: SwiftProtobuf.Message {
+    public static var typeName: String { "type.googleapis.com/" + protoMessageName }
+
+    public init(packedBytes: [UInt8]) throws {
+        try self.init(serializedBytes: packedBytes)
+    }
+
+    public func packedBytes() throws -> [UInt8] {
+        try serializedBytes()
+    }
+}
+
+extension AnyMessage {
+    /// Converts swift-protobuf's `Google_Protobuf_Any` to an ``AnyMessage``.
+    public init(_ any: Google_Protobuf_Any) {
+        self.init(typeURL: any.typeURL, value: [UInt8](any.value))
+    }
+
+    /// This `Any` as swift-protobuf's `Google_Protobuf_Any`.
+    public var googleProtobufAny: Google_Protobuf_Any {
+        var any = Google_Protobuf_Any()
+        any.typeURL = typeURL
+        any.value = .init(value)
+        return any
+    }
+}

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Regenerates the committed message code of the examples from Examples/*/Protos:
+# Swift (swift-protobuf) for the examples, Python for their reference twins in the tests,
+# and a swift-protobuf codec of the wire schema for the SDK tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+command -v protoc >/dev/null || { echo "protoc is missing: run scripts/install-deps.sh" >&2; exit 1; }
+
+# protoc-gen-swift from the swift-protobuf version the package resolved.
+plugin=.build-protoc/release/protoc-gen-swift
+if [ ! -x "$plugin" ]; then
+  swift package resolve
+  swift build -c release --package-path .build/checkouts/swift-protobuf --scratch-path .build-protoc \
+    --product protoc-gen-swift
+fi
+
+python_out=Tests/StatefunServiceTests/Python/generated
+mkdir -p "$python_out"
+for example in Examples/*/; do
+  name=$(basename "$example")
+  [ -d "$example/Protos" ] || continue
+  protos=$(cd "$example/Protos" && ls *.proto)
+  (cd "$example/Protos" && protoc --plugin=protoc-gen-swift="$OLDPWD/$plugin" \
+     --swift_opt=Visibility=Public --swift_opt=UseAccessLevelOnImports=true --swift_out="$OLDPWD/$example/Sources/$name" $protos)
+  (cd "$example/Protos" && protoc --python_out="$OLDPWD/$python_out" $protos)
+done
+# An independent (swift-protobuf) codec of the wire schema, for the SDK's tests.
+tests_out=Tests/StatefulFunctionsTests/Generated
+mkdir -p "$tests_out"
+(cd Protos && protoc --plugin=protoc-gen-swift="$OLDPWD/$plugin" --swift_opt=UseAccessLevelOnImports=true \
+   --swift_out="$OLDPWD/$tests_out" statefun/v2/*.proto)
+
+echo "generated: $(ls Examples/*/Sources/*/*.pb.swift "$python_out"/*_pb2.py | wc -l) files"
