@@ -79,7 +79,7 @@ let package = Package(
         .testTarget(
             name: "StatefunServiceTests",
             dependencies: ["StatefunService", "Greeter", .product(name: "Logging", package: "swift-log")],
-            resources: [.copy("Python")],
+            exclude: ["Python"],
             swiftSettings: strict),
     ]
 )

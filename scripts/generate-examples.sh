@@ -14,15 +14,14 @@ if [ ! -x "$plugin" ]; then
     --product protoc-gen-swift
 fi
 
-python_out=Tests/StatefunServiceTests/Python/generated
-mkdir -p "$python_out"
+
 for example in Examples/*/; do
   name=$(basename "$example")
   [ -d "$example/Protos" ] || continue
   protos=$(cd "$example/Protos" && ls *.proto)
   (cd "$example/Protos" && protoc --plugin=protoc-gen-swift="$OLDPWD/$plugin" \
      --swift_opt=Visibility=Public --swift_opt=UseAccessLevelOnImports=true --swift_out="$OLDPWD/$example/Sources/$name" $protos)
-  (cd "$example/Protos" && protoc --python_out="$OLDPWD/$python_out" $protos)
+  (cd "$example/Protos" && protoc --python_out="$OLDPWD/$example/Python" $protos)
 done
 # An independent (swift-protobuf) codec of the wire schema, for the SDK's tests.
 tests_out=Tests/StatefulFunctionsTests/Generated
@@ -30,4 +29,4 @@ mkdir -p "$tests_out"
 (cd Protos && protoc --plugin=protoc-gen-swift="$OLDPWD/$plugin" --swift_opt=UseAccessLevelOnImports=true \
    --swift_out="$OLDPWD/$tests_out" statefun/v2/*.proto)
 
-echo "generated: $(ls Examples/*/Sources/*/*.pb.swift "$python_out"/*_pb2.py | wc -l) files"
+echo "generated: $(ls Examples/*/Sources/*/*.pb.swift Examples/*/Python/*_pb2.py | wc -l) files"

@@ -1,0 +1,27 @@
+# The greeter remote module. Build: docker build -t swift-statefun-greeter .
+# Run:   docker run -p 8000:8000 swift-statefun-greeter
+
+# Build stage: a Swift 6 toolchain plus the C libraries' headers.
+FROM swift:6.1-bookworm AS build
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends pkg-config libprotobuf-c-dev libnghttp2-dev \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY Package.swift ./
+COPY Sources ./Sources
+COPY Examples ./Examples
+COPY Tests ./Tests
+RUN swift build -c release --product greeter --static-swift-stdlib \
+ && cp "$(swift build -c release --show-bin-path)/greeter" /greeter
+
+# Run stage: only the runtime libraries (the Swift runtime is linked statically).
+FROM debian:bookworm-slim
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libprotobuf-c1 libnghttp2-14 libstdc++6 ca-certificates \
+ && rm -rf /var/lib/apt/lists/* \
+ && useradd --system --uid 10001 statefun
+COPY --from=build /greeter /usr/local/bin/greeter
+USER statefun
+EXPOSE 8000
+ENV GREETER_HOST=0.0.0.0 GREETER_PORT=8000 GREETER_PATH=/statefun
+ENTRYPOINT ["/usr/local/bin/greeter"]

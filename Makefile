@@ -1,0 +1,22 @@
+# The commands people type. .ci/run calls `make test`.
+.PHONY: deps build demo test generate clean
+
+deps:
+	scripts/install-deps.sh
+
+build: deps
+	swift build
+
+demo:
+	scripts/demo.sh
+
+test:
+	scripts/test.sh
+
+# Regenerates the committed protobuf-c and swift-protobuf code.
+generate: deps
+	scripts/generate-protocol.sh
+	scripts/generate-examples.sh
+
+clean:
+	rm -rf .build .build-protoc

@@ -1,0 +1,93 @@
+import Foundation
+import Greeter
+import Logging
+import StatefulFunctions
+import StatefunServer
+import StatefunService
+import Testing
+
+/// The repository root, to find the Python scripts and the venv.
+let repositoryRoot = URL(fileURLWithPath: #filePath)
+    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+/// The venv's Python, which has the official SDK (scripts/install-deps.sh makes it).
+let python = ProcessInfo.processInfo.environment["STATEFUN_PYTHON"]
+    ?? repositoryRoot.appendingPathComponent(".venv/bin/python").path
+
+/// Runs a program to completion and returns its exit status and combined output.
+func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws -> (Int32, String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+    let output = Pipe()
+    process.standardOutput = output
+    process.standardError = output
+    try process.run()
+    let data = output.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+}
+
+/// The greeter and showcase served on an ephemeral loopback port.
+func startGreeterService() throws -> HTTPServer {
+    let functions = StatefulFunctions()
+    try Greeter.register(in: functions)
+    try Showcase.register(in: functions)
+    var configuration = HTTPServerConfiguration(host: "127.0.0.1", port: 0)
+    configuration.eventLoopCount = 2
+    let service = StatefunService(functions: functions, configuration: configuration)
+    try service.server.start()
+    return service.server
+}
+
+@Suite struct ServiceTests {
+    @Test func conformsToTheOfficialPythonSDK() async throws {
+        let server = try startGreeterService()
+        let script = repositoryRoot.appendingPathComponent("Tests/StatefunServiceTests/Python/conformance.py").path
+        let (status, output) = try run(python, [script, "http://127.0.0.1:\(server.localPort)/statefun"])
+        server.shutdown()
+        await server.waitUntilStopped()
+        #expect(status == 0, "\(output)")
+        #expect(output.contains(" passed, 0 failed"), "\(output)")
+        #expect(!output.contains("conformance: 0 passed"), "\(output)")
+    }
+
+    @Test func theDemoClientSeesCountsRise() async throws {
+        let server = try startGreeterService()
+        let client = repositoryRoot.appendingPathComponent("Examples/Greeter/Python/demo_client.py").path
+        let (status, output) = try run(
+            python, [client, "http://127.0.0.1:\(server.localPort)/statefun"],
+            environment: ["PYTHONPATH": repositoryRoot.appendingPathComponent("Examples/Greeter/Python").path])
+        server.shutdown()
+        await server.waitUntilStopped()
+        #expect(status == 0, "\(output)")
+        let alice = output.split(separator: "\n").filter { $0.contains("alice") }.map { $0.split(separator: ">").last! }
+        #expect(alice == [" Hello alice", " Hello again!", " Third time's the charm"])
+        let bob = output.split(separator: "\n").filter { $0.contains(" bob ") }.map { $0.split(separator: ">").last! }
+        #expect(bob == [" Hello bob", " Hello again!", " Third time's the charm", " Hello for the 4th time",
+                        " Hello for the 5th time", " Hello for the 6th time"])
+    }
+
+    @Test func errorsOverHTTPCarryTheirStatusAndTheServerKeepsServing() async throws {
+        let server = try startGreeterService()
+        let url = "http://127.0.0.1:\(server.localPort)/statefun"
+        func curl(_ arguments: [String]) throws -> String {
+            try run("/usr/bin/curl", ["-s", "-o", "/dev/stderr", "-w", "%{http_code} %{content_type}"] + arguments).1
+        }
+        let garbage = try curl(["--data-binary", "not a protobuf", "-H", "Content-Type: application/octet-stream", url])
+        #expect(garbage.hasPrefix("bad request: the body is not a serialized ToFunction"))
+        #expect(garbage.hasSuffix("400 text/plain; charset=utf-8"))
+        #expect(try curl(["-X", "GET", url]).hasSuffix(" 405 text/plain; charset=utf-8"))
+        #expect(try curl(["--data-binary", "x", "http://127.0.0.1:\(server.localPort)/elsewhere"]).contains(" 404 "))
+
+        // Still serving: the conformance corpus's first case over a fresh connection.
+        let client = repositoryRoot.appendingPathComponent("Examples/Greeter/Python/demo_client.py").path
+        let (status, output) = try run(
+            python, [client, url],
+            environment: ["PYTHONPATH": repositoryRoot.appendingPathComponent("Examples/Greeter/Python").path])
+        #expect(status == 0, "\(output)")
+        server.shutdown()
+        await server.waitUntilStopped()
+    }
+}
