@@ -15,6 +15,8 @@ let package = Package(
         .library(name: "StatefunServer", targets: ["StatefunServer"]),
         .library(name: "StatefunService", targets: ["StatefunService"]),
         .executable(name: "greeter", targets: ["greeter"]),
+        .executable(name: "greeter-v3", targets: ["greeter-v3"]),
+        .executable(name: "verification", targets: ["verification"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
@@ -52,7 +54,15 @@ let package = Package(
             dependencies: ["StatefulFunctions", "StatefunServer", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict),
 
-        // The greeter example: its functions as a library (tests use them), and the executable.
+        // What the example executables share: their command-line options.
+        .target(
+            name: "ExampleSupport",
+            dependencies: ["StatefulFunctions", "StatefunServer", "StatefunService",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                           .product(name: "Logging", package: "swift-log")],
+            path: "Examples/Support",
+            swiftSettings: strict),
+        // Each example: its functions as a library (tests use them), and the executable.
         .target(
             name: "Greeter",
             dependencies: ["StatefulFunctions", "StatefulFunctionsProtobuf",
@@ -61,10 +71,26 @@ let package = Package(
             swiftSettings: strict),
         .executableTarget(
             name: "greeter",
-            dependencies: ["Greeter", "StatefunService",
-                           .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                           .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Greeter", "ExampleSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Examples/Greeter/Sources/greeter",
+            swiftSettings: strict),
+        .target(
+            name: "GreeterV3", dependencies: ["StatefulFunctions"],
+            path: "Examples/GreeterV3/Sources/GreeterV3", swiftSettings: strict),
+        .executableTarget(
+            name: "greeter-v3",
+            dependencies: ["GreeterV3", "ExampleSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Examples/GreeterV3/Sources/greeter-v3",
+            swiftSettings: strict),
+        .target(
+            name: "Verification",
+            dependencies: ["StatefulFunctions", "StatefulFunctionsProtobuf",
+                           .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            path: "Examples/Verification/Sources/Verification", swiftSettings: strict),
+        .executableTarget(
+            name: "verification",
+            dependencies: ["Verification", "ExampleSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Examples/Verification/Sources/verification",
             swiftSettings: strict),
 
         .testTarget(
@@ -78,7 +104,8 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(
             name: "StatefunServiceTests",
-            dependencies: ["StatefunService", "Greeter", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["StatefunService", "Greeter", "GreeterV3", "Verification",
+                           .product(name: "Logging", package: "swift-log")],
             exclude: ["Python"],
             swiftSettings: strict),
     ]

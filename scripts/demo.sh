@@ -9,8 +9,8 @@ port=${DEMO_PORT:-18000}
 "$(swift build --show-bin-path)/greeter" --host 127.0.0.1 --port "$port" &
 server=$!
 trap 'kill -TERM $server 2>/dev/null; wait $server 2>/dev/null || true' EXIT
-for _ in $(seq 1 100); do
-  curl -s -o /dev/null "http://127.0.0.1:$port/" && break
+for _ in $(seq 1 100); do   # wait until it accepts connections
+  (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
   sleep 0.1
 done
 PYTHONPATH=Examples/Greeter/Python .venv/bin/python Examples/Greeter/Python/demo_client.py "http://127.0.0.1:$port/statefun"

@@ -18,6 +18,7 @@ fi
 for example in Examples/*/; do
   name=$(basename "$example")
   [ -d "$example/Protos" ] || continue
+  mkdir -p "$example/Python"
   protos=$(cd "$example/Protos" && ls *.proto)
   (cd "$example/Protos" && protoc --plugin=protoc-gen-swift="$OLDPWD/$plugin" \
      --swift_opt=Visibility=Public --swift_opt=UseAccessLevelOnImports=true --swift_out="$OLDPWD/$example/Sources/$name" $protos)

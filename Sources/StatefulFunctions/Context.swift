@@ -13,16 +13,19 @@ public final class Context {
 
     var states: [StateSlot]
     private var stateIndex: [String: Int]?
+    /// The protocol of the request: cancellation tokens need 3.x.
+    let protocolVersion: ProtocolVersion
     var outgoing: [OutgoingMessage] = []
-    var delayed: [DelayedMessage] = []
+    var delayed: [DelayedEffect] = []
     var egress: [EgressMessage] = []
     /// The first misuse of the state subscript, which cannot throw: it fails
     /// the invocation once the function returns.
     var deferredError: StatefulFunctionsError?
 
-    init(address: Address, states: [StateSlot]) {
+    init(address: Address, states: [StateSlot], protocolVersion: ProtocolVersion = .v2) {
         self.address = address
         self.states = states
+        self.protocolVersion = protocolVersion
         // Few states are the norm, where a linear scan beats hashing.
         if states.count > 8 {
             var index = [String: Int](minimumCapacity: states.count)
@@ -62,9 +65,20 @@ public final class Context {
                 deferredError = deferredError ?? .undeclaredState(name)
                 return
             }
-            states[index].value = newValue
-            states[index].modified = true
+            do {
+                try store(newValue, at: index)
+            } catch {
+                deferredError = deferredError ?? error
+            }
         }
+    }
+
+    private func store(_ value: AnyMessage?, at index: Int) throws(StatefulFunctionsError) {
+        if let value, let declared = states[index].typeName, value.typeURL != declared {
+            throw .typeMismatch(typeURL: value.typeURL, expected: "\(declared) (the declared type of state '\(states[index].name)')")
+        }
+        states[index].value = value
+        states[index].modified = true
     }
 
     /// The state stored under `name`, unpacked as `type`, or `nil` when no value is set.
@@ -77,16 +91,12 @@ public final class Context {
 
     /// Packs `value` into an `Any` and stores it under `name`.
     public func setState(_ name: String, to value: some PackableMessage) throws {
-        let index = try checkedSlot(name)
-        states[index].value = try AnyMessage(packing: value)
-        states[index].modified = true
+        try store(try AnyMessage(packing: value), at: try checkedSlot(name))
     }
 
     /// Deletes the value stored under `name` (the same as assigning `nil`).
     public func deleteState(_ name: String) throws {
-        let index = try checkedSlot(name)
-        states[index].value = nil
-        states[index].modified = true
+        try store(nil, at: try checkedSlot(name))
     }
 
     // MARK: Messages
@@ -98,7 +108,12 @@ public final class Context {
     ///   - id: the target instance's id; must not be empty.
     ///   - message: the message; its type URL must not be empty.
     public func send(_ typename: String, id: String, message: AnyMessage) throws {
-        outgoing.append(OutgoingMessage(target: try Self.target(typename, id), message: try Self.checked(message)))
+        outgoing.append(try OutgoingMessage(typename, id: id, message: message))
+    }
+
+    /// Sends a message built with ``OutgoingMessage``.
+    public func send(_ message: OutgoingMessage) {
+        outgoing.append(message)
     }
 
     /// Sends a message to an address.
@@ -129,9 +144,29 @@ public final class Context {
     /// The delay must be positive; it is sent in whole milliseconds, truncated
     /// as the reference SDK does.
     public func sendAfter(_ delay: Duration, _ typename: String, id: String, message: AnyMessage) throws {
+        try sendAfter(delay, OutgoingMessage(typename, id: id, message: message))
+    }
+
+    /// Sends a message after `delay`; with a cancellation token (3.x), it can
+    /// be cancelled with ``cancelDelayedMessage(_:)`` until it is delivered.
+    public func sendAfter(_ delay: Duration, _ message: OutgoingMessage, cancellationToken: String? = nil) throws {
         let milliseconds = try Self.milliseconds(delay)
-        delayed.append(DelayedMessage(
-            delayInMilliseconds: milliseconds, target: try Self.target(typename, id), message: try Self.checked(message)))
+        if let cancellationToken { try checkCancellationToken(cancellationToken) }
+        delayed.append(.message(delayInMilliseconds: milliseconds, message, cancellationToken: cancellationToken))
+    }
+
+    /// Cancels the delayed message sent with `cancellationToken` (3.x). Best
+    /// effort: a message already delivered is not affected.
+    public func cancelDelayedMessage(_ cancellationToken: String) throws {
+        try checkCancellationToken(cancellationToken)
+        delayed.append(.cancellation(token: cancellationToken))
+    }
+
+    private func checkCancellationToken(_ token: String) throws {
+        guard protocolVersion == .v3 else {
+            throw StatefulFunctionsError.invalidArgument("cancellation tokens need the StateFun 3.x protocol")
+        }
+        guard !token.isEmpty else { throw StatefulFunctionsError.missingArgument("cancellation token") }
     }
 
     /// Packs `message` into an `Any` and sends it to `typename`/`id` after `delay`.
@@ -141,8 +176,12 @@ public final class Context {
 
     /// Emits a message to the egress `typename` (`namespace/name`).
     public func sendEgress(_ typename: String, message: AnyMessage) throws {
-        let egressType = try FunctionType(typename)
-        egress.append(EgressMessage(egress: egressType, message: try Self.checked(message)))
+        egress.append(try EgressMessage(typename, message: message))
+    }
+
+    /// Emits a message built with ``EgressMessage`` or an egress helper.
+    public func sendEgress(_ message: EgressMessage) {
+        egress.append(message)
     }
 
     /// Packs `message` into an `Any` and emits it to the egress `typename`.
@@ -151,17 +190,6 @@ public final class Context {
     }
 
     // MARK: Checks
-
-    private static func target(_ typename: String, _ id: String) throws -> Address {
-        let type = try FunctionType(typename)
-        guard !id.isEmpty else { throw StatefulFunctionsError.missingArgument("id") }
-        return Address(namespace: type.namespace, type: type.name, id: id)
-    }
-
-    private static func checked(_ message: AnyMessage) throws -> AnyMessage {
-        guard !message.typeURL.isEmpty else { throw StatefulFunctionsError.missingArgument("message type URL") }
-        return message
-    }
 
     static func milliseconds(_ delay: Duration) throws -> Int64 {
         guard delay != .zero else { throw StatefulFunctionsError.missingArgument("delay") }
@@ -176,25 +204,17 @@ public final class Context {
     }
 }
 
-/// One declared state of the batch's address.
+/// One state of the batch's address.
 struct StateSlot {
     let name: String
     var value: AnyMessage?
     var modified = false
+    /// The declared type name (3.x value specs); values stored must carry it.
+    var typeName: String? = nil
 }
 
-struct OutgoingMessage: Equatable {
-    let target: Address
-    let message: AnyMessage
-}
-
-struct DelayedMessage: Equatable {
-    let delayInMilliseconds: Int64
-    let target: Address
-    let message: AnyMessage
-}
-
-struct EgressMessage: Equatable {
-    let egress: FunctionType
-    let message: AnyMessage
+/// A delayed message, or the cancellation of one (3.x).
+enum DelayedEffect: Equatable {
+    case message(delayInMilliseconds: Int64, OutgoingMessage, cancellationToken: String?)
+    case cancellation(token: String)
 }

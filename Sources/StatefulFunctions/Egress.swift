@@ -125,3 +125,54 @@ public func kinesisEgressRecord(
         partitionKey: partitionKey, valueBytes: try value.packedBytes(), stream: stream,
         explicitHashKey: explicitHashKey ?? "")
 }
+
+// MARK: StateFun 3.x egress messages
+
+/// The 3.x type name of a Kafka egress record.
+public let kafkaProducerRecordTypeName = "type.googleapis.com/io.statefun.sdk.egress.KafkaProducerRecord"
+/// The 3.x type name of a Kinesis egress record.
+public let kinesisEgressRecordTypeName = "type.googleapis.com/io.statefun.sdk.egress.KinesisEgressRecord"
+
+/// Builds a message for a 3.x Kafka generic egress (the Python SDK's `kafka_egress_message`).
+///
+/// - Parameters:
+///   - typename: the egress, `namespace/name`, as declared in module.yaml.
+///   - topic: the destination topic; must not be empty.
+///   - key: the record key; `nil` leaves it empty.
+///   - value: the value, written in its own encoding (a built-in `Int32` as an
+///     `IntWrapper`, a protobuf message serialized, a JSON type as JSON).
+public func kafkaEgressMessage(
+    typename: String, topic: String, key: String? = nil, value: some PackableMessage
+) throws -> EgressMessage {
+    try kafkaEgressMessage(typename: typename, topic: topic, key: key, valueBytes: value.packedBytes())
+}
+
+/// Builds a message for a 3.x Kafka generic egress from raw value bytes.
+public func kafkaEgressMessage(
+    typename: String, topic: String, key: String? = nil, valueBytes: [UInt8]
+) throws -> EgressMessage {
+    guard !topic.isEmpty else { throw StatefulFunctionsError.missingArgument("destination Kafka topic") }
+    let record = KafkaProducerRecord(key: key ?? "", valueBytes: valueBytes, topic: topic)
+    return try EgressMessage(typename, message: AnyMessage(typeURL: kafkaProducerRecordTypeName, value: record.packedBytes()))
+}
+
+/// Builds a message for a 3.x Kinesis generic egress (the Python SDK's `kinesis_egress_message`).
+public func kinesisEgressMessage(
+    typename: String, stream: String, partitionKey: String, explicitHashKey: String? = nil,
+    value: some PackableMessage
+) throws -> EgressMessage {
+    try kinesisEgressMessage(
+        typename: typename, stream: stream, partitionKey: partitionKey, explicitHashKey: explicitHashKey,
+        valueBytes: value.packedBytes())
+}
+
+/// Builds a message for a 3.x Kinesis generic egress from raw value bytes.
+public func kinesisEgressMessage(
+    typename: String, stream: String, partitionKey: String, explicitHashKey: String? = nil, valueBytes: [UInt8]
+) throws -> EgressMessage {
+    guard !stream.isEmpty else { throw StatefulFunctionsError.missingArgument("destination Kinesis stream") }
+    guard !partitionKey.isEmpty else { throw StatefulFunctionsError.missingArgument("partition key") }
+    let record = KinesisEgressRecord(
+        partitionKey: partitionKey, valueBytes: valueBytes, stream: stream, explicitHashKey: explicitHashKey ?? "")
+    return try EgressMessage(typename, message: AnyMessage(typeURL: kinesisEgressRecordTypeName, value: record.packedBytes()))
+}

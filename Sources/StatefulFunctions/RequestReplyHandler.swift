@@ -41,13 +41,24 @@ public struct RequestReplyError: Error, Sendable, CustomStringConvertible {
 /// `ToFunction`; 404 for a function type nothing is bound to; 500 when a
 /// function throws or gets a message type it does not accept (the runtime
 /// retries 5xx).
+///
+/// One handler speaks one protocol version: ``ProtocolVersion/v2`` (the
+/// default) or ``ProtocolVersion/v3``. Under 3.x, a request that lacks any of
+/// the function's declared value specs is answered with an
+/// `IncompleteInvocationContext` listing them, and the runtime re-sends the batch.
 public struct RequestReplyHandler: Sendable {
     private let functions: [FunctionType: StatefulFunction]
     private let logger: Logger
+    /// The protocol the handler speaks.
+    public let protocolVersion: ProtocolVersion
 
     /// Creates a handler for the functions bound in `functions` now.
-    public init(_ functions: StatefulFunctions, logger: Logger = Logger(label: "statefun.handler")) {
+    public init(
+        _ functions: StatefulFunctions, protocol protocolVersion: ProtocolVersion = .v2,
+        logger: Logger = Logger(label: "statefun.handler")
+    ) {
         self.functions = functions.snapshot
+        self.protocolVersion = protocolVersion
         self.logger = logger
     }
 
@@ -72,7 +83,10 @@ public struct RequestReplyHandler: Sendable {
     private func reply(to body: [UInt8]) async throws(RequestReplyError) -> [UInt8] {
         let batch: InvocationBatch
         do {
-            batch = try ProtocolV2.decodeRequest(body)
+            switch protocolVersion {
+            case .v2: batch = try ProtocolV2.decodeRequest(body)
+            case .v3: batch = try ProtocolV3.decodeRequest(body)
+            }
         } catch {
             throw RequestReplyError(status: 400, message: "bad request: \(error)")
         }
@@ -81,7 +95,16 @@ public struct RequestReplyHandler: Sendable {
                 status: 404,
                 message: "no function is bound to \(batch.target.typename) (address \(batch.target))")
         }
-        let context = Context(address: batch.target, states: batch.states)
+        let states: [StateSlot]
+        switch protocolVersion {
+        case .v2:
+            states = batch.states
+        case .v3:
+            let missing = function.valueSpecs.filter { spec in !batch.states.contains { $0.name == spec.name } }
+            if !missing.isEmpty { return ProtocolV3.encodeIncompleteContext(missing: missing) }
+            states = try declaredStates(function.valueSpecs, from: batch)
+        }
+        let context = Context(address: batch.target, states: states, protocolVersion: protocolVersion)
         for (index, invocation) in batch.invocations.enumerated() {
             context.caller = invocation.caller
             var failure: (any Error)?
@@ -99,6 +122,28 @@ public struct RequestReplyHandler: Sendable {
                         + " (message type '\(invocation.argument.typeURL)'): \(cause)")
             }
         }
-        return ProtocolV2.encodeResponse(context)
+        switch protocolVersion {
+        case .v2: return ProtocolV2.encodeResponse(context)
+        case .v3: return ProtocolV3.encodeResponse(context)
+        }
+    }
+
+    /// The 3.x states the function declared, in declaration order, typed by their
+    /// specs. States the function did not declare are ignored, as the runtime expects.
+    private func declaredStates(_ specs: [ValueSpec], from batch: InvocationBatch) throws(RequestReplyError) -> [StateSlot] {
+        var states: [StateSlot] = []
+        states.reserveCapacity(specs.count)
+        for spec in specs {
+            // Present: the missing ones were answered with an incomplete context.
+            guard let sent = batch.states.first(where: { $0.name == spec.name }) else { continue }
+            if let value = sent.value, value.typeURL != spec.typeName {
+                throw RequestReplyError(
+                    status: 400,
+                    message: "bad request: state '\(spec.name)' of \(batch.target) holds type '\(value.typeURL)'"
+                        + " but is declared as '\(spec.typeName)'")
+            }
+            states.append(StateSlot(name: spec.name, value: sent.value, typeName: spec.typeName))
+        }
+        return states
     }
 }

@@ -10,12 +10,29 @@ public struct StatefulFunction: Sendable {
     /// The message types the function accepts; `nil` for an untyped function,
     /// which gets every message as a raw ``AnyMessage``.
     public let acceptedTypes: [any PackableMessage.Type]?
+    /// The persisted values the function declares (StateFun 3.x; 2.x declares
+    /// states in module.yaml instead).
+    public private(set) var valueSpecs: [ValueSpec] = []
     let body: @Sendable (Context, AnyMessage) async throws -> Void
 
     /// An untyped function: it gets each message as the raw ``AnyMessage``.
     public init(_ body: @escaping FunctionBody<AnyMessage>) {
         acceptedTypes = nil
         self.body = body
+    }
+
+    /// This function with its persisted values declared (StateFun 3.x).
+    ///
+    /// - Throws: ``StatefulFunctionsError`` for an empty or repeated name, an
+    ///   empty type name or a non-positive expiration.
+    public func withValueSpecs(_ specs: [ValueSpec]) throws -> StatefulFunction {
+        var names = Set<String>()
+        for spec in specs where !names.insert(try spec.validated().name).inserted {
+            throw StatefulFunctionsError.invalidArgument("the value spec '\(spec.name)' is declared twice")
+        }
+        var function = self
+        function.valueSpecs = specs
+        return function
     }
 
     /// A function of one message type: each message is unpacked to it, and a
@@ -73,39 +90,49 @@ public final class StatefulFunctions: Sendable {
     }
 
     /// Registers an untyped function, which gets each message as a raw ``AnyMessage``.
-    public func register(_ typename: String, _ body: @escaping FunctionBody<AnyMessage>) throws {
-        try register(typename, StatefulFunction(body))
+    public func register(
+        _ typename: String, states: [ValueSpec] = [], _ body: @escaping FunctionBody<AnyMessage>
+    ) throws {
+        try register(typename, StatefulFunction(body).withValueSpecs(states))
     }
 
     /// Registers a function of one message type.
-    public func register<M: PackableMessage>(_ typename: String, _ type: M.Type, _ body: @escaping FunctionBody<M>) throws {
-        try register(typename, StatefulFunction(type, body))
+    public func register<M: PackableMessage>(
+        _ typename: String, _ type: M.Type, states: [ValueSpec] = [], _ body: @escaping FunctionBody<M>
+    ) throws {
+        try register(typename, StatefulFunction(type, body).withValueSpecs(states))
     }
 
     /// Registers a function of several message types.
     public func register(
-        _ typename: String, accepting types: [any PackableMessage.Type],
+        _ typename: String, accepting types: [any PackableMessage.Type], states: [ValueSpec] = [],
         _ body: @escaping FunctionBody<any PackableMessage>
     ) throws {
-        try register(typename, StatefulFunction(accepting: types, body))
+        try register(typename, StatefulFunction(accepting: types, body).withValueSpecs(states))
     }
 
     /// Binds an untyped function: `try functions.bind("example/hello") { context, message in … }`.
-    public func bind(_ typename: String, _ body: @escaping FunctionBody<AnyMessage>) throws {
-        try register(typename, StatefulFunction(body))
+    ///
+    /// `states` declares the function's persisted values for StateFun 3.x.
+    public func bind(
+        _ typename: String, states: [ValueSpec] = [], _ body: @escaping FunctionBody<AnyMessage>
+    ) throws {
+        try register(typename, states: states, body)
     }
 
     /// Binds a function of one message type, unpacked for it.
-    public func bind<M: PackableMessage>(_ typename: String, _ type: M.Type, _ body: @escaping FunctionBody<M>) throws {
-        try register(typename, StatefulFunction(type, body))
+    public func bind<M: PackableMessage>(
+        _ typename: String, _ type: M.Type, states: [ValueSpec] = [], _ body: @escaping FunctionBody<M>
+    ) throws {
+        try register(typename, type, states: states, body)
     }
 
     /// Binds a function of several message types, which dispatches on the unpacked message.
     public func bind(
-        _ typename: String, accepting types: [any PackableMessage.Type],
+        _ typename: String, accepting types: [any PackableMessage.Type], states: [ValueSpec] = [],
         _ body: @escaping FunctionBody<any PackableMessage>
     ) throws {
-        try register(typename, StatefulFunction(accepting: types, body))
+        try register(typename, accepting: types, states: states, body)
     }
 
     /// The function bound under a function type, if any.

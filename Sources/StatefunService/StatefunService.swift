@@ -30,20 +30,22 @@ public struct StatefunService: Sendable {
     ///
     /// - Parameters:
     ///   - functions: the bound functions; bind them all before this.
+    ///   - protocol: the StateFun protocol to speak, 2.x (`Any`) or 3.x (`TypedValue`).
     ///   - path: the URL path the runtime posts to, `/statefun` by default.
     ///   - configuration: host, port, event loops and limits of the server.
     ///   - logger: where the handler and the server log.
     public init(
-        functions: StatefulFunctions, path: String = "/statefun",
+        functions: StatefulFunctions, protocol version: ProtocolVersion = .v2, path: String = "/statefun",
         configuration: HTTPServerConfiguration = HTTPServerConfiguration(),
         logger: Logger = Logger(label: "statefun")
     ) {
-        let handler = RequestReplyHandler(functions, logger: logger)
+        let handler = RequestReplyHandler(functions, protocol: version, logger: logger)
         server = HTTPServer(configuration: configuration, routes: [.statefun(path, handler: handler)], logger: logger)
         logger.info(
             "serving functions",
             metadata: [
                 "path": "\(path)",
+                "protocol": "\(version.rawValue)",
                 "functions": "\(functions.functionTypes.map(\.description).joined(separator: ", "))",
             ])
     }

@@ -5,3 +5,7 @@
 #include "statefun/v2/kafka-egress.pb-c.h"
 #include "statefun/v2/kinesis-egress.pb-c.h"
 #include "statefun/v2/request-reply.pb-c.h"
+#include "statefun/v3/kafka-egress.pb-c.h"
+#include "statefun/v3/kinesis-egress.pb-c.h"
+#include "statefun/v3/request-reply.pb-c.h"
+#include "statefun/v3/types.pb-c.h"

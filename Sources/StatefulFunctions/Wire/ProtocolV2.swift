@@ -125,12 +125,17 @@ enum ProtocolV2 {
             }
         }
 
-        response.pointee.n_delayed_invocations = context.delayed.count
-        response.pointee.delayed_invocations = arena.pointers(to: V2Delayed.self, count: context.delayed.count)
-        for (i, message) in context.delayed.enumerated() {
+        // 2.x has no cancellation (the context refuses it), so only messages are encoded.
+        let delayedMessages = context.delayed.compactMap { effect -> (Int64, OutgoingMessage)? in
+            guard case let .message(delay, message, _) = effect else { return nil }
+            return (delay, message)
+        }
+        response.pointee.n_delayed_invocations = delayedMessages.count
+        response.pointee.delayed_invocations = arena.pointers(to: V2Delayed.self, count: delayedMessages.count)
+        for (i, (delay, message)) in delayedMessages.enumerated() {
             response.pointee.delayed_invocations[i] = arena.message(V2Delayed.self) { delayed in
                 org__apache__flink__statefun__flink__core__polyglot__from_function__delayed_invocation__init(delayed)
-                delayed.pointee.delay_in_ms = message.delayInMilliseconds
+                delayed.pointee.delay_in_ms = delay
                 delayed.pointee.target = address(message.target, arena)
                 delayed.pointee.argument = any(message.message, arena)
             }
@@ -165,7 +170,7 @@ enum ProtocolV2 {
         var size = 512
         for slot in context.states where slot.modified { size += slot.name.utf8.count + (slot.value?.value.count ?? 0) + 128 }
         for message in context.outgoing { size += message.message.value.count + 256 }
-        for message in context.delayed { size += message.message.value.count + 256 }
+        for case let .message(_, message, _) in context.delayed { size += message.message.value.count + 256 }
         for message in context.egress { size += message.message.value.count + 256 }
         return size * 2
     }

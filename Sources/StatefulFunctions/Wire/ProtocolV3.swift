@@ -1,0 +1,226 @@
+import CStatefunProtocol
+
+// The StateFun 3.x wire schema (package io.statefun.sdk.reqreply).
+typealias V3Address = Io__Statefun__Sdk__Reqreply__Address
+typealias V3TypedValue = Io__Statefun__Sdk__Reqreply__TypedValue
+typealias V3FromFunction = Io__Statefun__Sdk__Reqreply__FromFunction
+typealias V3Response = Io__Statefun__Sdk__Reqreply__FromFunction__InvocationResponse
+typealias V3Mutation = Io__Statefun__Sdk__Reqreply__FromFunction__PersistedValueMutation
+typealias V3Outgoing = Io__Statefun__Sdk__Reqreply__FromFunction__Invocation
+typealias V3Delayed = Io__Statefun__Sdk__Reqreply__FromFunction__DelayedInvocation
+typealias V3Egress = Io__Statefun__Sdk__Reqreply__FromFunction__EgressMessage
+typealias V3Incomplete = Io__Statefun__Sdk__Reqreply__FromFunction__IncompleteInvocationContext
+typealias V3ValueSpec = Io__Statefun__Sdk__Reqreply__FromFunction__PersistedValueSpec
+typealias V3Expiration = Io__Statefun__Sdk__Reqreply__FromFunction__ExpirationSpec
+
+/// Decoding and encoding of the 3.x protocol through protobuf-c.
+enum ProtocolV3 {
+    /// Decodes a `ToFunction` body. A state's value is `nil` when the runtime
+    /// sent it without a value; its type name is the value's `typeURL`.
+    static func decodeRequest(_ body: [UInt8]) throws -> InvocationBatch {
+        let arena = Arena(capacity: body.count * 2 + 4096)
+        return try arena.withAllocator { allocator in
+            let decoded = body.withUnsafeBufferPointer { buffer in
+                io__statefun__sdk__reqreply__to_function__unpack(allocator, buffer.count, buffer.baseAddress)
+            }
+            guard let toFunction = decoded else {
+                throw MalformedRequest("the body is not a serialized ToFunction (StateFun 3.x protocol)")
+            }
+            guard toFunction.pointee.request_case == IO__STATEFUN__SDK__REQREPLY__TO_FUNCTION__REQUEST_INVOCATION,
+                  let batch = toFunction.pointee.invocation
+            else { throw MalformedRequest("the ToFunction carries no invocation batch") }
+            guard let target = batch.pointee.target.map(address) else {
+                throw MalformedRequest("the invocation batch has no target address")
+            }
+            guard !target.namespace.isEmpty, !target.type.isEmpty else {
+                throw MalformedRequest("the target address \(target) has no function type")
+            }
+
+            var states: [StateSlot] = []
+            states.reserveCapacity(batch.pointee.n_state)
+            var seen = Set<String>(minimumCapacity: batch.pointee.n_state)
+            for i in 0..<batch.pointee.n_state {
+                guard let state = batch.pointee.state[i] else { continue }
+                let name = String(protobufC: state.pointee.state_name)
+                guard seen.insert(name).inserted else {
+                    throw MalformedRequest("the state '\(name)' appears twice in the request")
+                }
+                let value = state.pointee.state_value.flatMap { typed in
+                    typed.pointee.has_value != 0 ? typedValue(typed) : nil
+                }
+                states.append(StateSlot(name: name, value: value))
+            }
+
+            guard batch.pointee.n_invocations > 0 else {
+                throw MalformedRequest("the invocation batch for \(target) has no invocations")
+            }
+            var invocations: [InvocationBatch.Invocation] = []
+            invocations.reserveCapacity(batch.pointee.n_invocations)
+            for i in 0..<batch.pointee.n_invocations {
+                guard let invocation = batch.pointee.invocations[i] else { continue }
+                let caller = invocation.pointee.caller.map(address).flatMap {
+                    $0.namespace.isEmpty && $0.type.isEmpty && $0.id.isEmpty ? nil : $0
+                }
+                let argument = invocation.pointee.argument.map(typedValue) ?? AnyMessage(typeURL: "", value: [])
+                invocations.append(.init(caller: caller, argument: argument))
+            }
+            return InvocationBatch(target: target, states: states, invocations: invocations)
+        }
+    }
+
+    /// Encodes the effects of a completed batch: the changed states (MODIFY
+    /// carries the declared type name), then every message in emission order.
+    static func encodeResponse(_ context: Context) -> [UInt8] {
+        let arena = Arena(capacity: 4096)
+        let mutations = context.states.filter(\.modified)
+        let response = arena.message(V3Response.self) {
+            io__statefun__sdk__reqreply__from_function__invocation_response__init($0)
+        }
+        response.pointee.n_state_mutations = mutations.count
+        response.pointee.state_mutations = arena.pointers(to: V3Mutation.self, count: mutations.count)
+        for (i, slot) in mutations.enumerated() {
+            response.pointee.state_mutations[i] = arena.message(V3Mutation.self) { mutation in
+                io__statefun__sdk__reqreply__from_function__persisted_value_mutation__init(mutation)
+                mutation.pointee.state_name = arena.cString(slot.name)
+                if let value = slot.value {
+                    mutation.pointee.mutation_type =
+                        IO__STATEFUN__SDK__REQREPLY__FROM_FUNCTION__PERSISTED_VALUE_MUTATION__MUTATION_TYPE__MODIFY
+                    mutation.pointee.state_value = typedValue(
+                        AnyMessage(typeURL: slot.typeName ?? value.typeURL, value: value.value), arena)
+                } else {
+                    mutation.pointee.mutation_type =
+                        IO__STATEFUN__SDK__REQREPLY__FROM_FUNCTION__PERSISTED_VALUE_MUTATION__MUTATION_TYPE__DELETE
+                }
+            }
+        }
+
+        response.pointee.n_outgoing_messages = context.outgoing.count
+        response.pointee.outgoing_messages = arena.pointers(to: V3Outgoing.self, count: context.outgoing.count)
+        for (i, message) in context.outgoing.enumerated() {
+            response.pointee.outgoing_messages[i] = arena.message(V3Outgoing.self) { outgoing in
+                io__statefun__sdk__reqreply__from_function__invocation__init(outgoing)
+                outgoing.pointee.target = address(message.target, arena)
+                outgoing.pointee.argument = typedValue(message.message, arena)
+            }
+        }
+
+        response.pointee.n_delayed_invocations = context.delayed.count
+        response.pointee.delayed_invocations = arena.pointers(to: V3Delayed.self, count: context.delayed.count)
+        for (i, effect) in context.delayed.enumerated() {
+            response.pointee.delayed_invocations[i] = arena.message(V3Delayed.self) { delayed in
+                io__statefun__sdk__reqreply__from_function__delayed_invocation__init(delayed)
+                switch effect {
+                case let .message(delay, message, token):
+                    delayed.pointee.delay_in_ms = delay
+                    delayed.pointee.target = address(message.target, arena)
+                    delayed.pointee.argument = typedValue(message.message, arena)
+                    if let token { delayed.pointee.cancellation_token = arena.cString(token) }
+                case let .cancellation(token):
+                    delayed.pointee.is_cancellation_request = 1
+                    delayed.pointee.cancellation_token = arena.cString(token)
+                }
+            }
+        }
+
+        response.pointee.n_outgoing_egresses = context.egress.count
+        response.pointee.outgoing_egresses = arena.pointers(to: V3Egress.self, count: context.egress.count)
+        for (i, message) in context.egress.enumerated() {
+            response.pointee.outgoing_egresses[i] = arena.message(V3Egress.self) { egress in
+                io__statefun__sdk__reqreply__from_function__egress_message__init(egress)
+                egress.pointee.egress_namespace = arena.cString(message.egress.namespace)
+                egress.pointee.egress_type = arena.cString(message.egress.name)
+                egress.pointee.argument = typedValue(message.message, arena)
+            }
+        }
+
+        return pack(arena) { fromFunction in
+            fromFunction.response_case = IO__STATEFUN__SDK__REQREPLY__FROM_FUNCTION__RESPONSE_INVOCATION_RESULT
+            fromFunction.invocation_result = response
+        }
+    }
+
+    /// Encodes the answer to a request that lacks declared states: the runtime
+    /// registers these specs and sends the same batch again.
+    static func encodeIncompleteContext(missing specs: [ValueSpec]) -> [UInt8] {
+        let arena = Arena(capacity: 1024)
+        let incomplete = arena.message(V3Incomplete.self) {
+            io__statefun__sdk__reqreply__from_function__incomplete_invocation_context__init($0)
+        }
+        incomplete.pointee.n_missing_values = specs.count
+        incomplete.pointee.missing_values = arena.pointers(to: V3ValueSpec.self, count: specs.count)
+        for (i, spec) in specs.enumerated() {
+            incomplete.pointee.missing_values[i] = arena.message(V3ValueSpec.self) { missing in
+                io__statefun__sdk__reqreply__from_function__persisted_value_spec__init(missing)
+                missing.pointee.state_name = arena.cString(spec.name)
+                missing.pointee.type_typename = arena.cString(spec.typeName)
+                missing.pointee.expiration_spec = arena.message(V3Expiration.self) { expiration in
+                    io__statefun__sdk__reqreply__from_function__expiration_spec__init(expiration)
+                    switch spec.expiration {
+                    case .none:
+                        expiration.pointee.mode = IO__STATEFUN__SDK__REQREPLY__FROM_FUNCTION__EXPIRATION_SPEC__EXPIRE_MODE__NONE
+                    case .afterWrite(let duration):
+                        expiration.pointee.mode =
+                            IO__STATEFUN__SDK__REQREPLY__FROM_FUNCTION__EXPIRATION_SPEC__EXPIRE_MODE__AFTER_WRITE
+                        expiration.pointee.expire_after_millis = milliseconds(duration)
+                    case .afterInvoke(let duration):
+                        expiration.pointee.mode =
+                            IO__STATEFUN__SDK__REQREPLY__FROM_FUNCTION__EXPIRATION_SPEC__EXPIRE_MODE__AFTER_INVOKE
+                        expiration.pointee.expire_after_millis = milliseconds(duration)
+                    }
+                }
+            }
+        }
+        return pack(arena) { fromFunction in
+            fromFunction.response_case =
+                IO__STATEFUN__SDK__REQREPLY__FROM_FUNCTION__RESPONSE_INCOMPLETE_INVOCATION_CONTEXT
+            fromFunction.incomplete_invocation_context = incomplete
+        }
+    }
+
+    // MARK: Pieces
+
+    private static func pack(_ arena: Arena, _ fill: (inout V3FromFunction) -> Void) -> [UInt8] {
+        var fromFunction = V3FromFunction()
+        io__statefun__sdk__reqreply__from_function__init(&fromFunction)
+        fill(&fromFunction)
+        return withExtendedLifetime(arena) {
+            withUnsafePointer(to: &fromFunction) {
+                $0.withMemoryRebound(to: ProtobufCMessage.self, capacity: 1) { packProtobufC($0) }
+            }
+        }
+    }
+
+    private static func milliseconds(_ duration: Duration) -> Int64 {
+        let (seconds, attoseconds) = duration.components
+        return seconds.multipliedReportingOverflow(by: 1000).partialValue &+ attoseconds / 1_000_000_000_000_000
+    }
+
+    private static func address(_ pointer: UnsafeMutablePointer<V3Address>) -> Address {
+        Address(
+            namespace: String(protobufC: pointer.pointee.namespace_),
+            type: String(protobufC: pointer.pointee.type),
+            id: String(protobufC: pointer.pointee.id))
+    }
+
+    private static func address(_ address: Address, _ arena: Arena) -> UnsafeMutablePointer<V3Address> {
+        arena.message(V3Address.self) { pointer in
+            io__statefun__sdk__reqreply__address__init(pointer)
+            pointer.pointee.namespace_ = arena.cString(address.namespace)
+            pointer.pointee.type = arena.cString(address.type)
+            pointer.pointee.id = arena.cString(address.id)
+        }
+    }
+
+    private static func typedValue(_ pointer: UnsafeMutablePointer<V3TypedValue>) -> AnyMessage {
+        AnyMessage(typeURL: String(protobufC: pointer.pointee.typename_), value: [UInt8](protobufC: pointer.pointee.value))
+    }
+
+    private static func typedValue(_ message: AnyMessage, _ arena: Arena) -> UnsafeMutablePointer<V3TypedValue> {
+        arena.message(V3TypedValue.self) { pointer in
+            io__statefun__sdk__reqreply__typed_value__init(pointer)
+            pointer.pointee.typename_ = arena.cString(message.typeURL)
+            pointer.pointee.has_value = 1
+            pointer.pointee.value = arena.binary(message.value)
+        }
+    }
+}

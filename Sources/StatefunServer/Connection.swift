@@ -1,0 +1,96 @@
+import Glibc
+
+/// The state of one client connection. Owned by, and only touched on, its event loop's thread.
+final class Connection {
+    enum Phase {
+        /// Waiting for (the rest of) a request head; idle if nothing is buffered.
+        case head
+        /// Reading the body of the current request.
+        case body
+        /// The route handler is running; nothing is read meanwhile.
+        case handling
+        /// Writing the response; nothing is read meanwhile.
+        case responding
+        /// The last response is written and our side is shut down; discarding
+        /// input until the client closes, so unread data does not turn our FIN into an RST.
+        case lingering
+    }
+
+    let id: UInt64
+    let fd: Int32
+    let peer: SocketAddress
+    /// `ip:port` of the client, formatted on first use.
+    lazy var peerDescription: String = peer.description
+    var phase = Phase.head
+    var isClosed = false
+    /// The epoll event mask currently registered.
+    var interest: UInt32
+
+    // Input.
+    var inbound: [UInt8] = []
+    /// Bytes before this index are consumed.
+    var inboundStart = 0
+    /// Where the head scan resumes (bytes before were checked already).
+    var scanResume = 0
+    /// When the first byte of the current request head arrived.
+    var headStartedAt: UInt64?
+    var lastActivity: UInt64
+    /// The client shut down its sending side (read returned 0).
+    var peerClosed = false
+
+    // The request being read or handled.
+    var head: ParsedHead?
+    var route: Route?
+    var body: [UInt8] = []
+    var bodyRemaining = 0
+    var chunkedDecoder: ChunkedDecoder?
+    var closeAfterResponse = false
+
+    // Output: a FIFO of byte chunks (never empty chunks) and the offset into the first.
+    var outbound: [[UInt8]] = []
+    var outboundOffset = 0
+    var lastWriteProgress: UInt64 = 0
+    /// Set when the response being written ends this connection's request/response cycle.
+    var responseInFlight = false
+
+    var lingerDeadline: UInt64 = 0
+    var lingerDiscarded = 0
+
+    init(id: UInt64, fd: Int32, peer: SocketAddress, interest: UInt32, now: UInt64) {
+        self.id = id
+        self.fd = fd
+        self.peer = peer
+        self.interest = interest
+        self.lastActivity = now
+    }
+
+    var hasBufferedInput: Bool { inboundStart < inbound.count }
+
+    /// Drops consumed input so the buffer does not grow without bound.
+    func compactInbound() {
+        if inboundStart == 0 { return }
+        if inboundStart >= inbound.count {
+            if inbound.capacity > 64 * 1024 {
+                inbound = []
+            } else {
+                inbound.removeAll(keepingCapacity: true)
+            }
+            scanResume = 0
+            inboundStart = 0
+        } else if inboundStart >= 16 * 1024 || inboundStart * 2 >= inbound.count {
+            inbound.removeFirst(inboundStart)
+            scanResume = max(0, scanResume - inboundStart)
+            inboundStart = 0
+        }
+    }
+
+    /// Forgets the finished request so the next one can be read.
+    func resetRequest() {
+        head = nil
+        route = nil
+        body = []
+        bodyRemaining = 0
+        chunkedDecoder = nil
+        headStartedAt = nil
+    }
+}

@@ -1,0 +1,802 @@
+import CLinuxShims
+import Glibc
+import Logging
+import Synchronization
+
+/// Server-wide, immutable settings shared by every event loop.
+final class ServerContext: Sendable {
+    let configuration: HTTPServerConfiguration
+    let routes: RouteTable
+    let logger: Logger
+    let lifecycle: Lifecycle
+    let idleTimeout: UInt64
+    let headerTimeout: UInt64
+    /// How often each loop checks timeouts.
+    let tickMilliseconds: Int32
+    /// How long a closing connection may linger, draining unread input.
+    let lingerTimeout: UInt64 = 5_000_000_000
+
+    init(configuration: HTTPServerConfiguration, routes: RouteTable, logger: Logger) {
+        self.configuration = configuration
+        self.routes = routes
+        self.logger = logger
+        self.lifecycle = Lifecycle()
+        self.idleTimeout = max(configuration.idleTimeout.clampedNanoseconds, 1_000_000)
+        self.headerTimeout = max(configuration.headerTimeout.clampedNanoseconds, 1_000_000)
+        let shortest = min(idleTimeout, headerTimeout) / 4 / 1_000_000
+        self.tickMilliseconds = Int32(min(1000, max(10, shortest)))
+    }
+}
+
+/// Tracks running loops so ``HTTPServer/waitUntilStopped()`` can wait for them.
+final class Lifecycle: Sendable {
+    private struct State {
+        var liveLoops = 0
+        var waiters: [CheckedContinuation<Void, Never>] = []
+    }
+
+    private let state = Mutex(State())
+
+    func loopsStarting(_ count: Int) {
+        state.withLock { $0.liveLoops += count }
+    }
+
+    func loopExited() {
+        let waiters = state.withLock { s -> [CheckedContinuation<Void, Never>] in
+            s.liveLoops -= 1
+            guard s.liveLoops == 0 else { return [] }
+            defer { s.waiters = [] }
+            return s.waiters
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    func wait() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let done = state.withLock { s -> Bool in
+                if s.liveLoops == 0 { return true }
+                s.waiters.append(continuation)
+                return false
+            }
+            if done { continuation.resume() }
+        }
+    }
+}
+
+/// Work handed to a loop from other threads.
+enum LoopMessage: Sendable {
+    /// A handler finished: write its response on the connection.
+    case response(connection: UInt64, ServerResponse)
+    /// Stop accepting, finish in-flight requests, force-close at `deadline` (monotonic ns).
+    case shutdown(deadline: UInt64)
+}
+
+/// One event loop: a thread with its own epoll instance, listening socket and
+/// connections. Other threads only ever call ``send(_:)``; everything else runs
+/// on the loop's own thread, which is what makes the unchecked Sendable sound.
+final class EventLoop: @unchecked Sendable {
+    private struct Inbox {
+        var messages: [LoopMessage] = []
+        var closed = false
+    }
+
+    private static let wakeToken: UInt64 = 0
+    private static let listenerToken: UInt64 = 1
+    private static let maxEvents: Int32 = 256
+    private static let readChunk = 128 * 1024
+
+    let index: Int
+    private let context: ServerContext
+    private let inbox = Mutex(Inbox())
+    private let wakeFD: Int32
+    private let epollFD: Int32
+
+    // Loop-thread state.
+    private var listenFD: Int32
+    private var connections: [UInt64: Connection] = [:]
+    private var nextConnectionID: UInt64 = 2
+    private var now: UInt64 = 0
+    private var nextSweep: UInt64 = 0
+    private var draining = false
+    private var drainDeadline: UInt64 = 0
+    private var listenerResumeAt: UInt64?
+    private var lastAcceptErrorLog: UInt64 = 0
+    private var dateCache = DateCache()
+    private let readBuffer: UnsafeMutableRawBufferPointer
+    private let events: UnsafeMutablePointer<cshim_epoll_event>
+
+    private let EPOLLIN = cshim_epollin()
+    private let EPOLLOUT = cshim_epollout()
+    private let EPOLLERR = cshim_epollerr()
+    private let EPOLLHUP = cshim_epollhup()
+
+    private var logger: Logger { context.logger }
+    private var configuration: HTTPServerConfiguration { context.configuration }
+
+    init(index: Int, context: ServerContext, listenFD: Int32) throws(HTTPServerError) {
+        self.index = index
+        self.context = context
+        self.listenFD = listenFD
+        let ep = cshim_epoll_create()
+        if ep < 0 { throw .system("epoll_create1", errno) }
+        let wake = cshim_eventfd(1)
+        if wake < 0 {
+            let e = errno
+            close(ep)
+            throw .system("eventfd", e)
+        }
+        if cshim_epoll_ctl(ep, cshim_epoll_ctl_add(), wake, cshim_epollin(), Self.wakeToken) != 0
+            || cshim_epoll_ctl(ep, cshim_epoll_ctl_add(), listenFD, cshim_epollin(), Self.listenerToken) != 0
+        {
+            let e = errno
+            close(ep)
+            close(wake)
+            throw .system("epoll_ctl", e)
+        }
+        self.epollFD = ep
+        self.wakeFD = wake
+        self.readBuffer = .allocate(byteCount: Self.readChunk, alignment: 16)
+        self.events = .allocate(capacity: Int(Self.maxEvents))
+    }
+
+    deinit {
+        readBuffer.deallocate()
+        events.deallocate()
+    }
+
+    /// Hands `message` to the loop thread (thread-safe). Dropped if the loop has exited.
+    func send(_ message: LoopMessage) {
+        inbox.withLock { inbox in
+            guard !inbox.closed else { return }
+            let wasEmpty = inbox.messages.isEmpty
+            inbox.messages.append(message)
+            if wasEmpty {
+                // Written under the lock so it can never hit a closed (or reused) fd.
+                var one: UInt64 = 1
+                _ = write(wakeFD, &one, 8)
+            }
+        }
+    }
+
+    // MARK: - The loop
+
+    /// Runs until shut down and drained; called on the loop's own thread.
+    func run() {
+        now = monotonicNanos()
+        nextSweep = now + UInt64(context.tickMilliseconds) * 1_000_000
+        while true {
+            let n = cshim_epoll_wait(epollFD, events, Self.maxEvents, epollTimeout())
+            now = monotonicNanos()
+            if n < 0 {
+                let e = errno
+                if e == EINTR { continue }
+                logger.critical("epoll_wait failed; event loop \(index) stops", metadata: ["error": "\(errnoDescription(e))"])
+                break
+            }
+            for i in 0..<Int(n) {
+                let event = events[i]
+                switch event.data {
+                case Self.wakeToken:
+                    var value: UInt64 = 0
+                    _ = read(wakeFD, &value, 8)
+                case Self.listenerToken:
+                    acceptConnections()
+                default:
+                    if let connection = connections[event.data] { handleEvent(connection, event.events) }
+                }
+            }
+            drainInbox()
+            if let resumeAt = listenerResumeAt, now >= resumeAt { resumeListener() }
+            if now >= nextSweep {
+                sweep()
+                nextSweep = now + UInt64(context.tickMilliseconds) * 1_000_000
+            }
+            if draining {
+                if connections.isEmpty { break }
+                if now >= drainDeadline {
+                    if !connections.isEmpty {
+                        logger.warning(
+                            "shutdown grace period over; closing connections with unfinished requests",
+                            metadata: ["count": "\(connections.count)", "loop": "\(index)"])
+                    }
+                    for connection in Array(connections.values) { closeConnection(connection) }
+                    break
+                }
+            }
+        }
+        teardown()
+    }
+
+    private func epollTimeout() -> Int32 {
+        var timeout = Int64(context.tickMilliseconds)
+        if listenerResumeAt != nil { timeout = min(timeout, 100) }
+        if draining {
+            let remaining = drainDeadline > now ? Int64((drainDeadline - now) / 1_000_000) + 1 : 0
+            timeout = min(timeout, remaining)
+        }
+        return Int32(max(0, timeout))
+    }
+
+    /// Releases a loop whose thread never ran (start failed part-way).
+    func closeUnstarted() {
+        teardown(notifyLifecycle: false)
+    }
+
+    private func teardown(notifyLifecycle: Bool = true) {
+        if listenFD >= 0 {
+            close(listenFD)
+            listenFD = -1
+        }
+        for connection in Array(connections.values) { closeConnection(connection) }
+        inbox.withLock { inbox in
+            inbox.closed = true
+            inbox.messages = []
+            close(wakeFD)
+        }
+        close(epollFD)
+        if notifyLifecycle { context.lifecycle.loopExited() }
+    }
+
+    private func drainInbox() {
+        let messages = inbox.withLock { inbox -> [LoopMessage] in
+            defer { inbox.messages = [] }
+            return inbox.messages
+        }
+        for message in messages {
+            switch message {
+            case .response(let id, let response):
+                if let connection = connections[id] { deliver(response, to: connection) }
+            case .shutdown(let deadline):
+                beginDrain(deadline: deadline)
+            }
+        }
+    }
+
+    // MARK: - Accepting
+
+    private func acceptConnections() {
+        for _ in 0..<64 {
+            var storage = sockaddr_storage()
+            var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+            let fd = withUnsafeMutableBytes(of: &storage) { raw in
+                cshim_accept4(listenFD, raw.baseAddress!.assumingMemoryBound(to: sockaddr.self), &length)
+            }
+            if fd < 0 {
+                let e = errno
+                switch e {
+                case EAGAIN, EWOULDBLOCK:
+                    return
+                case EINTR, ECONNABORTED, EPROTO:
+                    continue
+                default:
+                    // EMFILE, ENFILE, ENOBUFS, ENOMEM...: the pending connection stays
+                    // queued, so a level-triggered listener would spin. Pause it briefly.
+                    if now - lastAcceptErrorLog > 10_000_000_000 || lastAcceptErrorLog == 0 {
+                        lastAcceptErrorLog = now
+                        logger.warning(
+                            "accept failed; pausing the listener for 100 ms",
+                            metadata: ["error": "\(errnoDescription(e))", "loop": "\(index)"])
+                    }
+                    pauseListener()
+                    return
+                }
+            }
+            setIntOption(fd, Int32(IPPROTO_TCP), TCP_NODELAY, 1)
+            let id = nextConnectionID
+            nextConnectionID += 1
+            let peer = SocketAddress(storage: storage, length: length)
+            let connection = Connection(id: id, fd: fd, peer: peer, interest: EPOLLIN, now: now)
+            if cshim_epoll_ctl(epollFD, cshim_epoll_ctl_add(), fd, EPOLLIN, id) != 0 {
+                logger.error("epoll_ctl(ADD) failed", metadata: ["error": "\(errnoDescription(errno))"])
+                close(fd)
+                continue
+            }
+            connections[id] = connection
+        }
+    }
+
+    private func pauseListener() {
+        guard listenFD >= 0 else { return }
+        _ = cshim_epoll_ctl(epollFD, cshim_epoll_ctl_mod(), listenFD, 0, Self.listenerToken)
+        listenerResumeAt = now + 100_000_000
+    }
+
+    private func resumeListener() {
+        listenerResumeAt = nil
+        guard listenFD >= 0 else { return }
+        _ = cshim_epoll_ctl(epollFD, cshim_epoll_ctl_mod(), listenFD, EPOLLIN, Self.listenerToken)
+    }
+
+    // MARK: - Connection events
+
+    private func handleEvent(_ connection: Connection, _ mask: UInt32) {
+        if mask & EPOLLIN != 0 { readable(connection) }
+        if !connection.isClosed && mask & EPOLLOUT != 0 { flush(connection) }
+        if !connection.isClosed && mask & (EPOLLERR | EPOLLHUP) != 0 {
+            logger.debug("connection reset or hung up", metadata: ["peer": "\(connection.peerDescription)"])
+            closeConnection(connection)
+        }
+    }
+
+    private func readable(_ connection: Connection) {
+        if connection.phase == .lingering {
+            discardLingeringInput(connection)
+            return
+        }
+        // A few reads per wake-up, then let other connections have a turn.
+        for _ in 0..<4 {
+            guard wantsRead(connection) else { break }
+            connection.compactInbound()
+            let n = read(connection.fd, readBuffer.baseAddress, readBuffer.count)
+            if n > 0 {
+                connection.lastActivity = now
+                ingest(connection, UnsafeRawBufferPointer(rebasing: readBuffer[0..<n]))
+                if connection.isClosed { return }
+                if n < readBuffer.count { break }
+            } else if n == 0 {
+                peerClosedInput(connection)
+                break
+            } else {
+                let e = errno
+                if e == EINTR { continue }
+                if e == EAGAIN || e == EWOULDBLOCK { break }
+                logger.debug("read failed", metadata: ["peer": "\(connection.peerDescription)", "error": "\(errnoDescription(e))"])
+                closeConnection(connection)
+                return
+            }
+        }
+        updateInterest(connection)
+    }
+
+    private func wantsRead(_ connection: Connection) -> Bool {
+        switch connection.phase {
+        case .head, .body: !connection.peerClosed
+        case .lingering: true
+        case .handling, .responding: false
+        }
+    }
+
+    private func ingest(_ connection: Connection, _ bytes: UnsafeRawBufferPointer) {
+        var bytes = bytes
+        // Fast path: body bytes of a fixed-length body go straight into the body.
+        if connection.phase == .body && connection.chunkedDecoder == nil && !connection.hasBufferedInput {
+            let n = min(bytes.count, connection.bodyRemaining)
+            appendBody(connection, UnsafeRawBufferPointer(rebasing: bytes[0..<n]))
+            bytes = UnsafeRawBufferPointer(rebasing: bytes[n...])
+        }
+        if !bytes.isEmpty { connection.inbound.append(contentsOf: bytes) }
+        process(connection)
+    }
+
+    private func appendBody(_ connection: Connection, _ bytes: UnsafeRawBufferPointer) {
+        guard !bytes.isEmpty else { return }
+        let needed = connection.body.count + bytes.count
+        if needed > connection.body.capacity {
+            // Grow towards the declared length, without trusting it up front.
+            let total = connection.body.count + connection.bodyRemaining
+            connection.body.reserveCapacity(min(total, max(needed, connection.body.capacity * 4)))
+        }
+        connection.body.append(contentsOf: bytes)
+        connection.bodyRemaining -= bytes.count
+    }
+
+    private func peerClosedInput(_ connection: Connection) {
+        connection.peerClosed = true
+        switch connection.phase {
+        case .head:
+            if connection.hasBufferedInput {
+                logger.debug("client closed the connection mid-request", metadata: ["peer": "\(connection.peerDescription)"])
+            }
+            closeConnection(connection)
+        case .body:
+            logger.notice(
+                "client closed the connection before sending the whole body",
+                metadata: ["peer": "\(connection.peerDescription)"])
+            closeConnection(connection)
+        case .handling, .responding:
+            // A half-closed client still gets its response.
+            connection.closeAfterResponse = true
+        case .lingering:
+            closeConnection(connection)
+        }
+    }
+
+    // MARK: - Request processing
+
+    private enum HeadStep {
+        case needMore(start: Int, resume: Int)
+        case head(ParsedHead, start: Int, end: Int)
+        case failure(HTTPError)
+    }
+
+    /// Advances the request state machine as far as the buffered input allows.
+    private func process(_ connection: Connection) {
+        while !connection.isClosed {
+            switch connection.phase {
+            case .head:
+                guard connection.hasBufferedInput else { return }
+                if connection.headStartedAt == nil { connection.headStartedAt = now }
+                let maxHeaderSize = configuration.maxHeaderSize
+                let step = connection.inbound.withUnsafeBufferPointer { buffer -> HeadStep in
+                    var start = connection.inboundStart
+                    // RFC 9112 §2.2: ignore empty lines before the request line.
+                    while start + 1 < buffer.count && buffer[start] == CR && buffer[start + 1] == LF { start += 2 }
+                    if start + 1 == buffer.count && buffer[start] == CR { return .needMore(start: start, resume: start) }
+                    do throws(HTTPError) {
+                        switch try scanHead(buffer, start: start, from: connection.scanResume) {
+                        case .incomplete(let resume):
+                            if buffer.count - start > maxHeaderSize {
+                                return .failure(HTTPError(431, "request head exceeds the limit of \(maxHeaderSize) bytes"))
+                            }
+                            return .needMore(start: start, resume: resume)
+                        case .complete(let end):
+                            if end - start > maxHeaderSize {
+                                return .failure(HTTPError(431, "request head exceeds the limit of \(maxHeaderSize) bytes"))
+                            }
+                            let head = try parseHead(UnsafeBufferPointer(rebasing: buffer[start..<end]))
+                            return .head(head, start: start, end: end)
+                        }
+                    } catch {
+                        return .failure(error)
+                    }
+                }
+                switch step {
+                case .needMore(let start, let resume):
+                    connection.inboundStart = start
+                    connection.scanResume = resume
+                    // Only empty lines so far: still idle, not a slow request head.
+                    if start == connection.inbound.count { connection.headStartedAt = nil }
+                    return
+                case .failure(let error):
+                    reject(connection, error)
+                    return
+                case .head(let head, _, let end):
+                    connection.inboundStart = end
+                    connection.scanResume = end
+                    connection.headStartedAt = nil
+                    beginRequest(connection, head)
+                }
+            case .body:
+                if connection.chunkedDecoder != nil {
+                    guard connection.hasBufferedInput else { return }
+                    var decoder = connection.chunkedDecoder!
+                    var body = connection.body
+                    connection.body = []
+                    let maxBody = configuration.maxBodySize
+                    let maxTrailer = configuration.maxHeaderSize
+                    let start = connection.inboundStart
+                    let result = connection.inbound.withUnsafeBufferPointer { buffer -> Result<Int, HTTPError> in
+                        do throws(HTTPError) {
+                            let consumed = try decoder.feed(
+                                UnsafeBufferPointer(rebasing: buffer[start...]), into: &body,
+                                maxBodySize: maxBody, maxTrailerSize: maxTrailer)
+                            return .success(consumed)
+                        } catch {
+                            return .failure(error)
+                        }
+                    }
+                    connection.body = body
+                    connection.chunkedDecoder = decoder
+                    switch result {
+                    case .failure(let error):
+                        reject(connection, error)
+                        return
+                    case .success(let consumed):
+                        connection.inboundStart += consumed
+                        if decoder.isDone {
+                            dispatch(connection)
+                        } else {
+                            return
+                        }
+                    }
+                } else {
+                    let available = connection.inbound.count - connection.inboundStart
+                    let n = min(available, connection.bodyRemaining)
+                    if n > 0 {
+                        let start = connection.inboundStart
+                        connection.inbound.withUnsafeBytes { raw in
+                            appendBody(connection, UnsafeRawBufferPointer(rebasing: raw[start..<(start + n)]))
+                        }
+                        connection.inboundStart += n
+                    }
+                    if connection.bodyRemaining == 0 {
+                        dispatch(connection)
+                    } else {
+                        return
+                    }
+                }
+            case .handling, .responding, .lingering:
+                return
+            }
+        }
+    }
+
+    /// Validates a parsed head against routes and limits, then sets up body reading.
+    private func beginRequest(_ connection: Connection, _ head: ParsedHead) {
+        switch context.routes.match(path: head.path, method: head.method) {
+        case .notFound:
+            reject(connection, HTTPError(404, "no route for \(head.path)"), headRequest: head.method == "HEAD")
+            return
+        case .methodNotAllowed(let allow):
+            reject(
+                connection, HTTPError(405, "method \(head.method) not allowed for \(head.path)"),
+                extraHeaders: [(name: "Allow", value: allow)], headRequest: head.method == "HEAD")
+            return
+        case .found(let route):
+            connection.route = route
+        }
+        if let length = head.contentLength, length > configuration.maxBodySize {
+            reject(connection, HTTPError(413, "request body of \(length) bytes exceeds the limit of \(configuration.maxBodySize) bytes"))
+            return
+        }
+        connection.head = head
+        connection.closeAfterResponse = !head.keepAlive
+        connection.body = []
+        guard head.hasBody else {
+            dispatch(connection)
+            return
+        }
+        connection.phase = .body
+        if head.chunked {
+            connection.chunkedDecoder = ChunkedDecoder()
+        } else {
+            let length = head.contentLength ?? 0
+            connection.bodyRemaining = length
+            connection.body.reserveCapacity(min(length, 256 * 1024))
+        }
+        // Only ask for the body if the client is waiting for us to (nothing sent yet).
+        if head.expectContinue && head.version == .http11 && !connection.hasBufferedInput {
+            enqueue(connection, Array("HTTP/1.1 100 Continue\r\n\r\n".utf8))
+            flush(connection)
+        }
+    }
+
+    /// Runs the route handler as a Task; its response comes back through the inbox.
+    private func dispatch(_ connection: Connection) {
+        guard let head = connection.head, let route = connection.route else { return }
+        connection.phase = .handling
+        let request = ServerRequest(
+            method: head.method, path: head.path, query: head.query, version: head.version.string,
+            headers: HTTPHeaders(head.headers), body: connection.body, peer: connection.peerDescription)
+        connection.body = []
+        let handler = route.handler
+        let id = connection.id
+        Task { [self] in
+            let response = await handler(request)
+            self.send(.response(connection: id, response))
+        }
+        updateInterest(connection)
+    }
+
+    private func deliver(_ response: ServerResponse, to connection: Connection) {
+        guard connection.phase == .handling, let head = connection.head else { return }
+        if response.headers.contains(where: { field in
+            asciiCaseInsensitiveEquals(field.name, "connection")
+                && field.value.split(separator: ",").contains { asciiCaseInsensitiveEquals($0.trimmingOWS(), "close") }
+        }) {
+            connection.closeAfterResponse = true
+        }
+        let close = connection.closeAfterResponse || connection.peerClosed || draining
+        connection.closeAfterResponse = close
+        var problems: [ResponseProblem] = []
+        let (bytes, sendBody) = encodeResponseHead(
+            response,
+            framing: ResponseFraming(close: close, http10: head.version == .http10, headRequest: head.method == "HEAD"),
+            date: dateCache.current(), problems: &problems)
+        for problem in problems {
+            switch problem {
+            case .invalidStatus(let status):
+                logger.error("handler returned invalid status \(status); sending 500", metadata: ["path": "\(head.path)"])
+            case .invalidHeader(let name):
+                logger.error("handler returned an invalid header field; dropped it", metadata: ["path": "\(head.path)", "header": "\(name)"])
+            }
+        }
+        connection.phase = .responding
+        connection.responseInFlight = true
+        connection.resetRequest()
+        enqueue(connection, bytes)
+        if sendBody { enqueue(connection, response.body) }
+        flush(connection)
+    }
+
+    /// Answers a bad request with a short text/plain error and closes the connection.
+    private func reject(
+        _ connection: Connection, _ error: HTTPError, extraHeaders: [(name: String, value: String)] = [],
+        headRequest: Bool = false
+    ) {
+        logger.notice(
+            "rejected request",
+            metadata: [
+                "peer": "\(connection.peerDescription)", "status": "\(error.status)", "cause": "\(error.message)",
+            ])
+        var response = ServerResponse.text(error.status, error.message + "\n")
+        response.headers.append(contentsOf: extraHeaders)
+        var problems: [ResponseProblem] = []
+        let (bytes, sendBody) = encodeResponseHead(
+            response, framing: ResponseFraming(close: true, http10: false, headRequest: headRequest),
+            date: dateCache.current(), problems: &problems)
+        connection.phase = .responding
+        connection.responseInFlight = true
+        connection.closeAfterResponse = true
+        connection.resetRequest()
+        // Nothing more will be parsed; free the input now.
+        connection.inbound = []
+        connection.inboundStart = 0
+        connection.scanResume = 0
+        enqueue(connection, bytes)
+        if sendBody { enqueue(connection, response.body) }
+        flush(connection)
+    }
+
+    // MARK: - Writing
+
+    private func enqueue(_ connection: Connection, _ bytes: [UInt8]) {
+        guard !bytes.isEmpty else { return }
+        if connection.outbound.isEmpty { connection.lastWriteProgress = now }
+        connection.outbound.append(bytes)
+    }
+
+    /// Writes as much queued output as the socket takes; registers for EPOLLOUT otherwise.
+    private func flush(_ connection: Connection) {
+        while !connection.outbound.isEmpty {
+            let offset = connection.outboundOffset
+            let written: Int
+            if connection.outbound.count >= 2 {
+                written = connection.outbound[0].withUnsafeBytes { first in
+                    connection.outbound[1].withUnsafeBytes { second in
+                        cshim_send2(
+                            connection.fd, first.baseAddress! + offset, first.count - offset,
+                            second.baseAddress, second.count)
+                    }
+                }
+            } else {
+                written = connection.outbound[0].withUnsafeBytes { first in
+                    cshim_send(connection.fd, first.baseAddress! + offset, first.count - offset)
+                }
+            }
+            if written < 0 {
+                let e = errno
+                if e == EINTR { continue }
+                if e == EAGAIN || e == EWOULDBLOCK { break }
+                logger.debug("write failed", metadata: ["peer": "\(connection.peerDescription)", "error": "\(errnoDescription(e))"])
+                closeConnection(connection)
+                return
+            }
+            connection.lastWriteProgress = now
+            var remaining = written + offset
+            while remaining > 0, let first = connection.outbound.first, remaining >= first.count {
+                remaining -= first.count
+                connection.outbound.removeFirst()
+            }
+            connection.outboundOffset = remaining
+        }
+        if connection.outbound.isEmpty && connection.responseInFlight && connection.phase == .responding {
+            responseCompleted(connection)
+        } else {
+            updateInterest(connection)
+        }
+    }
+
+    private func responseCompleted(_ connection: Connection) {
+        connection.responseInFlight = false
+        if connection.closeAfterResponse || connection.peerClosed || draining {
+            startLingeringClose(connection)
+            return
+        }
+        connection.phase = .head
+        connection.lastActivity = now
+        process(connection)  // pipelined requests already buffered
+        if !connection.isClosed { updateInterest(connection) }
+    }
+
+    /// Shuts down our sending side and discards input until the client closes
+    /// (or a short timeout), so the response is not destroyed by a TCP reset.
+    private func startLingeringClose(_ connection: Connection) {
+        if connection.peerClosed {
+            closeConnection(connection)
+            return
+        }
+        shutdown(connection.fd, Int32(SHUT_WR))
+        connection.phase = .lingering
+        connection.inbound = []
+        connection.inboundStart = 0
+        connection.scanResume = 0
+        connection.lingerDeadline = now + context.lingerTimeout
+        if draining { connection.lingerDeadline = min(connection.lingerDeadline, drainDeadline) }
+        updateInterest(connection)
+    }
+
+    private func discardLingeringInput(_ connection: Connection) {
+        for _ in 0..<4 {
+            let n = read(connection.fd, readBuffer.baseAddress, readBuffer.count)
+            if n > 0 {
+                connection.lingerDiscarded += n
+                if n < readBuffer.count { return }
+            } else if n < 0 && errno == EINTR {
+                continue
+            } else if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
+                return
+            } else {
+                closeConnection(connection)
+                return
+            }
+        }
+    }
+
+    private func updateInterest(_ connection: Connection) {
+        guard !connection.isClosed else { return }
+        var wanted: UInt32 = wantsRead(connection) ? EPOLLIN : 0
+        if !connection.outbound.isEmpty { wanted |= EPOLLOUT }
+        if wanted != connection.interest {
+            connection.interest = wanted
+            _ = cshim_epoll_ctl(epollFD, cshim_epoll_ctl_mod(), connection.fd, wanted, connection.id)
+        }
+    }
+
+    private func closeConnection(_ connection: Connection) {
+        guard !connection.isClosed else { return }
+        connection.isClosed = true
+        close(connection.fd)  // also removes it from the epoll set
+        connections[connection.id] = nil
+        connection.outbound = []
+        connection.inbound = []
+        connection.body = []
+    }
+
+    // MARK: - Timeouts and shutdown
+
+    private func sweep() {
+        for connection in Array(connections.values) {
+            switch connection.phase {
+            case .head:
+                if let started = connection.headStartedAt {
+                    if now - started > context.headerTimeout {
+                        reject(connection, HTTPError(408, "request head not received within \(configuration.headerTimeout)"))
+                    }
+                } else if now - connection.lastActivity > context.idleTimeout {
+                    logger.debug("closing idle connection", metadata: ["peer": "\(connection.peerDescription)"])
+                    closeConnection(connection)
+                }
+            case .body:
+                if now - connection.lastActivity > context.idleTimeout {
+                    reject(connection, HTTPError(408, "request body stalled for \(configuration.idleTimeout)"))
+                }
+            case .responding:
+                if now - connection.lastWriteProgress > context.idleTimeout {
+                    logger.notice(
+                        "client stopped reading the response; closing",
+                        metadata: ["peer": "\(connection.peerDescription)"])
+                    closeConnection(connection)
+                }
+            case .lingering:
+                if now >= connection.lingerDeadline { closeConnection(connection) }
+            case .handling:
+                break
+            }
+        }
+    }
+
+    private func beginDrain(deadline: UInt64) {
+        if draining {
+            drainDeadline = min(drainDeadline, deadline)
+            return
+        }
+        draining = true
+        drainDeadline = deadline
+        if listenFD >= 0 {
+            close(listenFD)
+            listenFD = -1
+            listenerResumeAt = nil
+        }
+        for connection in Array(connections.values) {
+            switch connection.phase {
+            case .head where connection.headStartedAt == nil && !connection.hasBufferedInput:
+                closeConnection(connection)  // idle keep-alive connection
+            case .lingering:
+                connection.lingerDeadline = min(connection.lingerDeadline, drainDeadline)
+            default:
+                connection.closeAfterResponse = true
+            }
+        }
+    }
+}

@@ -1,0 +1,448 @@
+// A strict HTTP/1.x request parser (RFC 9112). The head is parsed in place in
+// the connection's read buffer; only the strings a ServerRequest needs are
+// materialised. Anything ambiguous is rejected rather than guessed at, since
+// lenient parsing is how request-smuggling bugs happen.
+
+/// A protocol error: the status to answer with and a short human-readable reason.
+struct HTTPError: Error {
+    var status: Int
+    var message: String
+
+    init(_ status: Int, _ message: String) {
+        self.status = status
+        self.message = message
+    }
+}
+
+enum HTTPVersion {
+    case http10
+    case http11
+
+    var string: String {
+        switch self {
+        case .http10: "HTTP/1.0"
+        case .http11: "HTTP/1.1"
+        }
+    }
+}
+
+/// The request head, with the framing-relevant headers already interpreted.
+struct ParsedHead {
+    var method: String = ""
+    var path: String = ""
+    var query: String?
+    var version: HTTPVersion = .http11
+    var headers: [(name: String, value: String)] = []
+    /// The declared Content-Length, if any.
+    var contentLength: Int?
+    /// True if `Transfer-Encoding: chunked` frames the body.
+    var chunked = false
+    var connectionClose = false
+    var connectionKeepAlive = false
+    var expectContinue = false
+
+    /// Whether the connection may serve another request after this one.
+    var keepAlive: Bool {
+        if connectionClose { return false }
+        switch version {
+        case .http11: return true
+        case .http10: return connectionKeepAlive && !chunked
+        }
+    }
+
+    var hasBody: Bool { chunked || (contentLength ?? 0) > 0 }
+}
+
+// MARK: - Character classes
+
+@inline(__always) func isTChar(_ c: UInt8) -> Bool {
+    switch c {
+    case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+        UInt8(ascii: "0")...UInt8(ascii: "9"):
+        return true
+    case UInt8(ascii: "!"), UInt8(ascii: "#"), UInt8(ascii: "$"), UInt8(ascii: "%"),
+        UInt8(ascii: "&"), UInt8(ascii: "'"), UInt8(ascii: "*"), UInt8(ascii: "+"),
+        UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "^"), UInt8(ascii: "_"),
+        UInt8(ascii: "`"), UInt8(ascii: "|"), UInt8(ascii: "~"):
+        return true
+    default:
+        return false
+    }
+}
+
+/// field-vchar / SP / HTAB (obs-text allowed, as RFC 9110 permits).
+@inline(__always) func isFieldValueByte(_ c: UInt8) -> Bool {
+    c == 0x09 || (c >= 0x20 && c != 0x7F)
+}
+
+@inline(__always) func isOWS(_ c: UInt8) -> Bool { c == 0x20 || c == 0x09 }
+
+@inline(__always) func hexValue(_ c: UInt8) -> Int? {
+    switch c {
+    case UInt8(ascii: "0")...UInt8(ascii: "9"): Int(c - UInt8(ascii: "0"))
+    case UInt8(ascii: "a")...UInt8(ascii: "f"): Int(c - UInt8(ascii: "a") + 10)
+    case UInt8(ascii: "A")...UInt8(ascii: "F"): Int(c - UInt8(ascii: "A") + 10)
+    default: nil
+    }
+}
+
+let CR = UInt8(ascii: "\r")
+let LF = UInt8(ascii: "\n")
+
+/// `bytes` equals the lowercase ASCII `name`, ignoring case.
+@inline(__always) func bytesEqualLowercase(_ bytes: UnsafeBufferPointer<UInt8>, _ name: StaticString) -> Bool {
+    guard bytes.count == name.utf8CodeUnitCount else { return false }
+    let n = name.utf8Start
+    for i in 0..<bytes.count where asciiLower(bytes[i]) != n[i] { return false }
+    return true
+}
+
+@inline(__always) func makeString(_ bytes: UnsafeBufferPointer<UInt8>) -> String {
+    String(decoding: bytes, as: UTF8.self)
+}
+
+// MARK: - Head scanning
+
+enum HeadScan {
+    /// More bytes are needed; resume scanning at `resumeAt`.
+    case incomplete(resumeAt: Int)
+    /// The head spans `start..<end` (end is just past the terminating CRLFCRLF).
+    case complete(end: Int)
+}
+
+/// Looks for the CRLFCRLF ending a request head in `buffer[start..<buffer.count]`,
+/// resuming at `from` (a previous `resumeAt`). Rejects bare LF line endings at once.
+func scanHead(_ buffer: UnsafeBufferPointer<UInt8>, start: Int, from: Int) throws(HTTPError) -> HeadScan {
+    var i = max(from, start)
+    let end = buffer.count
+    while i < end {
+        if buffer[i] == LF {
+            if i == start || buffer[i - 1] != CR { throw HTTPError(400, "bare LF line ending in request head") }
+            // Every LF was checked to follow a CR, so LF at i-2 means CRLFCRLF.
+            if i - 2 > start && buffer[i - 2] == LF { return .complete(end: i + 1) }
+        }
+        i += 1
+    }
+    return .incomplete(resumeAt: end)
+}
+
+// MARK: - Head parsing
+
+/// Parses a complete request head (request line, header lines, the empty line).
+func parseHead(_ head: UnsafeBufferPointer<UInt8>) throws(HTTPError) -> ParsedHead {
+    var result = ParsedHead()
+    var lineStart = 0
+    var isFirstLine = true
+    var hostCount = 0
+    var transferEncoding: [String] = []
+    var unsupportedExpectation: String?
+
+    while lineStart < head.count {
+        // scanHead guaranteed each LF is preceded by CR.
+        var lf = lineStart
+        while lf < head.count && head[lf] != LF { lf += 1 }
+        guard lf < head.count else { throw HTTPError(400, "unterminated line in request head") }
+        let line = UnsafeBufferPointer(rebasing: head[lineStart..<(lf - 1)])
+        lineStart = lf + 1
+
+        if isFirstLine {
+            isFirstLine = false
+            try parseRequestLine(line, into: &result)
+            continue
+        }
+        if line.isEmpty { break }  // end of head
+        if isOWS(line[0]) { throw HTTPError(400, "obsolete line folding in header section") }
+
+        // field-name ":" OWS field-value OWS
+        var colon = 0
+        while colon < line.count && line[colon] != UInt8(ascii: ":") {
+            let c = line[colon]
+            if isOWS(c) { throw HTTPError(400, "whitespace between header name and colon") }
+            if !isTChar(c) { throw HTTPError(400, "invalid character in header name") }
+            colon += 1
+        }
+        if colon == line.count { throw HTTPError(400, "header line without a colon") }
+        if colon == 0 { throw HTTPError(400, "empty header name") }
+        var valueStart = colon + 1
+        var valueEnd = line.count
+        while valueStart < valueEnd && isOWS(line[valueStart]) { valueStart += 1 }
+        while valueEnd > valueStart && isOWS(line[valueEnd - 1]) { valueEnd -= 1 }
+        for i in valueStart..<valueEnd where !isFieldValueByte(line[i]) {
+            throw HTTPError(400, "control character in header value")
+        }
+        let nameBytes = UnsafeBufferPointer(rebasing: line[0..<colon])
+        let valueBytes = UnsafeBufferPointer(rebasing: line[valueStart..<valueEnd])
+        let value = makeString(valueBytes)
+
+        switch nameBytes.count {
+        case 4 where bytesEqualLowercase(nameBytes, "host"):
+            hostCount += 1
+        case 14 where bytesEqualLowercase(nameBytes, "content-length"):
+            if result.contentLength != nil { throw HTTPError(400, "multiple Content-Length headers") }
+            result.contentLength = try parseContentLength(valueBytes)
+        case 17 where bytesEqualLowercase(nameBytes, "transfer-encoding"):
+            transferEncoding.append(value)
+        case 10 where bytesEqualLowercase(nameBytes, "connection"):
+            for token in value.split(separator: ",") {
+                let t = token.trimmingOWS()
+                if asciiCaseInsensitiveEquals(t, "close") { result.connectionClose = true }
+                if asciiCaseInsensitiveEquals(t, "keep-alive") { result.connectionKeepAlive = true }
+            }
+        case 6 where bytesEqualLowercase(nameBytes, "expect"):
+            if asciiCaseInsensitiveEquals(value, "100-continue") {
+                result.expectContinue = true
+            } else {
+                unsupportedExpectation = value
+            }
+        default:
+            break
+        }
+        result.headers.append((name: makeString(nameBytes), value: value))
+    }
+
+    if result.version == .http11 && hostCount == 0 { throw HTTPError(400, "missing Host header") }
+    if hostCount > 1 { throw HTTPError(400, "multiple Host headers") }
+    if !transferEncoding.isEmpty {
+        if result.contentLength != nil {
+            throw HTTPError(400, "both Content-Length and Transfer-Encoding present")
+        }
+        guard transferEncoding.count == 1, asciiCaseInsensitiveEquals(transferEncoding[0], "chunked") else {
+            throw HTTPError(501, "unsupported Transfer-Encoding: \(transferEncoding.joined(separator: ", "))")
+        }
+        result.chunked = true
+    }
+    if let expectation = unsupportedExpectation {
+        throw HTTPError(417, "unsupported expectation: \(expectation)")
+    }
+    return result
+}
+
+private func parseRequestLine(_ line: UnsafeBufferPointer<UInt8>, into result: inout ParsedHead) throws(HTTPError) {
+    // method SP request-target SP HTTP-version, single spaces only.
+    var i = 0
+    while i < line.count && line[i] != 0x20 {
+        if !isTChar(line[i]) { throw HTTPError(400, "malformed request line: invalid method") }
+        i += 1
+    }
+    if i == 0 || i == line.count { throw HTTPError(400, "malformed request line") }
+    let methodEnd = i
+    i += 1
+    let targetStart = i
+    while i < line.count && line[i] != 0x20 {
+        let c = line[i]
+        if c <= 0x20 || c >= 0x7F || c == UInt8(ascii: "#") {
+            throw HTTPError(400, "malformed request line: invalid character in target")
+        }
+        i += 1
+    }
+    if i == targetStart || i == line.count { throw HTTPError(400, "malformed request line") }
+    let targetEnd = i
+    let version = UnsafeBufferPointer(rebasing: line[(i + 1)...])
+
+    if version.elementsEqual("HTTP/1.1".utf8) {
+        result.version = .http11
+    } else if version.elementsEqual("HTTP/1.0".utf8) {
+        result.version = .http10
+    } else if version.count == 8, version.starts(with: "HTTP/".utf8),
+        (0x30...0x39).contains(version[5]), version[6] == UInt8(ascii: "."), (0x30...0x39).contains(version[7])
+    {
+        throw HTTPError(505, "HTTP version not supported: \(makeString(version))")
+    } else {
+        throw HTTPError(400, "malformed request line: invalid HTTP version")
+    }
+
+    result.method = makeString(UnsafeBufferPointer(rebasing: line[0..<methodEnd]))
+    try parseTarget(UnsafeBufferPointer(rebasing: line[targetStart..<targetEnd]), into: &result)
+}
+
+/// Splits a request target into path and query. Accepts origin-form (`/p?q`),
+/// absolute-form (`http://host/p?q`, whose authority is ignored) and `*`.
+private func parseTarget(_ target: UnsafeBufferPointer<UInt8>, into result: inout ParsedHead) throws(HTTPError) {
+    var pathStart = 0
+    if target[0] == UInt8(ascii: "/") {
+        pathStart = 0
+    } else if target.count == 1 && target[0] == UInt8(ascii: "*") {
+        result.path = "*"
+        return
+    } else {
+        // absolute-form: scheme "://" authority [path-abempty] ["?" query]
+        var i = 0
+        while i < target.count, target[i] != UInt8(ascii: ":") { i += 1 }
+        let scheme = UnsafeBufferPointer(rebasing: target[0..<i])
+        guard bytesEqualLowercase(scheme, "http") || bytesEqualLowercase(scheme, "https"),
+            i + 2 < target.count, target[i + 1] == UInt8(ascii: "/"), target[i + 2] == UInt8(ascii: "/")
+        else { throw HTTPError(400, "malformed request target") }
+        i += 3
+        while i < target.count, target[i] != UInt8(ascii: "/"), target[i] != UInt8(ascii: "?") { i += 1 }
+        pathStart = i
+    }
+    var q = pathStart
+    while q < target.count, target[q] != UInt8(ascii: "?") { q += 1 }
+    result.path = q == pathStart ? "/" : makeString(UnsafeBufferPointer(rebasing: target[pathStart..<q]))
+    if q < target.count {
+        result.query = makeString(UnsafeBufferPointer(rebasing: target[(q + 1)...]))
+    }
+}
+
+private func parseContentLength(_ value: UnsafeBufferPointer<UInt8>) throws(HTTPError) -> Int {
+    if value.isEmpty { throw HTTPError(400, "empty Content-Length") }
+    var n = 0
+    for c in value {
+        guard c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9") else {
+            throw HTTPError(400, "invalid Content-Length")
+        }
+        let (m, o1) = n.multipliedReportingOverflow(by: 10)
+        let (s, o2) = m.addingReportingOverflow(Int(c - UInt8(ascii: "0")))
+        if o1 || o2 { throw HTTPError(400, "Content-Length too large") }
+        n = s
+    }
+    return n
+}
+
+extension Substring {
+    func trimmingOWS() -> String {
+        var s = self[...]
+        while let f = s.first, f == " " || f == "\t" { s = s.dropFirst() }
+        while let l = s.last, l == " " || l == "\t" { s = s.dropLast() }
+        return String(s)
+    }
+}
+
+// MARK: - Chunked bodies
+
+/// Incremental decoder for `Transfer-Encoding: chunked` bodies (RFC 9112 §7.1).
+/// Chunk extensions are tolerated and ignored, trailers are read and discarded;
+/// every line must end in CRLF.
+struct ChunkedDecoder {
+    private enum State {
+        case sizeStart
+        case size
+        case sizeTail(sawSemicolon: Bool)
+        case sizeLF
+        case data(remaining: Int)
+        case dataCR
+        case dataLF
+        case trailerLineStart
+        case trailerLine
+        case trailerLF(lastLine: Bool)
+        case done
+    }
+
+    private var state = State.sizeStart
+    private var chunkSize = 0
+    private var lineLength = 0
+    private var trailerBytes = 0
+    private static let maxSizeLineLength = 4096
+
+    var isDone: Bool {
+        if case .done = state { return true }
+        return false
+    }
+
+    /// Consumes bytes from `input`, appending chunk data to `body`. Returns how
+    /// many bytes were consumed; stops right after the final CRLF of the body.
+    mutating func feed(
+        _ input: UnsafeBufferPointer<UInt8>, into body: inout [UInt8], maxBodySize: Int, maxTrailerSize: Int
+    ) throws(HTTPError) -> Int {
+        var i = 0
+        while i < input.count {
+            let c = input[i]
+            switch state {
+            case .sizeStart, .size:
+                if let digit = hexValue(c) {
+                    if chunkSize > (Int.max - 15) / 16 { throw HTTPError(400, "chunk size too large") }
+                    chunkSize = chunkSize * 16 + digit
+                    state = .size
+                } else if case .size = state, c == CR {
+                    state = .sizeLF
+                } else if case .size = state, c == UInt8(ascii: ";") {
+                    state = .sizeTail(sawSemicolon: true)
+                } else if case .size = state, isOWS(c) {
+                    state = .sizeTail(sawSemicolon: false)
+                } else {
+                    throw HTTPError(400, "invalid chunk size")
+                }
+                try countSizeLineByte()
+            case .sizeTail(let sawSemicolon):
+                if c == CR {
+                    state = .sizeLF
+                } else if c == UInt8(ascii: ";") {
+                    state = .sizeTail(sawSemicolon: true)
+                } else if isOWS(c) {
+                    break
+                } else if sawSemicolon && isFieldValueByte(c) {
+                    break  // chunk extension content, ignored
+                } else {
+                    throw HTTPError(400, "invalid chunk size line")
+                }
+                try countSizeLineByte()
+            case .sizeLF:
+                guard c == LF else { throw HTTPError(400, "chunk size line not terminated by CRLF") }
+                lineLength = 0
+                if chunkSize == 0 {
+                    state = .trailerLineStart
+                } else {
+                    if chunkSize > maxBodySize - body.count {
+                        throw HTTPError(413, "request body exceeds the limit of \(maxBodySize) bytes")
+                    }
+                    state = .data(remaining: chunkSize)
+                    chunkSize = 0
+                }
+            case .data(let remaining):
+                let n = min(remaining, input.count - i)
+                body.append(contentsOf: UnsafeBufferPointer(rebasing: input[i..<(i + n)]))
+                i += n
+                state = n == remaining ? .dataCR : .data(remaining: remaining - n)
+                continue
+            case .dataCR:
+                guard c == CR else { throw HTTPError(400, "chunk data not followed by CRLF") }
+                state = .dataLF
+            case .dataLF:
+                guard c == LF else { throw HTTPError(400, "chunk data not followed by CRLF") }
+                state = .sizeStart
+            case .trailerLineStart:
+                if c == CR {
+                    state = .trailerLF(lastLine: true)
+                } else if c == LF {
+                    throw HTTPError(400, "bare LF in chunked trailer section")
+                } else if isOWS(c) {
+                    throw HTTPError(400, "obsolete line folding in trailer section")
+                } else {
+                    state = .trailerLine
+                }
+                try countTrailerByte(maxTrailerSize)
+            case .trailerLine:
+                if c == CR {
+                    state = .trailerLF(lastLine: false)
+                } else if c == LF {
+                    throw HTTPError(400, "bare LF in chunked trailer section")
+                } else if !isFieldValueByte(c) {
+                    throw HTTPError(400, "control character in trailer section")
+                }
+                try countTrailerByte(maxTrailerSize)
+            case .trailerLF(let lastLine):
+                guard c == LF else { throw HTTPError(400, "trailer line not terminated by CRLF") }
+                if lastLine {
+                    state = .done
+                    return i + 1
+                }
+                state = .trailerLineStart
+                try countTrailerByte(maxTrailerSize)
+            case .done:
+                return i
+            }
+            i += 1
+        }
+        return i
+    }
+
+    private mutating func countSizeLineByte() throws(HTTPError) {
+        lineLength += 1
+        if lineLength > Self.maxSizeLineLength { throw HTTPError(400, "chunk size line too long") }
+    }
+
+    private mutating func countTrailerByte(_ limit: Int) throws(HTTPError) {
+        trailerBytes += 1
+        if trailerBytes > limit { throw HTTPError(431, "chunked trailer section too large") }
+    }
+}

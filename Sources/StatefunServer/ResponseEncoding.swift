@@ -1,0 +1,150 @@
+import Glibc
+
+/// The reason phrase sent in the status line for `status`.
+func reasonPhrase(_ status: Int) -> String {
+    switch status {
+    case 100: "Continue"
+    case 101: "Switching Protocols"
+    case 200: "OK"
+    case 201: "Created"
+    case 202: "Accepted"
+    case 203: "Non-Authoritative Information"
+    case 204: "No Content"
+    case 205: "Reset Content"
+    case 206: "Partial Content"
+    case 300: "Multiple Choices"
+    case 301: "Moved Permanently"
+    case 302: "Found"
+    case 303: "See Other"
+    case 304: "Not Modified"
+    case 307: "Temporary Redirect"
+    case 308: "Permanent Redirect"
+    case 400: "Bad Request"
+    case 401: "Unauthorized"
+    case 403: "Forbidden"
+    case 404: "Not Found"
+    case 405: "Method Not Allowed"
+    case 406: "Not Acceptable"
+    case 408: "Request Timeout"
+    case 409: "Conflict"
+    case 410: "Gone"
+    case 411: "Length Required"
+    case 412: "Precondition Failed"
+    case 413: "Content Too Large"
+    case 414: "URI Too Long"
+    case 415: "Unsupported Media Type"
+    case 417: "Expectation Failed"
+    case 421: "Misdirected Request"
+    case 422: "Unprocessable Content"
+    case 425: "Too Early"
+    case 426: "Upgrade Required"
+    case 428: "Precondition Required"
+    case 429: "Too Many Requests"
+    case 431: "Request Header Fields Too Large"
+    case 500: "Internal Server Error"
+    case 501: "Not Implemented"
+    case 502: "Bad Gateway"
+    case 503: "Service Unavailable"
+    case 504: "Gateway Timeout"
+    case 505: "HTTP Version Not Supported"
+    default:
+        switch status / 100 {
+        case 1: "Informational"
+        case 2: "Success"
+        case 3: "Redirection"
+        case 4: "Client Error"
+        default: "Server Error"
+        }
+    }
+}
+
+/// How the connection treats the response being encoded.
+struct ResponseFraming {
+    /// Send `Connection: close` and close after writing.
+    var close: Bool
+    /// The request was HTTP/1.0 (keep-alive then needs an explicit `Connection: keep-alive`).
+    var http10: Bool
+    /// The request was HEAD: send the head only.
+    var headRequest: Bool
+}
+
+/// Why a handler's response had to be changed before sending.
+enum ResponseProblem {
+    case invalidStatus(Int)
+    case invalidHeader(String)
+}
+
+/// Encodes the status line and header section of `response`. Returns the head
+/// bytes and whether the body must be sent. Invalid header fields (bad names,
+/// CR/LF in values: response splitting) are dropped and reported via `problems`.
+func encodeResponseHead(
+    _ response: ServerResponse, framing: ResponseFraming, date: String, problems: inout [ResponseProblem]
+) -> (head: [UInt8], sendBody: Bool) {
+    var status = response.status
+    if status < 200 || status > 999 {
+        problems.append(.invalidStatus(status))
+        status = 500
+    }
+    var head: [UInt8] = []
+    head.reserveCapacity(160 + response.headers.count * 48)
+    head.append(contentsOf: "HTTP/1.1 \(status) \(reasonPhrase(status))\r\n".utf8)
+    for field in response.headers {
+        if asciiCaseInsensitiveEquals(field.name, "content-length")
+            || asciiCaseInsensitiveEquals(field.name, "transfer-encoding")
+            || asciiCaseInsensitiveEquals(field.name, "connection")
+            || asciiCaseInsensitiveEquals(field.name, "date")
+        {
+            continue
+        }
+        guard !field.name.isEmpty, field.name.utf8.allSatisfy(isTChar),
+            field.value.utf8.allSatisfy(isFieldValueByte)
+        else {
+            problems.append(.invalidHeader(field.name))
+            continue
+        }
+        head.append(contentsOf: field.name.utf8)
+        head.append(contentsOf: ": ".utf8)
+        head.append(contentsOf: field.value.utf8)
+        head.append(contentsOf: "\r\n".utf8)
+    }
+    // 204 and 304 never carry a body (RFC 9110 §6.4.1); 204 has no Content-Length.
+    let bodyAllowed = status != 204 && status != 304
+    if status != 204 {
+        head.append(contentsOf: "Content-Length: \(bodyAllowed ? response.body.count : 0)\r\n".utf8)
+    }
+    if framing.close {
+        head.append(contentsOf: "Connection: close\r\n".utf8)
+    } else if framing.http10 {
+        head.append(contentsOf: "Connection: keep-alive\r\n".utf8)
+    }
+    head.append(contentsOf: "Date: ".utf8)
+    head.append(contentsOf: date.utf8)
+    head.append(contentsOf: "\r\n\r\n".utf8)
+    return (head, bodyAllowed && !framing.headRequest && !response.body.isEmpty)
+}
+
+/// Caches the IMF-fixdate for the current second (one per event loop).
+struct DateCache {
+    private var second: time_t = -1
+    private(set) var value = ""
+
+    mutating func current() -> String {
+        let now = time(nil)
+        if now != second {
+            second = now
+            value = Self.format(now)
+        }
+        return value
+    }
+
+    static func format(_ t: time_t) -> String {
+        var t = t
+        var tm = Glibc.tm()
+        gmtime_r(&t, &tm)
+        let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
+        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        func two(_ n: Int32) -> String { n < 10 ? "0\(n)" : "\(n)" }
+        return "\(days[Int(tm.tm_wday) % 7]), \(two(tm.tm_mday)) \(months[Int(tm.tm_mon) % 12]) \(tm.tm_year + 1900) "
+            + "\(two(tm.tm_hour)):\(two(tm.tm_min)):\(two(tm.tm_sec)) GMT"
+    }
+}

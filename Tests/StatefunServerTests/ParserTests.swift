@@ -1,0 +1,74 @@
+@testable import StatefunServer
+import Testing
+
+@Suite("Parser units")
+struct ParserTests {
+    private func parse(_ text: String) throws(HTTPError) -> ParsedHead {
+        let bytes = Array(text.utf8)
+        return try bytes.withUnsafeBufferPointer { buffer throws(HTTPError) -> ParsedHead in
+            guard case .complete(let end) = try scanHead(buffer, start: 0, from: 0) else {
+                throw HTTPError(0, "incomplete")
+            }
+            return try parseHead(UnsafeBufferPointer(rebasing: buffer[0..<end]))
+        }
+    }
+
+    @Test func framing() throws {
+        let head = try parse("POST /a?b HTTP/1.1\r\nHost: x\r\ncontent-LENGTH: 0012\r\n\r\n")
+        #expect(head.method == "POST")
+        #expect(head.path == "/a")
+        #expect(head.query == "b")
+        #expect(head.contentLength == 12)
+        #expect(!head.chunked)
+        #expect(head.keepAlive)
+        let chunked = try parse("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n")
+        #expect(chunked.chunked)
+        #expect(!chunked.keepAlive)
+        #expect(try parse("GET / HTTP/1.0\r\n\r\n").keepAlive == false)
+        #expect(try parse("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n").keepAlive)
+    }
+
+    @Test func incompleteHead() throws {
+        let bytes = Array("GET / HTTP/1.1\r\nHost: x\r\n\r".utf8)
+        let scan = try bytes.withUnsafeBufferPointer { buffer throws(HTTPError) in try scanHead(buffer, start: 0, from: 0) }
+        guard case .incomplete(let resume) = scan else {
+            Issue.record("expected incomplete")
+            return
+        }
+        #expect(resume == bytes.count)
+    }
+
+    @Test func chunkedDecoderAcrossSplits() throws {
+        let wire = Array("5;a=b\r\nhello\r\n1A\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\nT: v\r\n\r\nNEXT".utf8)
+        for split in 1..<wire.count {
+            var decoder = ChunkedDecoder()
+            var body: [UInt8] = []
+            var consumed = 0
+            for part in [wire[0..<split], wire[split...]] {
+                let slice = Array(part)
+                consumed += try slice.withUnsafeBufferPointer { buffer throws(HTTPError) in
+                    try decoder.feed(buffer, into: &body, maxBodySize: 1000, maxTrailerSize: 100)
+                }
+                if decoder.isDone { break }
+            }
+            #expect(decoder.isDone)
+            #expect(String(decoding: body, as: UTF8.self) == "helloabcdefghijklmnopqrstuvwxyz")
+            #expect(consumed == wire.count - 4, "split at \(split)")
+        }
+    }
+
+    @Test func chunkedDecoderLimits() {
+        var decoder = ChunkedDecoder()
+        var body: [UInt8] = []
+        let wire = Array("10\r\n".utf8)
+        #expect(throws: HTTPError.self) {
+            try wire.withUnsafeBufferPointer { buffer throws(HTTPError) in
+                _ = try decoder.feed(buffer, into: &body, maxBodySize: 15, maxTrailerSize: 100)
+            }
+        }
+    }
+
+    @Test func dateFormat() {
+        #expect(DateCache.format(784_111_777) == "Sun, 06 Nov 1994 08:49:37 GMT")
+    }
+}
