@@ -26,8 +26,8 @@ for example in Examples/*/; do
 done
 # An independent (swift-protobuf) codec of the wire schema, for the SDK's tests.
 tests_out=Tests/StatefulFunctionsTests/Generated
-mkdir -p "$tests_out"
+rm -rf "$tests_out" && mkdir -p "$tests_out"
 (cd Protos && protoc --plugin=protoc-gen-swift="$OLDPWD/$plugin" --swift_opt=UseAccessLevelOnImports=true \
-   --swift_out="$OLDPWD/$tests_out" statefun/v2/*.proto)
+   --swift_opt=FileNaming=PathToUnderscores --swift_out="$OLDPWD/$tests_out" statefun/v2/*.proto statefun/v3/*.proto)
 
 echo "generated: $(ls Examples/*/Sources/*/*.pb.swift Examples/*/Python/*_pb2.py | wc -l) files"

@@ -17,13 +17,15 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# Python: the official StateFun SDK 2.2.2 (the reference peer) and real HTTP clients.
-requirements=scripts/requirements.txt
-stamp=.venv/.installed
-if [ ! -x .venv/bin/python ]; then
-  python3 -m venv .venv
-fi
-if [ ! -f "$stamp" ] || ! cmp -s "$requirements" "$stamp"; then
-  .venv/bin/pip install -q --disable-pip-version-check -r "$requirements"
-  cp "$requirements" "$stamp"
-fi
+# Python: the official StateFun SDKs (the reference peers) and real HTTP clients.
+# Both SDKs are the package `statefun`, so each gets a venv of its own.
+venv() {  # venv DIR REQUIREMENTS
+  local dir=$1 requirements=$2
+  [ -x "$dir/bin/python" ] || python3 -m venv "$dir"
+  if ! cmp -s "$requirements" "$dir/.installed"; then
+    "$dir/bin/pip" install -q --disable-pip-version-check -r "$requirements"
+    cp "$requirements" "$dir/.installed"
+  fi
+}
+venv .venv scripts/requirements.txt        # StateFun 2.2.2
+venv .venv-v3 scripts/requirements-v3.txt  # StateFun 3.3.0

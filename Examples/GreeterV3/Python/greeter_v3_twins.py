@@ -1,0 +1,25 @@
+"""Python twins of the Swift 3.x greeter functions, written with the official
+StateFun Python SDK 3.3.0, for the conformance test."""
+from statefun import StatefulFunctions, ValueSpec, IntType, StringType, message_builder, egress_message_builder
+
+functions = StatefulFunctions()
+
+
+@functions.bind(typename="example/greeter", specs=[ValueSpec(name="seen", type=IntType)])
+def greeter(context, message):
+    name = message.as_string()
+    seen = (context.storage.seen or 0) + 1
+    context.storage.seen = seen
+    context.send_egress(egress_message_builder(target_typename="example/out", value="%s:%d" % (name, seen),
+                                               value_type=StringType))
+    if seen % 10 == 0:
+        context.send(message_builder(target_typename="example/audit", target_id=name,
+                                     str_value="%s reached %d" % (name, seen)))
+
+
+@functions.bind(typename="example/audit", specs=[ValueSpec(name="audits", type=IntType)])
+def audit(context, message):
+    audits = (context.storage.audits or 0) + 1
+    context.storage.audits = audits
+    context.send_egress(egress_message_builder(target_typename="example/audit-out",
+                                               value="%s:%d" % (context.address.id, audits), value_type=StringType))
