@@ -95,7 +95,7 @@ let package = Package(
 
         .testTarget(
             name: "StatefulFunctionsTests",
-            dependencies: ["StatefulFunctions", "StatefulFunctionsProtobuf", "Greeter",
+            dependencies: ["StatefulFunctions", "StatefulFunctionsProtobuf", "Greeter", "GreeterV3", "Verification",
                            .product(name: "SwiftProtobuf", package: "swift-protobuf")],
             swiftSettings: strict),
         .testTarget(

@@ -75,7 +75,7 @@ public final class Context {
 
     private func store(_ value: AnyMessage?, at index: Int) throws(StatefulFunctionsError) {
         if let value, let declared = states[index].typeName, value.typeURL != declared {
-            throw .typeMismatch(typeURL: value.typeURL, expected: "\(declared) (the declared type of state '\(states[index].name)')")
+            throw .stateTypeMismatch(state: states[index].name, typeURL: value.typeURL, declared: declared)
         }
         states[index].value = value
         states[index].modified = true

@@ -14,6 +14,8 @@ public enum StatefulFunctionsError: Error, Equatable, Sendable, CustomStringConv
     case unexpectedMessageType(typeURL: String, accepted: [String])
     /// A message unpacked as a type it does not hold.
     case typeMismatch(typeURL: String, expected: String)
+    /// A value stored in a 3.x state of another type than the state's value spec declares.
+    case stateTypeMismatch(state: String, typeURL: String, declared: String)
     /// Bytes that do not decode as the message they should hold.
     case malformedMessage(String)
 
@@ -33,6 +35,8 @@ public enum StatefulFunctionsError: Error, Equatable, Sendable, CustomStringConv
             return "unexpected message type '\(typeURL)'; the function accepts \(accepted.joined(separator: ", "))"
         case let .typeMismatch(typeURL, expected):
             return "message of type '\(typeURL)' cannot be unpacked as '\(expected)'"
+        case let .stateTypeMismatch(state, typeURL, declared):
+            return "cannot store a value of type '\(typeURL)' in state '\(state)', declared as '\(declared)'"
         case let .malformedMessage(what):
             return what
         }
