@@ -1,8 +1,11 @@
-# The greeter remote module. Build: docker build -t swift-statefun-greeter .
+# A remote module image. Build: docker build -t swift-statefun-greeter .
 # Run:   docker run -p 8000:8000 swift-statefun-greeter
+# Another example: docker build --build-arg PRODUCT=greeter-v3 -t swift-statefun-greeter-v3 .
+ARG PRODUCT=greeter
 
 # Build stage: a Swift 6 toolchain plus the C libraries' headers.
 FROM swift:6.1-bookworm AS build
+ARG PRODUCT
 RUN apt-get update \
  && apt-get install -y --no-install-recommends pkg-config libprotobuf-c-dev libnghttp2-dev \
  && rm -rf /var/lib/apt/lists/*
@@ -11,8 +14,8 @@ COPY Package.swift ./
 COPY Sources ./Sources
 COPY Examples ./Examples
 COPY Tests ./Tests
-RUN swift build -c release --product greeter --static-swift-stdlib \
- && cp "$(swift build -c release --show-bin-path)/greeter" /greeter
+RUN swift build -c release --product "$PRODUCT" --static-swift-stdlib \
+ && cp "$(swift build -c release --show-bin-path)/$PRODUCT" /server
 
 # Run stage: only the runtime libraries (the Swift runtime is linked statically).
 FROM debian:bookworm-slim
@@ -20,8 +23,8 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends libprotobuf-c1 libnghttp2-14 libstdc++6 ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 statefun
-COPY --from=build /greeter /usr/local/bin/greeter
+COPY --from=build /server /usr/local/bin/statefun-server
 USER statefun
 EXPOSE 8000
-ENV GREETER_HOST=0.0.0.0 GREETER_PORT=8000 GREETER_PATH=/statefun
-ENTRYPOINT ["/usr/local/bin/greeter"]
+ENV STATEFUN_HOST=0.0.0.0 STATEFUN_PORT=8000 STATEFUN_PATH=/statefun
+ENTRYPOINT ["/usr/local/bin/statefun-server"]
