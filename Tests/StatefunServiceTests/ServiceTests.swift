@@ -40,16 +40,25 @@ private func runBlocking(_ executable: String, _ arguments: [String], environmen
     return (process.terminationStatus, String(decoding: data, as: UTF8.self))
 }
 
-/// The greeter and showcase served on an ephemeral loopback port.
-func startGreeterService() throws -> HTTPServer {
+/// Functions served on an ephemeral loopback port.
+func startService(
+    protocol version: ProtocolVersion, _ register: (StatefulFunctions) throws -> Void
+) throws -> HTTPServer {
     let functions = StatefulFunctions()
-    try Greeter.register(in: functions)
-    try Showcase.register(in: functions)
+    try register(functions)
     var configuration = HTTPServerConfiguration(host: "127.0.0.1", port: 0)
     configuration.eventLoopCount = 2
-    let service = StatefunService(functions: functions, configuration: configuration)
+    let service = StatefunService(functions: functions, protocol: version, configuration: configuration)
     try service.server.start()
     return service.server
+}
+
+/// The greeter and showcase (2.x).
+func startGreeterService() throws -> HTTPServer {
+    try startService(protocol: .v2) { functions in
+        try Greeter.register(in: functions)
+        try Showcase.register(in: functions)
+    }
 }
 
 @Suite struct ServiceTests {

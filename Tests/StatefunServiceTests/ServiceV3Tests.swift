@@ -10,16 +10,12 @@ import Verification
 let pythonV3 = ProcessInfo.processInfo.environment["STATEFUN_PYTHON_V3"]
     ?? repositoryRoot.appendingPathComponent(".venv-v3/bin/python").path
 
-/// The 3.x greeter and the verification functions on an ephemeral loopback port.
+/// The 3.x greeter and the verification functions.
 func startV3Service() throws -> HTTPServer {
-    let functions = StatefulFunctions()
-    try GreeterV3.register(in: functions)
-    try Verification.register(in: functions)
-    var configuration = HTTPServerConfiguration(host: "127.0.0.1", port: 0)
-    configuration.eventLoopCount = 2
-    let service = StatefunService(functions: functions, protocol: .v3, configuration: configuration)
-    try service.server.start()
-    return service.server
+    try startService(protocol: .v3) { functions in
+        try GreeterV3.register(in: functions)
+        try Verification.register(in: functions)
+    }
 }
 
 @Suite struct ServiceV3Tests {

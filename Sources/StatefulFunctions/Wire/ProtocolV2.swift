@@ -24,6 +24,36 @@ struct InvocationBatch {
     let invocations: [Invocation]
 }
 
+extension InvocationBatch {
+    /// Assembles a decoded request, with the checks both protocols share: a
+    /// target with a function type, no state twice, at least one invocation.
+    /// An absent or all-empty caller is no caller (an ingress message).
+    init(
+        target: Address?, states: [(name: String, value: AnyMessage?)],
+        invocations: [(caller: Address?, argument: AnyMessage?)]
+    ) throws {
+        guard let target else { throw MalformedRequest("the invocation batch has no target address") }
+        guard !target.namespace.isEmpty, !target.type.isEmpty else {
+            throw MalformedRequest("the target address \(target) has no function type")
+        }
+        var seen = Set<String>(minimumCapacity: states.count)
+        for state in states where !seen.insert(state.name).inserted {
+            throw MalformedRequest("the state '\(state.name)' appears twice in the request")
+        }
+        guard !invocations.isEmpty else {
+            throw MalformedRequest("the invocation batch for \(target) has no invocations")
+        }
+        self.init(
+            target: target,
+            states: states.map { StateSlot(name: $0.name, value: $0.value) },
+            invocations: invocations.map { caller, argument in
+                Invocation(
+                    caller: caller.flatMap { $0.namespace.isEmpty && $0.type.isEmpty && $0.id.isEmpty ? nil : $0 },
+                    argument: argument ?? AnyMessage(typeURL: "", value: []))
+            })
+    }
+}
+
 /// A request the SDK can never serve: it does not decode, or breaks the protocol.
 struct MalformedRequest: Error, CustomStringConvertible {
     let description: String
@@ -48,45 +78,18 @@ enum ProtocolV2 {
                     == ORG__APACHE__FLINK__STATEFUN__FLINK__CORE__POLYGLOT__TO_FUNCTION__REQUEST_INVOCATION,
                   let batch = toFunction.pointee.invocation
             else { throw MalformedRequest("the ToFunction carries no invocation batch") }
-            guard let target = batch.pointee.target.map(address) else {
-                throw MalformedRequest("the invocation batch has no target address")
-            }
-            guard !target.namespace.isEmpty, !target.type.isEmpty else {
-                throw MalformedRequest("the target address \(target) has no function type")
-            }
-
-            var states: [StateSlot] = []
-            states.reserveCapacity(batch.pointee.n_state)
-            // A set only pays off past a handful of states.
-            var seen: Set<String>? = batch.pointee.n_state > 8 ? Set(minimumCapacity: batch.pointee.n_state) : nil
-            for i in 0..<batch.pointee.n_state {
-                guard let state = batch.pointee.state[i] else { continue }
-                let name = String(protobufC: state.pointee.state_name)
-                let duplicate = seen != nil ? !seen!.insert(name).inserted : states.contains { $0.name == name }
-                if duplicate {
-                    throw MalformedRequest("the state '\(name)' appears twice in the request")
-                }
-                let value = try decodeAny(state.pointee.state_value, allocator) {
-                    "the value of state '\(name)' is not a serialized google.protobuf.Any"
-                }
-                states.append(StateSlot(name: name, value: value))
-            }
-
-            guard batch.pointee.n_invocations > 0 else {
-                throw MalformedRequest("the invocation batch for \(target) has no invocations")
-            }
-            var invocations: [InvocationBatch.Invocation] = []
-            invocations.reserveCapacity(batch.pointee.n_invocations)
-            for i in 0..<batch.pointee.n_invocations {
-                guard let invocation = batch.pointee.invocations[i] else { continue }
-                // An ingress message has no caller; an all-empty one is treated the same.
-                let caller = invocation.pointee.caller.map(address).flatMap {
-                    $0.namespace.isEmpty && $0.type.isEmpty && $0.id.isEmpty ? nil : $0
-                }
-                let argument = invocation.pointee.argument.map(anyMessage) ?? AnyMessage(typeURL: "", value: [])
-                invocations.append(.init(caller: caller, argument: argument))
-            }
-            return InvocationBatch(target: target, states: states, invocations: invocations)
+            return try InvocationBatch(
+                target: batch.pointee.target.map(address),
+                states: (0..<batch.pointee.n_state).compactMap { batch.pointee.state[$0] }.map { state in
+                    let name = String(protobufC: state.pointee.state_name)
+                    let value = try decodeAny(state.pointee.state_value, allocator) {
+                        "the value of state '\(name)' is not a serialized google.protobuf.Any"
+                    }
+                    return (name, value)
+                },
+                invocations: (0..<batch.pointee.n_invocations).compactMap { batch.pointee.invocations[$0] }.map {
+                    (caller: $0.pointee.caller.map(address), argument: $0.pointee.argument.map(anyMessage))
+                })
         }
     }
 

@@ -29,42 +29,15 @@ enum ProtocolV3 {
             guard toFunction.pointee.request_case == IO__STATEFUN__SDK__REQREPLY__TO_FUNCTION__REQUEST_INVOCATION,
                   let batch = toFunction.pointee.invocation
             else { throw MalformedRequest("the ToFunction carries no invocation batch") }
-            guard let target = batch.pointee.target.map(address) else {
-                throw MalformedRequest("the invocation batch has no target address")
-            }
-            guard !target.namespace.isEmpty, !target.type.isEmpty else {
-                throw MalformedRequest("the target address \(target) has no function type")
-            }
-
-            var states: [StateSlot] = []
-            states.reserveCapacity(batch.pointee.n_state)
-            var seen = Set<String>(minimumCapacity: batch.pointee.n_state)
-            for i in 0..<batch.pointee.n_state {
-                guard let state = batch.pointee.state[i] else { continue }
-                let name = String(protobufC: state.pointee.state_name)
-                guard seen.insert(name).inserted else {
-                    throw MalformedRequest("the state '\(name)' appears twice in the request")
-                }
-                let value = state.pointee.state_value.flatMap { typed in
-                    typed.pointee.has_value != 0 ? typedValue(typed) : nil
-                }
-                states.append(StateSlot(name: name, value: value))
-            }
-
-            guard batch.pointee.n_invocations > 0 else {
-                throw MalformedRequest("the invocation batch for \(target) has no invocations")
-            }
-            var invocations: [InvocationBatch.Invocation] = []
-            invocations.reserveCapacity(batch.pointee.n_invocations)
-            for i in 0..<batch.pointee.n_invocations {
-                guard let invocation = batch.pointee.invocations[i] else { continue }
-                let caller = invocation.pointee.caller.map(address).flatMap {
-                    $0.namespace.isEmpty && $0.type.isEmpty && $0.id.isEmpty ? nil : $0
-                }
-                let argument = invocation.pointee.argument.map(typedValue) ?? AnyMessage(typeURL: "", value: [])
-                invocations.append(.init(caller: caller, argument: argument))
-            }
-            return InvocationBatch(target: target, states: states, invocations: invocations)
+            return try InvocationBatch(
+                target: batch.pointee.target.map(address),
+                states: (0..<batch.pointee.n_state).compactMap { batch.pointee.state[$0] }.map { state in
+                    let value = state.pointee.state_value.flatMap { $0.pointee.has_value != 0 ? typedValue($0) : nil }
+                    return (String(protobufC: state.pointee.state_name), value)
+                },
+                invocations: (0..<batch.pointee.n_invocations).compactMap { batch.pointee.invocations[$0] }.map {
+                    (caller: $0.pointee.caller.map(address), argument: $0.pointee.argument.map(typedValue))
+                })
         }
     }
 
