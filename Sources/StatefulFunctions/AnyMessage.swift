@@ -44,10 +44,14 @@ public struct AnyMessage: Hashable, Sendable, CustomStringConvertible {
 
     /// Whether this `Any` holds a message of the given type.
     ///
-    /// Like protobuf's `Any.Is`, only the message name after the last `/` is
-    /// compared, so any type URL prefix matches.
+    /// Type names must be equal, except for protobuf messages (a dotted full
+    /// name after the `/`), where, like protobuf's `Any.Is`, only that name is
+    /// compared, so any type URL prefix matches. A 3.x built-in such as
+    /// `io.statefun.types/int` therefore never matches `other/int`.
     public func `is`<M: PackableMessage>(_ type: M.Type) -> Bool {
-        Self.messageName(of: M.typeName) == messageName
+        if typeURL == M.typeName { return true }
+        let name = messageName
+        return name.contains(".") && Self.messageName(of: M.typeName) == name
     }
 
     /// Unpacks the message this `Any` holds.

@@ -22,6 +22,12 @@ import Testing
         #expect(any.messageName == "example.GreetRequest")
     }
 
+    @Test func builtInAndCustomTypeNamesMatchExactly() throws {
+        #expect(AnyMessage(typeURL: "io.statefun.types/int", value: []).is(Int32.self))
+        #expect(!AnyMessage(typeURL: "other/int", value: []).is(Int32.self))
+        #expect(!AnyMessage(typeURL: "io.statefun.types/long", value: []).is(Int32.self))
+    }
+
     @Test func unpackingAnotherTypeFails() throws {
         let any = try AnyMessage.pack(Example_SeenCount.with { $0.seen = 3 })
         #expect(throws: StatefulFunctionsError.typeMismatch(
