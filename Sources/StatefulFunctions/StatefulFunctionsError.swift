@@ -8,7 +8,8 @@ public enum StatefulFunctionsError: Error, Equatable, Sendable, CustomStringConv
     case invalidArgument(String)
     /// `reply` was called for a message that has no caller (it came from an ingress).
     case noCaller
-    /// A state name the request did not carry: in 2.x every state is declared in module.yaml.
+    /// A state name the request did not carry: in 2.x every state is declared
+    /// in module.yaml, in 3.x by the function's value specs.
     case undeclaredState(String)
     /// A message whose type the function was not bound to accept.
     case unexpectedMessageType(typeURL: String, accepted: [String])
@@ -31,6 +32,7 @@ public enum StatefulFunctionsError: Error, Equatable, Sendable, CustomStringConv
             return "unable to reply without a caller: was this message sent directly from an ingress?"
         case let .undeclaredState(name):
             return "unknown state name '\(name)': states must be declared for the function in module.yaml"
+                + " (StateFun 2.x) or as a ValueSpec when it is bound (3.x)"
         case let .unexpectedMessageType(typeURL, accepted):
             return "unexpected message type '\(typeURL)'; the function accepts \(accepted.joined(separator: ", "))"
         case let .typeMismatch(typeURL, expected):
