@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "StatefulFunctionsProtobuf", targets: ["StatefulFunctionsProtobuf"]),
         .library(name: "StatefunServer", targets: ["StatefunServer"]),
         .library(name: "StatefunService", targets: ["StatefunService"]),
+        .library(name: "StatefunTestKit", targets: ["StatefunTestKit"]),
         .executable(name: "greeter", targets: ["greeter"]),
         .executable(name: "greeter-v3", targets: ["greeter-v3"]),
         .executable(name: "verification", targets: ["verification"]),
@@ -52,6 +53,11 @@ let package = Package(
         .target(
             name: "StatefunService",
             dependencies: ["StatefulFunctions", "StatefunServer", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict),
+
+        // Run functions in-process with the runtime's semantics, for users' tests.
+        .target(
+            name: "StatefunTestKit", dependencies: ["StatefulFunctions"],
             swiftSettings: strict),
 
         // What the example executables share: their command-line options.
@@ -97,6 +103,10 @@ let package = Package(
             name: "StatefulFunctionsTests",
             dependencies: ["StatefulFunctions", "StatefulFunctionsProtobuf", "Greeter", "GreeterV3", "Verification",
                            .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            swiftSettings: strict),
+        .testTarget(
+            name: "StatefunTestKitTests",
+            dependencies: ["StatefunTestKit", "StatefulFunctions", "GreeterV3", "Greeter"],
             swiftSettings: strict),
         .testTarget(
             name: "StatefunServerTests",

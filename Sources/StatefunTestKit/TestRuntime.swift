@@ -1,0 +1,1 @@
+// The in-process runtime for tests (work in progress).
