@@ -1,0 +1,89 @@
+/// Why an invocation of a batch failed: which one, and the cause.
+package struct InvocationFailure: Error, CustomStringConvertible {
+    /// The position of the failed invocation in its batch, from 0.
+    package let index: Int
+    /// What the function threw, or the misuse of the state subscript.
+    package let cause: any Error
+
+    package var description: String { "\(cause)" }
+}
+
+extension StatefulFunction {
+    /// Runs the invocations of one batch in order on `context`, each seeing the
+    /// state the one before it left. The first failure stops the batch.
+    ///
+    /// The request handler and the in-process test runtime both run batches
+    /// this way, so they share the runtime's semantics.
+    package func run(
+        _ invocations: [(caller: Address?, argument: AnyMessage)], in context: Context
+    ) async throws(InvocationFailure) {
+        for (index, invocation) in invocations.enumerated() {
+            context.caller = invocation.caller
+            var failure: (any Error)?
+            do {
+                try await body(context, invocation.argument)
+            } catch {
+                failure = error
+            }
+            // A misused state subscript is the root cause even if the function threw after it.
+            if let cause = context.deferredError.map({ $0 as any Error }) ?? failure {
+                throw InvocationFailure(index: index, cause: cause)
+            }
+        }
+    }
+}
+
+/// One persisted value as the in-process runtime hands it to a batch.
+package struct StateValue {
+    package let name: String
+    package let value: AnyMessage?
+    /// The declared type name (3.x), which stored values must carry.
+    package let typeName: String?
+
+    package init(name: String, value: AnyMessage?, typeName: String?) {
+        self.name = name
+        self.value = value
+        self.typeName = typeName
+    }
+}
+
+/// A delayed message, or the cancellation of one (3.x), as a batch emitted it.
+package enum DelayedSend: Equatable, Sendable {
+    case message(delay: Duration, OutgoingMessage, cancellationToken: String?)
+    case cancellation(token: String)
+}
+
+/// Everything a completed batch asks of the runtime.
+package struct BatchEffects {
+    /// The states written (a value) or deleted (`nil`), in state order.
+    package let mutations: [(name: String, value: AnyMessage?)]
+    package let outgoing: [OutgoingMessage]
+    package let delayed: [DelayedSend]
+    package let egress: [EgressMessage]
+}
+
+extension Context {
+    /// A context over the given states, for the in-process runtime.
+    package convenience init(address: Address, stateValues: [StateValue], protocolVersion: ProtocolVersion) {
+        self.init(
+            address: address,
+            states: stateValues.map { StateSlot(name: $0.name, value: $0.value, typeName: $0.typeName) },
+            protocolVersion: protocolVersion)
+    }
+
+    /// What the batch run on this context asks of the runtime.
+    package var effects: BatchEffects {
+        BatchEffects(
+            mutations: states.filter(\.modified).map { ($0.name, $0.value) },
+            outgoing: outgoing,
+            delayed: delayed.map { effect in
+                switch effect {
+                case let .message(milliseconds, message, token):
+                    return .message(delay: .milliseconds(milliseconds), message, cancellationToken: token)
+                case let .cancellation(token):
+                    return .cancellation(token: token)
+                }
+            },
+            egress: egress)
+    }
+}
