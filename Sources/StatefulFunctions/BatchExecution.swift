@@ -34,7 +34,7 @@ extension StatefulFunction {
 }
 
 /// One persisted value as the in-process runtime hands it to a batch.
-package struct StateValue {
+package struct StateValue: Sendable {
     package let name: String
     package let value: AnyMessage?
     /// The declared type name (3.x), which stored values must carry.

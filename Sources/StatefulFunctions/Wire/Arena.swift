@@ -109,11 +109,11 @@ func packProtobufC(_ message: UnsafePointer<ProtobufCMessage>) -> [UInt8] {
 func decodeProtobufC<Message, Value>(
     _ bytes: [UInt8],
     _ unpack: (UnsafeMutablePointer<ProtobufCAllocator>?, Int, UnsafePointer<UInt8>?) -> UnsafeMutablePointer<Message>?,
-    _ convert: (UnsafeMutablePointer<Message>) -> Value
-) -> Value? {
+    _ convert: (UnsafeMutablePointer<Message>) throws -> Value
+) rethrows -> Value? {
     let arena = Arena(capacity: bytes.count * 2 + 256)
-    return arena.withAllocator { allocator in
-        bytes.withUnsafeBufferPointer { buffer in unpack(allocator, buffer.count, buffer.baseAddress).map(convert) }
+    return try arena.withAllocator { allocator in
+        try bytes.withUnsafeBufferPointer { buffer in try unpack(allocator, buffer.count, buffer.baseAddress).map(convert) }
     }
 }
 

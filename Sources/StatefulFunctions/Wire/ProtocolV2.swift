@@ -178,14 +178,14 @@ enum ProtocolV2 {
         return size * 2
     }
 
-    private static func address(_ pointer: UnsafeMutablePointer<V2Address>) -> Address {
+    static func address(_ pointer: UnsafeMutablePointer<V2Address>) -> Address {
         Address(
             namespace: String(protobufC: pointer.pointee.namespace_),
             type: String(protobufC: pointer.pointee.type),
             id: String(protobufC: pointer.pointee.id))
     }
 
-    private static func address(_ address: Address, _ arena: Arena) -> UnsafeMutablePointer<V2Address> {
+    static func address(_ address: Address, _ arena: Arena) -> UnsafeMutablePointer<V2Address> {
         arena.message(V2Address.self) { pointer in
             org__apache__flink__statefun__flink__core__polyglot__address__init(pointer)
             pointer.pointee.namespace_ = arena.cString(address.namespace)
@@ -207,7 +207,7 @@ enum ProtocolV2 {
     }
 
     /// A serialized `Any` (a 2.x state value), written into the arena.
-    private static func serializedAny(_ message: AnyMessage, _ arena: Arena) -> ProtobufCBinaryData {
+    static func serializedAny(_ message: AnyMessage, _ arena: Arena) -> ProtobufCBinaryData {
         let proto = any(message, arena)
         let size = google__protobuf__any__get_packed_size(proto)
         let buffer = arena.allocate(max(size, 1)).bindMemory(to: UInt8.self, capacity: max(size, 1))

@@ -163,19 +163,19 @@ enum ProtocolV3 {
         }
     }
 
-    private static func milliseconds(_ duration: Duration) -> Int64 {
+    static func milliseconds(_ duration: Duration) -> Int64 {
         let (seconds, attoseconds) = duration.components
         return seconds.multipliedReportingOverflow(by: 1000).partialValue &+ attoseconds / 1_000_000_000_000_000
     }
 
-    private static func address(_ pointer: UnsafeMutablePointer<V3Address>) -> Address {
+    static func address(_ pointer: UnsafeMutablePointer<V3Address>) -> Address {
         Address(
             namespace: String(protobufC: pointer.pointee.namespace_),
             type: String(protobufC: pointer.pointee.type),
             id: String(protobufC: pointer.pointee.id))
     }
 
-    private static func address(_ address: Address, _ arena: Arena) -> UnsafeMutablePointer<V3Address> {
+    static func address(_ address: Address, _ arena: Arena) -> UnsafeMutablePointer<V3Address> {
         arena.message(V3Address.self) { pointer in
             io__statefun__sdk__reqreply__address__init(pointer)
             pointer.pointee.namespace_ = arena.cString(address.namespace)
@@ -184,11 +184,11 @@ enum ProtocolV3 {
         }
     }
 
-    private static func typedValue(_ pointer: UnsafeMutablePointer<V3TypedValue>) -> AnyMessage {
+    static func typedValue(_ pointer: UnsafeMutablePointer<V3TypedValue>) -> AnyMessage {
         AnyMessage(typeURL: String(protobufC: pointer.pointee.typename_), value: [UInt8](protobufC: pointer.pointee.value))
     }
 
-    private static func typedValue(_ message: AnyMessage, _ arena: Arena) -> UnsafeMutablePointer<V3TypedValue> {
+    static func typedValue(_ message: AnyMessage, _ arena: Arena) -> UnsafeMutablePointer<V3TypedValue> {
         arena.message(V3TypedValue.self) { pointer in
             io__statefun__sdk__reqreply__typed_value__init(pointer)
             pointer.pointee.typename_ = arena.cString(message.typeURL)
