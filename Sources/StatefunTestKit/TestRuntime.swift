@@ -35,9 +35,8 @@ public final class TestRuntime {
     private var queues: [Address: [Delivery]] = [:]
     /// Addresses with queued messages, in the order their first message arrived.
     private var ready: [Address] = []
-    private var store: [Address: [String: StoredValue]] = [:]
-    private var scheduled: [ScheduledMessage] = []
-    private var sequence = 0
+    private var store = StateStore()
+    private var delayed = DelayedQueue()
     private var egressRecords: [FunctionType: [AnyMessage]] = [:]
 
     /// A message on its way to a function instance.
@@ -48,25 +47,6 @@ public final class TestRuntime {
         public let caller: Address?
         /// The message.
         public let message: AnyMessage
-    }
-
-    /// A delayed message waiting for its time.
-    public struct ScheduledMessage: Sendable, Hashable {
-        /// When it is due, on the virtual clock.
-        public let due: Duration
-        /// The function instance that sent it.
-        public let sender: Address
-        /// The message and where it goes.
-        public let delivery: Delivery
-        /// The token that cancels it, if any.
-        public let cancellationToken: String?
-        let sequence: Int
-    }
-
-    private struct StoredValue {
-        var value: AnyMessage
-        var lastWrite: Duration
-        var lastInvoke: Duration
     }
 
     /// Creates a runtime over the functions bound in `functions`.
@@ -141,10 +121,9 @@ public final class TestRuntime {
     /// falls due (in due order), and what they cause.
     public func advance(by duration: Duration) async throws {
         let end = now + duration
-        while let next = scheduled.min(by: { ($0.due, $0.sequence) < ($1.due, $1.sequence) }), next.due <= end {
-            scheduled.removeAll { $0.sequence == next.sequence }
+        while let next = delayed.popDue(atOrBefore: end) {
             now = max(now, next.due)
-            route(next.delivery)
+            route(Delivery(target: next.target, caller: next.sender, message: next.message))
             try await run()
         }
         now = end
@@ -155,11 +134,8 @@ public final class TestRuntime {
     /// The value stored in `name` for `address`, or `nil` when there is none
     /// (or it has expired by now).
     public func stateValue(of address: Address, _ name: String) -> AnyMessage? {
-        guard let stored = store[address]?[name] else { return nil }
-        if let spec = specs(for: address.functionType).first(where: { $0.name == name }), expired(stored, spec) {
-            return nil
-        }
-        return stored.value
+        let spec = specs(for: address.functionType).first { $0.name == name }
+        return store.value(of: address, name, expiration: spec?.expiration ?? .none, now: now)
     }
 
     /// The value stored in `name` for `address`, unpacked as `type`.
@@ -178,9 +154,7 @@ public final class TestRuntime {
     }
 
     /// The delayed messages not yet due, in due order.
-    public var pendingDelayedMessages: [ScheduledMessage] {
-        scheduled.sorted { ($0.due, $0.sequence) < ($1.due, $1.sequence) }
-    }
+    public var pendingDelayedMessages: [ScheduledMessage] { delayed.pending }
 
     // MARK: Delivery
 
@@ -202,26 +176,10 @@ public final class TestRuntime {
         }
     }
 
-    private func expired(_ stored: StoredValue, _ spec: ValueSpec) -> Bool {
-        switch spec.expiration {
-        case .none: return false
-        case .afterWrite(let ttl): return stored.lastWrite + ttl <= now
-        case .afterInvoke(let ttl): return stored.lastInvoke + ttl <= now
-        }
-    }
-
     private func deliver(_ batch: [Delivery], to address: Address) async throws {
         guard let function = functions.function(for: address.functionType) else { return }
-        let specs = specs(for: address.functionType)
-        var stored = store[address] ?? [:]
-        for spec in specs {
-            if let value = stored[spec.name], expired(value, spec) { stored[spec.name] = nil }
-        }
-        let values = specs.map { spec in
-            StateValue(
-                name: spec.name, value: stored[spec.name]?.value,
-                typeName: protocolVersion == .v3 ? spec.typeName : nil)
-        }
+        let values = store.batchStates(
+            for: address, specs: specs(for: address.functionType), now: now, typed: protocolVersion == .v3)
         let context = Context(address: address, stateValues: values, protocolVersion: protocolVersion)
         do {
             try await function.run(batch.map { ($0.caller, $0.message) }, in: context)
@@ -232,26 +190,11 @@ public final class TestRuntime {
         batches.append((address, batch.count))
 
         let effects = context.effects
-        for key in stored.keys { stored[key]?.lastInvoke = now }
-        for (name, value) in effects.mutations {
-            stored[name] = value.map { StoredValue(value: $0, lastWrite: now, lastInvoke: now) }
-        }
-        store[address] = stored.isEmpty ? nil : stored
+        store.apply(effects.mutations, to: address, now: now)
         for message in effects.outgoing {
             route(Delivery(target: message.target, caller: address, message: message.message))
         }
-        for delayed in effects.delayed {
-            switch delayed {
-            case let .message(delay, message, token):
-                sequence += 1
-                scheduled.append(ScheduledMessage(
-                    due: now + delay, sender: address,
-                    delivery: Delivery(target: message.target, caller: address, message: message.message),
-                    cancellationToken: token, sequence: sequence))
-            case let .cancellation(token):
-                scheduled.removeAll { $0.sender == address && $0.cancellationToken == token }
-            }
-        }
+        delayed.apply(effects.delayed, from: address, now: now)
         for message in effects.egress {
             egressRecords[message.egress, default: []].append(message.message)
         }
