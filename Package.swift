@@ -18,17 +18,25 @@ let package = Package(
         .executable(name: "greeter", targets: ["greeter"]),
         .executable(name: "greeter-v3", targets: ["greeter-v3"]),
         .executable(name: "verification", targets: ["verification"]),
+        .executable(name: "statefun-local", targets: ["statefun-local"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // System libraries, found through pkg-config.
         .systemLibrary(
             name: "CProtobufC", path: "Sources/CProtobufC", pkgConfig: "libprotobuf-c",
             providers: [.apt(["libprotobuf-c-dev"])]),
+        .systemLibrary(
+            name: "CNghttp2", path: "Sources/CNghttp2", pkgConfig: "libnghttp2",
+            providers: [.apt(["libnghttp2-dev"])]),
         // protoc-c output for the wire schemas (scripts/generate-protocol.sh).
         .target(name: "CStatefunProtocol", dependencies: ["CProtobufC"]),
         // Socket and epoll constants the Swift importer cannot reach.
@@ -37,7 +45,8 @@ let package = Package(
         // The SDK: registry, context, messages, state, egress, handler. No sockets.
         .target(
             name: "StatefulFunctions",
-            dependencies: ["CStatefunProtocol", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["CStatefunProtocol", .product(name: "Logging", package: "swift-log"),
+                           .product(name: "CoreMetrics", package: "swift-metrics")],
             swiftSettings: strict),
         // swift-protobuf messages as StateFun messages.
         .target(
@@ -47,17 +56,32 @@ let package = Package(
         // The epoll HTTP server. Knows nothing of StateFun.
         .target(
             name: "StatefunServer",
-            dependencies: ["CLinuxShims", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["CLinuxShims", "CNghttp2", .product(name: "Logging", package: "swift-log"),
+                           .product(name: "CoreMetrics", package: "swift-metrics"),
+                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
             swiftSettings: strict),
         // Glue: serve a StatefulFunctions registry with StatefunServer.
         .target(
             name: "StatefunService",
-            dependencies: ["StatefulFunctions", "StatefunServer", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["StatefulFunctions", "StatefunServer", .product(name: "Logging", package: "swift-log"),
+                           .product(name: "CoreMetrics", package: "swift-metrics"),
+                           .product(name: "Prometheus", package: "swift-prometheus"),
+                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
             swiftSettings: strict),
 
         // Run functions in-process with the runtime's semantics, for users' tests.
         .target(
             name: "StatefunTestKit", dependencies: ["StatefulFunctions"],
+            swiftSettings: strict),
+
+        // statefun-local: plays the StateFun runtime against endpoints over HTTP.
+        .target(
+            name: "StatefunLocal",
+            dependencies: ["StatefulFunctions", "StatefunTestKit", .product(name: "Yams", package: "Yams")],
+            swiftSettings: strict),
+        .executableTarget(
+            name: "statefun-local",
+            dependencies: ["StatefunLocal", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict),
 
         // What the example executables share: their command-line options.
@@ -110,12 +134,17 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(
             name: "StatefunServerTests",
-            dependencies: ["StatefunServer", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["StatefunServer", .product(name: "Logging", package: "swift-log"),
+                           .product(name: "CoreMetrics", package: "swift-metrics"),
+                           .product(name: "Prometheus", package: "swift-prometheus"),
+                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
             swiftSettings: strict),
         .testTarget(
             name: "StatefunServiceTests",
             dependencies: ["StatefunService", "Greeter", "GreeterV3", "Verification",
-                           .product(name: "Logging", package: "swift-log")],
+                           .product(name: "Logging", package: "swift-log"),
+                           .product(name: "Prometheus", package: "swift-prometheus"),
+                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
             exclude: ["Python"],
             swiftSettings: strict),
     ]

@@ -1,0 +1,203 @@
+import Foundation
+package import StatefulFunctions
+
+/// Ingress lines and egress records as JSON.
+///
+/// An ingress line names a target address and a typed value:
+/// ```json
+/// {"target": "example/greeter/ann", "type": "io.statefun.types/string", "value": "ann"}
+/// {"target": "example/greeter/ann", "type": "type.googleapis.com/example.GreetRequest", "fields": {"1": "ann"}}
+/// {"target": "example/raw/1", "type": "com.example/Blob", "base64": "AAEC"}
+/// ```
+/// Built-in types take their JSON value; protobuf messages take their fields
+/// by number (strings, integers, booleans, nested objects) or their bytes in
+/// base64; any other type takes base64 bytes.
+package enum JSONValues {
+    /// Parses one ingress line.
+    package static func ingress(_ line: String) throws -> (Address, AnyMessage) {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
+            throw LocalRuntimeError.input("not a JSON object: \(line)")
+        }
+        guard let target = object["target"] as? String else { throw LocalRuntimeError.input("no \"target\": \(line)") }
+        let parts = target.split(separator: "/", maxSplits: 2, omittingEmptySubsequences: false)
+        guard parts.count == 3, !parts[2].isEmpty else {
+            throw LocalRuntimeError.input("target must be namespace/type/id: \(target)")
+        }
+        let address = try Address("\(parts[0])/\(parts[1])", id: String(parts[2]))
+        guard let type = object["type"] as? String else { throw LocalRuntimeError.input("no \"type\": \(line)") }
+        return (address, try value(type: type, object))
+    }
+
+    private static func value(type: String, _ object: [String: Any]) throws -> AnyMessage {
+        if let base64 = object["base64"] as? String {
+            guard let bytes = Data(base64Encoded: base64) else { throw LocalRuntimeError.input("invalid base64") }
+            return AnyMessage(typeURL: type, value: [UInt8](bytes))
+        }
+        if let fields = object["fields"] as? [String: Any] {
+            return AnyMessage(typeURL: type, value: try ProtobufFields.encode(fields))
+        }
+        guard let value = object["value"] else { throw LocalRuntimeError.input("no \"value\", \"fields\" or \"base64\"") }
+        func number() throws -> NSNumber {
+            guard let number = value as? NSNumber else { throw LocalRuntimeError.input("\(type) needs a number") }
+            return number
+        }
+        switch type {
+        case Bool.typeName:
+            guard let flag = value as? Bool else { throw LocalRuntimeError.input("\(type) needs true or false") }
+            return try AnyMessage(packing: flag)
+        case Int32.typeName: return try AnyMessage(packing: try number().int32Value)
+        case Int64.typeName: return try AnyMessage(packing: try number().int64Value)
+        case Float.typeName: return try AnyMessage(packing: try number().floatValue)
+        case Double.typeName: return try AnyMessage(packing: try number().doubleValue)
+        case String.typeName:
+            guard let text = value as? String else { throw LocalRuntimeError.input("\(type) needs a string") }
+            return try AnyMessage(packing: text)
+        default:
+            throw LocalRuntimeError.input("type \(type) is not built in: give \"fields\" or \"base64\"")
+        }
+    }
+
+    /// One egress record as a JSON line, decoded where the type is known.
+    package static func egressLine(_ message: EgressMessage) -> String {
+        var object: [String: Any] = ["egress": message.egress.description, "type": message.message.typeURL]
+        describe(message.message, into: &object)
+        return jsonLine(object)
+    }
+
+    /// The decoded value of a message, as JSON fields of `object`.
+    package static func describe(_ message: AnyMessage, into object: inout [String: Any]) {
+        if let value = builtIn(message) {
+            object["value"] = value
+        } else if let record = record(message) {
+            for (key, value) in record { object[key] = value }
+        } else if let fields = ProtobufFields.decode(message.value), !message.value.isEmpty {
+            object["fields"] = fields
+        } else {
+            object["base64"] = Data(message.value).base64EncodedString()
+        }
+    }
+
+    private static func builtIn(_ message: AnyMessage) -> Any? {
+        switch message.typeURL {
+        case Bool.typeName: return try? Bool(packedBytes: message.value)
+        case Int32.typeName: return try? Int32(packedBytes: message.value)
+        case Int64.typeName: return try? Int64(packedBytes: message.value)
+        case Float.typeName: return try? Float(packedBytes: message.value)
+        case Double.typeName: return try? Double(packedBytes: message.value)
+        case String.typeName: return try? String(packedBytes: message.value)
+        default: return nil
+        }
+    }
+
+    /// Kafka and Kinesis egress records (2.x and 3.x), with their value decoded if possible.
+    private static func record(_ message: AnyMessage) -> [String: Any]? {
+        func value(_ bytes: [UInt8]) -> Any {
+            if let fields = ProtobufFields.decode(bytes), !bytes.isEmpty { return ["fields": fields] }
+            return ["base64": Data(bytes).base64EncodedString()]
+        }
+        if message.messageName.hasSuffix("KafkaProducerRecord"), let record = try? KafkaProducerRecord(packedBytes: message.value) {
+            return ["topic": record.topic, "key": record.key, "record_value": value(record.valueBytes)]
+        }
+        if message.messageName.hasSuffix("KinesisEgressRecord"), let record = try? KinesisEgressRecord(packedBytes: message.value) {
+            return ["stream": record.stream, "partition_key": record.partitionKey,
+                    "explicit_hash_key": record.explicitHashKey, "record_value": value(record.valueBytes)]
+        }
+        return nil
+    }
+
+    package static func jsonLine(_ object: [String: Any]) -> String {
+        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+        else { return "{}" }
+        return String(decoding: data, as: UTF8.self)
+    }
+}
+
+/// Schema-less protobuf: messages as `{"field number": value}`, for ingress
+/// lines and for showing egress values whose schema the tool does not know.
+package enum ProtobufFields {
+    /// Encodes fields: strings and nested objects as length-delimited, integers
+    /// and booleans as varints, arrays as repeated fields.
+    package static func encode(_ fields: [String: Any]) throws -> [UInt8] {
+        var out: [UInt8] = []
+        for key in fields.keys.sorted(by: { (Int($0) ?? 0) < (Int($1) ?? 0) }) {
+            guard let number = UInt64(key), number > 0 else { throw LocalRuntimeError.input("field keys are numbers: \(key)") }
+            for value in (fields[key] as? [Any]) ?? [fields[key]!] {
+                try append(number, value, to: &out)
+            }
+        }
+        return out
+    }
+
+    private static func append(_ number: UInt64, _ value: Any, to out: inout [UInt8]) throws {
+        if let text = value as? String {
+            varint(number << 3 | 2, &out); varint(UInt64(text.utf8.count), &out); out += Array(text.utf8)
+        } else if let nested = value as? [String: Any] {
+            let bytes = try encode(nested)
+            varint(number << 3 | 2, &out); varint(UInt64(bytes.count), &out); out += bytes
+        } else if let number2 = value as? NSNumber {
+            varint(number << 3, &out); varint(UInt64(bitPattern: number2.int64Value), &out)
+        } else {
+            throw LocalRuntimeError.input("unsupported field value \(value)")
+        }
+    }
+
+    private static func varint(_ value: UInt64, _ out: inout [UInt8]) {
+        var value = value
+        while value >= 0x80 {
+            out.append(UInt8(value & 0x7f) | 0x80)
+            value >>= 7
+        }
+        out.append(UInt8(value))
+    }
+
+    /// Decodes a message without its schema; `nil` if the bytes are not a
+    /// well-formed message. Length-delimited fields show as text when they are
+    /// UTF-8, else as nested messages, else base64.
+    package static func decode(_ bytes: [UInt8], depth: Int = 0) -> [String: Any]? {
+        var fields: [String: [Any]] = [:]
+        var i = 0
+        func readVarint() -> UInt64? {
+            var result: UInt64 = 0
+            var shift: UInt64 = 0
+            while i < bytes.count, shift < 64 {
+                let byte = bytes[i]
+                i += 1
+                result |= UInt64(byte & 0x7f) << shift
+                if byte & 0x80 == 0 { return result }
+                shift += 7
+            }
+            return nil
+        }
+        while i < bytes.count {
+            guard let key = readVarint(), key >> 3 > 0 else { return nil }
+            let number = String(key >> 3)
+            switch key & 7 {
+            case 0:
+                guard let value = readVarint() else { return nil }
+                fields[number, default: []].append(Int64(bitPattern: value))
+            case 1:
+                guard i + 8 <= bytes.count else { return nil }
+                fields[number, default: []].append(bytes[i..<(i + 8)].reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) })
+                i += 8
+            case 5:
+                guard i + 4 <= bytes.count else { return nil }
+                fields[number, default: []].append(bytes[i..<(i + 4)].reversed().reduce(UInt32(0)) { $0 << 8 | UInt32($1) })
+                i += 4
+            case 2:
+                guard let length = readVarint(), length <= UInt64(bytes.count - i) else { return nil }
+                let slice = Array(bytes[i..<(i + Int(length))])
+                i += Int(length)
+                if let text = String(validating: slice, as: UTF8.self), !text.contains(where: { $0.isASCII && $0.asciiValue! < 0x20 }) {
+                    fields[number, default: []].append(text)
+                } else if depth < 8, let nested = decode(slice, depth: depth + 1) {
+                    fields[number, default: []].append(nested)
+                } else {
+                    fields[number, default: []].append(Data(slice).base64EncodedString())
+                }
+            default:
+                return nil
+            }
+        }
+        return fields.mapValues { $0.count == 1 ? $0[0] : $0 }
+    }
+}

@@ -1,0 +1,242 @@
+import Foundation
+package import StatefulFunctions
+import StatefunTestKit
+
+/// Plays the StateFun runtime against the endpoints of a module.yaml over HTTP.
+///
+/// As the runtime does: one request in flight per address, messages that arrive
+/// meanwhile sent together as the next batch (up to `maxNumBatchRequests`);
+/// state kept per address (2.x: the states module.yaml declares; 3.x: the specs
+/// the endpoint asks for through an incomplete invocation context, then the
+/// same batch again); messages routed to their functions; delayed messages on a
+/// real or virtual clock, with cancellation; state expiration; retries with
+/// exponential backoff on connection errors and on 408, 409, 420, 429, 499,
+/// 500 and any 5xx, and failure on any other status.
+package actor LocalRuntime {
+    /// How the run is driven.
+    package struct Options: Sendable {
+        /// Deliver delayed messages at once in due order (`true`), or after their real delay.
+        package var virtualClock = false
+        /// How long one request may take, retries included, before the job fails.
+        package var callTimeout: Duration = .seconds(60)
+        /// The first retry's backoff; it doubles up to one second.
+        package var initialBackoff: Duration = .milliseconds(10)
+
+        package init() {}
+    }
+
+    /// What a run did.
+    package struct Summary: Sendable {
+        package var messages = 0
+        package var batches = 0
+        package var requests = 0
+        package var retries = 0
+        package var egressRecords = 0
+        package var undelivered = 0
+        package var latencies: [Duration] = []
+
+        /// The latency below which `fraction` of the requests completed.
+        package func latency(_ fraction: Double) -> Duration {
+            guard !latencies.isEmpty else { return .zero }
+            let sorted = latencies.sorted()
+            return sorted[min(sorted.count - 1, Int((Double(sorted.count) * fraction).rounded(.up)) - 1)]
+        }
+
+        package var description: String {
+            func ms(_ d: Duration) -> String {
+                String(format: "%.2f ms", Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15)
+            }
+            return "\(messages) messages, \(batches) batches, \(requests) requests, \(retries) retries, "
+                + "\(egressRecords) egress records, \(undelivered) undelivered; "
+                + "latency p50 \(ms(latency(0.5))), p99 \(ms(latency(0.99)))"
+        }
+    }
+
+    private struct Delivery {
+        let target: Address
+        let caller: Address?
+        let message: AnyMessage
+    }
+
+    private let module: ModuleFile
+    private let client: HTTPClient
+    private let options: Options
+    private let output: @Sendable (String) -> Void
+    private let started = ContinuousClock.now
+    private var virtualNow: Duration = .zero
+    private var queues: [Address: [Delivery]] = [:]
+    private var inFlight: Set<Address> = []
+    private var registeredSpecs: [FunctionType: [ValueSpec]] = [:]
+    private var store = StateStore()
+    private var delayed = DelayedQueue()
+    private var failure: (any Error)?
+    private var idleWaiters: [CheckedContinuation<Void, Never>] = []
+    private(set) var summary = Summary()
+
+    /// - Parameter output: receives each egress record and undelivered message as a JSON line.
+    package init(module: ModuleFile, client: HTTPClient, options: Options, output: @escaping @Sendable (String) -> Void) {
+        self.module = module
+        self.client = client
+        self.options = options
+        self.output = output
+    }
+
+    private var now: Duration { options.virtualClock ? virtualNow : ContinuousClock.now - started }
+
+    /// Sends a message from an ingress.
+    package func ingest(_ message: AnyMessage, to target: Address) {
+        summary.messages += 1
+        route(Delivery(target: target, caller: nil, message: message))
+    }
+
+    /// How much is happening now, for a progress line.
+    package var progress: String {
+        "\(summary.messages) messages, \(summary.batches) batches, \(inFlight.count) in flight, "
+            + "\(queues.values.reduce(0) { $0 + $1.count }) queued, \(delayed.pending.count) delayed, \(summary.retries) retries"
+    }
+
+    /// Waits until every message, delayed ones included, has been delivered.
+    ///
+    /// - Throws: the first failure, which fails the job as it would in the runtime.
+    package func finish() async throws -> Summary {
+        while true {
+            await idle()
+            if let failure { throw failure }
+            let horizon: Duration = options.virtualClock ? .seconds(Int64.max / 2) : now
+            if let next = delayed.popDue(atOrBefore: horizon) {
+                if options.virtualClock { virtualNow = max(virtualNow, next.due) }
+                route(Delivery(target: next.target, caller: next.sender, message: next.message))
+            } else if let next = delayed.pending.first {
+                try await Task.sleep(for: next.due - now)
+            } else {
+                return summary
+            }
+        }
+    }
+
+    // MARK: Delivery
+
+    private func route(_ delivery: Delivery) {
+        guard module.endpoint(for: delivery.target.functionType) != nil else {
+            summary.undelivered += 1
+            var line: [String: Any] = ["undelivered": delivery.target.description, "type": delivery.message.typeURL]
+            JSONValues.describe(delivery.message, into: &line)
+            output(JSONValues.jsonLine(line))
+            return
+        }
+        queues[delivery.target, default: []].append(delivery)
+        dispatch(delivery.target)
+    }
+
+    private func dispatch(_ address: Address) {
+        guard failure == nil, !inFlight.contains(address), var queue = queues[address], !queue.isEmpty,
+              let (endpoint, url) = module.endpoint(for: address.functionType)
+        else { return }
+        let batch = Array(queue.prefix(endpoint.maxBatchSize))
+        queue.removeFirst(batch.count)
+        queues[address] = queue.isEmpty ? nil : queue
+        inFlight.insert(address)
+
+        let version = endpoint.protocolVersion
+        let specs = version == .v2 ? endpoint.states : registeredSpecs[address.functionType] ?? []
+        let request = BatchRequest(
+            target: address, states: store.batchStates(for: address, specs: specs, now: now, typed: version == .v3),
+            invocations: batch.map { ($0.caller, $0.message) })
+        let body = RuntimeCodec.encode(request, protocol: version)
+        let client = client
+        let options = options
+        Task {
+            let result: Result<(BatchReply, Duration, Int), any Error>
+            do {
+                result = .success(try await Self.call(body, url, version, client, options))
+            } catch {
+                result = .failure(error)
+            }
+            self.completed(address, batch, result)
+        }
+    }
+
+    private func completed(_ address: Address, _ batch: [Delivery], _ result: Result<(BatchReply, Duration, Int), any Error>) {
+        inFlight.remove(address)
+        switch result {
+        case let .success((reply, latency, retries)):
+            summary.requests += 1
+            summary.retries += retries
+            summary.latencies.append(latency)
+            switch reply {
+            case let .incomplete(specs):
+                // Register what the function asked for and send the same batch again.
+                var known = registeredSpecs[address.functionType] ?? []
+                for spec in specs where !known.contains(where: { $0.name == spec.name }) { known.append(spec) }
+                registeredSpecs[address.functionType] = known
+                queues[address] = batch + (queues[address] ?? [])
+            case let .completed(effects):
+                summary.batches += 1
+                store.apply(effects.mutations, to: address, now: now)
+                for message in effects.outgoing {
+                    summary.messages += 1
+                    route(Delivery(target: message.target, caller: address, message: message.message))
+                }
+                delayed.apply(effects.delayed, from: address, now: now)
+                for message in effects.egress {
+                    summary.egressRecords += 1
+                    output(JSONValues.egressLine(message))
+                }
+            }
+        case let .failure(error):
+            failure = failure ?? LocalRuntimeError.jobFailed("\(address): \(error)")
+        }
+        dispatch(address)
+        if inFlight.isEmpty, queues.isEmpty || failure != nil {
+            let waiters = idleWaiters
+            idleWaiters = []
+            for waiter in waiters { waiter.resume() }
+        }
+    }
+
+    private func idle() async {
+        if inFlight.isEmpty, queues.isEmpty || failure != nil { return }
+        await withCheckedContinuation { idleWaiters.append($0) }
+    }
+
+    /// One request, retried as the runtime retries it.
+    private static func call(
+        _ body: [UInt8], _ url: EndpointURL, _ version: ProtocolVersion, _ client: HTTPClient, _ options: Options
+    ) async throws -> (BatchReply, Duration, Int) {
+        let clock = ContinuousClock()
+        let start = clock.now
+        var backoff = options.initialBackoff
+        var retries = 0
+        while true {
+            let attempt = clock.now
+            var cause: String
+            do {
+                let reply = try await client.post(body, to: url)
+                switch reply.status {
+                case 200..<300:
+                    guard reply.contentType == "application/octet-stream", !reply.body.isEmpty else {
+                        throw LocalRuntimeError.jobFailed(
+                            "\(url) answered \(reply.status) with content type \(reply.contentType ?? "none")"
+                                + " and \(reply.body.count) bytes; the runtime needs application/octet-stream and a body")
+                    }
+                    return (try RuntimeCodec.decode(reply.body, protocol: version), clock.now - attempt, retries)
+                case 408, 409, 420, 429, 499, 500..<600:
+                    cause = "\(url) answered \(reply.status): \(String(decoding: reply.body.prefix(300), as: UTF8.self))"
+                default:
+                    throw LocalRuntimeError.jobFailed(
+                        "\(url) answered \(reply.status): \(String(decoding: reply.body.prefix(300), as: UTF8.self))")
+                }
+            } catch let error as LocalRuntimeError {
+                guard case .connection(let text) = error else { throw error }
+                cause = text
+            }
+            guard clock.now - start + backoff < options.callTimeout else {
+                throw LocalRuntimeError.jobFailed("gave up after \(retries) retries: \(cause)")
+            }
+            try await Task.sleep(for: backoff)
+            retries += 1
+            backoff = min(backoff * 2, .seconds(1))
+        }
+    }
+}
+

@@ -1,0 +1,135 @@
+package import StatefulFunctions
+import Yams
+
+/// The endpoints a module.yaml declares, in the 2.x format (`version: "1.0"`
+/// or `"2.0"`, one entry per function type, states declared) or the 3.x format
+/// (`kind: io.statefun.endpoints.v2/http` documents, function type patterns).
+package struct ModuleFile: Sendable {
+    /// One endpoint declaration.
+    package struct Endpoint: Sendable {
+        /// The namespace the endpoint serves.
+        package let namespace: String
+        /// The function name, or `nil` for every function of the namespace (`ns/*`).
+        package let name: String?
+        /// The URL, possibly with `{function.name}` in it (3.x).
+        package let urlTemplate: String
+        /// 2.x files speak 2.x, 3.x files 3.x.
+        package let protocolVersion: ProtocolVersion
+        /// The most messages one batch carries.
+        package let maxBatchSize: Int
+        /// The declared states (2.x only; 3.x functions declare their own).
+        package let states: [ValueSpec]
+    }
+
+    package let endpoints: [Endpoint]
+
+    /// Parses a module.yaml text.
+    package init(yaml: String) throws {
+        let documents = try Yams.load_all(yaml: yaml).compactMap { $0 as? [String: Any] }
+        var endpoints: [Endpoint] = []
+        for document in documents {
+            if let module = document["module"] as? [String: Any] {
+                endpoints += try Self.v2Endpoints(module)
+            } else if let kind = document["kind"] as? String, kind.hasPrefix("io.statefun.endpoints.") {
+                endpoints.append(try Self.v3Endpoint(document["spec"] as? [String: Any] ?? [:]))
+            }
+        }
+        guard !endpoints.isEmpty else {
+            throw LocalRuntimeError.configuration("module.yaml declares no remote function endpoint")
+        }
+        self.endpoints = endpoints
+    }
+
+    /// The endpoint serving `type` and its URL, exact declarations before patterns.
+    package func endpoint(for type: FunctionType) -> (Endpoint, EndpointURL)? {
+        let match = endpoints.first { $0.namespace == type.namespace && $0.name == type.name }
+            ?? endpoints.first { $0.namespace == type.namespace && $0.name == nil }
+        guard let match,
+              let url = try? EndpointURL(match.urlTemplate.replacingOccurrences(of: "{function.name}", with: type.name))
+        else { return nil }
+        return (match, url)
+    }
+
+    private static func v2Endpoints(_ module: [String: Any]) throws -> [Endpoint] {
+        let spec = module["spec"] as? [String: Any] ?? [:]
+        let functions = spec["functions"] as? [[String: Any]] ?? []
+        return try functions.map { entry in
+            let function = entry["function"] as? [String: Any] ?? [:]
+            let meta = function["meta"] as? [String: Any] ?? [:]
+            let body = function["spec"] as? [String: Any] ?? [:]
+            guard let typename = meta["type"] as? String else {
+                throw LocalRuntimeError.configuration("a function in module.yaml has no meta.type")
+            }
+            let type = try FunctionType(typename)
+            guard let url = body["endpoint"] as? String else {
+                throw LocalRuntimeError.configuration("function \(typename) has no spec.endpoint")
+            }
+            let states = try (body["states"] as? [Any] ?? []).map { state -> ValueSpec in
+                if let name = state as? String { return ValueSpec(name: name, typeName: "") }
+                guard let object = state as? [String: Any], let name = object["name"] as? String else {
+                    throw LocalRuntimeError.configuration("function \(typename) declares a state without a name")
+                }
+                guard let after = object["expireAfter"].map({ "\($0)" }) else { return ValueSpec(name: name, typeName: "") }
+                let ttl = try parseDuration(after)
+                let mode = (object["expireMode"] as? String ?? "after-invoke").lowercased()
+                return ValueSpec(
+                    name: name, typeName: "",
+                    expiration: mode.contains("write") ? .afterWrite(ttl) : .afterInvoke(ttl))
+            }
+            return Endpoint(
+                namespace: type.namespace, name: type.name, urlTemplate: url, protocolVersion: .v2,
+                maxBatchSize: intValue(body["maxNumBatchRequests"]) ?? 1000, states: states)
+        }
+    }
+
+    private static func v3Endpoint(_ spec: [String: Any]) throws -> Endpoint {
+        guard let pattern = spec["functions"] as? String, let url = spec["urlPathTemplate"] as? String else {
+            throw LocalRuntimeError.configuration("an endpoint in module.yaml needs spec.functions and spec.urlPathTemplate")
+        }
+        let parts = pattern.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {
+            throw LocalRuntimeError.configuration("invalid function pattern '\(pattern)': namespace/name or namespace/*")
+        }
+        return Endpoint(
+            namespace: String(parts[0]), name: parts[1] == "*" ? nil : String(parts[1]), urlTemplate: url,
+            protocolVersion: .v3, maxBatchSize: intValue(spec["maxNumBatchRequests"]) ?? 1000, states: [])
+    }
+
+    private static func intValue(_ value: Any?) -> Int? {
+        (value as? Int) ?? (value as? String).flatMap(Int.init)
+    }
+}
+
+/// Parses a Flink-style duration: `500ms`, `60000millisecond`, `30s`, `2min`, `1 h`, `1day`.
+package func parseDuration(_ text: String) throws -> Duration {
+    let trimmed = text.trimmingCharacters(in: .whitespaces)
+    let digits = trimmed.prefix { $0.isNumber }
+    let unit = trimmed.dropFirst(digits.count).trimmingCharacters(in: .whitespaces).lowercased()
+    guard let amount = Int64(digits) else { throw LocalRuntimeError.configuration("invalid duration '\(text)'") }
+    switch unit {
+    case "", "ms", "milli", "millis", "millisecond", "milliseconds": return .milliseconds(amount)
+    case "s", "sec", "secs", "second", "seconds": return .seconds(amount)
+    case "m", "min", "mins", "minute", "minutes": return .seconds(amount * 60)
+    case "h", "hour", "hours": return .seconds(amount * 3600)
+    case "d", "day", "days": return .seconds(amount * 86400)
+    default: throw LocalRuntimeError.configuration("invalid duration unit in '\(text)'")
+    }
+}
+
+/// What statefun-local reports when it cannot go on.
+package enum LocalRuntimeError: Error, CustomStringConvertible {
+    case configuration(String)
+    case connection(String)
+    case input(String)
+    /// An endpoint failed a batch in a way the runtime does not retry, or retries ran out: the job fails.
+    case jobFailed(String)
+
+    package var description: String {
+        switch self {
+        case let .configuration(text): return "configuration: \(text)"
+        case let .connection(text): return "connection: \(text)"
+        case let .input(text): return "input: \(text)"
+        case let .jobFailed(text): return "job failed: \(text)"
+        }
+    }
+}

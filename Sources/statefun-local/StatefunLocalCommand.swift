@@ -1,0 +1,71 @@
+import ArgumentParser
+import Foundation
+import StatefunLocal
+
+/// Plays the StateFun runtime on one machine: reads a module.yaml, feeds the
+/// endpoints it names with messages from JSON Lines, and prints the egress.
+@main
+struct StatefunLocalCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "statefun-local",
+        abstract: "Runs StateFun functions without Flink: plays the runtime against the endpoints of a module.yaml.",
+        discussion: """
+            Each input line is a JSON object with a target address and a typed value, for example
+              {"target": "example/greeter/ann", "type": "io.statefun.types/string", "value": "ann"}
+              {"target": "example/greeter/ann", "type": "type.googleapis.com/example.GreetRequest", "fields": {"1": "ann"}}
+            Egress records (and messages to functions no endpoint serves) are printed as JSON Lines on
+            standard output; progress and the closing summary go to standard error.
+            """)
+
+    @Option(help: "The module.yaml declaring the endpoints (2.x or 3.x format).")
+    var module: String = "module.yaml"
+
+    @Option(help: "The JSON Lines ingress file; - reads standard input.")
+    var input: String = "-"
+
+    @Flag(help: "Deliver delayed messages at once, in due order, instead of after their real delay.")
+    var virtualClock = false
+
+    @Option(help: "Seconds one request may take, retries included, before the job fails.")
+    var callTimeout: Int = 60
+
+    func run() async throws {
+        let moduleFile = try ModuleFile(yaml: String(contentsOfFile: module, encoding: .utf8))
+        var options = LocalRuntime.Options()
+        options.virtualClock = virtualClock
+        options.callTimeout = .seconds(callTimeout)
+        let runtime = LocalRuntime(
+            module: moduleFile, client: HTTPClient(timeout: .seconds(callTimeout)), options: options,
+            output: { line in FileHandle.standardOutput.write(Data((line + "\n").utf8)) })
+
+        let progress = Task {
+            // A progress line on runs longer than a few seconds.
+            try await Task.sleep(for: .seconds(3))
+            while !Task.isCancelled {
+                FileHandle.standardError.write(Data("statefun-local: \(await runtime.progress)\n".utf8))
+                try await Task.sleep(for: .seconds(2))
+            }
+        }
+        defer { progress.cancel() }
+
+        let text = input == "-"
+            ? String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
+            : try String(contentsOfFile: input, encoding: .utf8)
+        for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: true).enumerated() {
+            guard !line.allSatisfy(\.isWhitespace) else { continue }
+            do {
+                let (target, message) = try JSONValues.ingress(String(line))
+                await runtime.ingest(message, to: target)
+            } catch {
+                throw ValidationError("line \(number + 1): \(error)")
+            }
+        }
+        do {
+            let summary = try await runtime.finish()
+            FileHandle.standardError.write(Data("statefun-local: \(summary.description)\n".utf8))
+        } catch {
+            FileHandle.standardError.write(Data("statefun-local: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+}
