@@ -1,0 +1,188 @@
+import Foundation
+import GreeterV3
+import Logging
+import StatefulFunctions
+import StatefunServer
+import StatefunService
+import Synchronization
+import Testing
+
+let repositoryRoot = URL(fileURLWithPath: #filePath)
+    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+/// The built executables sit next to the test bundle.
+let binDirectory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+let statefunLocal = binDirectory.appendingPathComponent("statefun-local").path
+
+struct Run {
+    let status: Int32
+    let stdout: String
+    let stderr: String
+    var egress: [String] { stdout.split(separator: "\n").map(String.init) }
+}
+
+/// Runs a program to completion on a thread of its own (never on the task pool,
+/// which the in-process endpoints need).
+func run(_ executable: String, _ arguments: [String], input: String = "") async throws -> Run {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread {
+            continuation.resume(with: Result {
+                let process = Process()
+                process.executableURL = URL(fileURLWithPath: executable)
+                process.arguments = arguments
+                let (stdin, stdout, stderr) = (Pipe(), Pipe(), Pipe())
+                process.standardInput = stdin
+                process.standardOutput = stdout
+                process.standardError = stderr
+                try process.run()
+                stdin.fileHandleForWriting.write(Data(input.utf8))
+                try stdin.fileHandleForWriting.close()
+                let errors = Mutex(Data())
+                let drain = Thread { errors.withLock { $0 = stderr.fileHandleForReading.readDataToEndOfFile() } }
+                drain.start()
+                let out = stdout.fileHandleForReading.readDataToEndOfFile()
+                process.waitUntilExit()
+                while drain.isExecuting || !drain.isFinished { Thread.sleep(forTimeInterval: 0.01) }
+                return Run(
+                    status: process.terminationStatus, stdout: String(decoding: out, as: UTF8.self),
+                    stderr: String(decoding: errors.withLock { $0 }, as: UTF8.self))
+            })
+        }.start()
+    }
+}
+
+func moduleFile(_ text: String) throws -> String {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("module-\(UUID().uuidString).yaml").path
+    try text.write(toFile: path, atomically: true, encoding: .utf8)
+    return path
+}
+
+func v3Module(_ url: String, functions: String = "example/*") -> String {
+    "kind: io.statefun.endpoints.v2/http\nspec:\n  functions: \(functions)\n  urlPathTemplate: \(url)\n"
+}
+
+func names(_ names: [String], to type: String = "example/greeter") -> String {
+    names.map { #"{"target": "\#(type)/\#($0)", "type": "io.statefun.types/string", "value": "\#($0)"}"# }
+        .joined(separator: "\n")
+}
+
+func serve(_ register: (StatefulFunctions) throws -> Void) throws -> HTTPServer {
+    let functions = StatefulFunctions()
+    try register(functions)
+    var configuration = HTTPServerConfiguration(host: "127.0.0.1", port: 0)
+    configuration.eventLoopCount = 1
+    let service = StatefunService(
+        functions: functions, protocol: .v3, configuration: configuration, logger: Logger(label: "test"))
+    try service.server.start()
+    return service.server
+}
+
+@Suite struct StatefunLocalTests {
+    @Test func statePersistsAcrossBatchesAndMessagesAreRouted() async throws {
+        let server = try serve(GreeterV3.register(in:))
+        let module = try moduleFile(v3Module("http://127.0.0.1:\(server.localPort)/statefun"))
+        let result = try await run(statefunLocal, ["--module", module], input: names(Array(repeating: "ann", count: 12)))
+        server.shutdown()
+        await server.waitUntilStopped()
+        #expect(result.status == 0, "\(result.stderr)")
+        let out = result.egress.filter { $0.contains("example/out") }
+        #expect(out.count == 12)
+        #expect(out.last?.contains(#""value":"ann:12""#) == true, "\(out)")
+        // The tenth greeting reached the auditor through the runtime's routing.
+        #expect(result.egress.filter { $0.contains("example/audit-out") } == [
+            #"{"egress":"example/audit-out","type":"io.statefun.types/string","value":"ann:1"}"#,
+        ])
+        // Two incomplete-context round trips (greeter, audit) before the first batches.
+        #expect(result.stderr.contains("13 messages"), "\(result.stderr)")
+        #expect(result.stderr.contains("0 undelivered"), "\(result.stderr)")
+    }
+
+    @Test func messagesArrivingDuringARequestAreBatched() async throws {
+        let server = try serve { functions in
+            try functions.bind("example/slow", String.self) { context, value in
+                try await Task.sleep(for: .milliseconds(20))
+                context.sendEgress(try EgressMessage("example/out", value: value))
+            }
+        }
+        let module = try moduleFile(v3Module("http://127.0.0.1:\(server.localPort)/statefun"))
+        let input = (1...40).map { #"{"target": "example/slow/one", "type": "io.statefun.types/string", "value": "m\#($0)"}"# }
+        let result = try await run(statefunLocal, ["--module", module], input: input.joined(separator: "\n"))
+        server.shutdown()
+        await server.waitUntilStopped()
+        #expect(result.status == 0, "\(result.stderr)")
+        // Per-address order is kept...
+        #expect(result.egress.map { $0.components(separatedBy: "\"value\":\"").last ?? "" } == (1...40).map { "m\($0)\"}" })
+        // ...and the messages that queued behind the first request went out together.
+        let batches = Int(result.stderr.components(separatedBy: " batches").first?.split(separator: " ").last ?? "") ?? 0
+        #expect(batches >= 1 && batches < 40, "\(result.stderr)")
+    }
+
+    @Test func delayedMessagesAndCancellationOnAVirtualClock() async throws {
+        let server = try serve { functions in
+            try functions.bind("example/timer", String.self) { context, command in
+                let sink = Address(namespace: "example", type: "sink", id: "s")
+                switch command {
+                case "schedule":
+                    try context.sendAfter(.seconds(3600), OutgoingMessage(to: sink, value: "kept"))
+                    try context.sendAfter(.seconds(60), OutgoingMessage(to: sink, value: "cancelled"), cancellationToken: "t")
+                case "cancel":
+                    try context.cancelDelayedMessage("t")
+                default: break
+                }
+            }
+            try functions.bind("example/sink", String.self) { context, value in
+                context.sendEgress(try EgressMessage("example/out", value: value))
+            }
+        }
+        let module = try moduleFile(v3Module("http://127.0.0.1:\(server.localPort)/statefun"))
+        let input = [
+            #"{"target": "example/timer/t", "type": "io.statefun.types/string", "value": "schedule"}"#,
+            #"{"target": "example/timer/t", "type": "io.statefun.types/string", "value": "cancel"}"#,
+        ].joined(separator: "\n")
+        let result = try await run(statefunLocal, ["--module", module, "--virtual-clock"], input: input)
+        server.shutdown()
+        await server.waitUntilStopped()
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.egress == [#"{"egress":"example/out","type":"io.statefun.types/string","value":"kept"}"#])
+    }
+
+    @Test func a500IsRetriedUntilTheFunctionSucceeds() async throws {
+        let failures = Atomic<Int>(0)
+        let server = try serve { functions in
+            try functions.bind("example/flaky", String.self) { context, value in
+                if failures.add(1, ordering: .relaxed).newValue <= 2 { throw Flaky() }
+                context.sendEgress(try EgressMessage("example/out", value: value))
+            }
+        }
+        let module = try moduleFile(v3Module("http://127.0.0.1:\(server.localPort)/statefun"))
+        let result = try await run(
+            statefunLocal, ["--module", module], input: #"{"target": "example/flaky/f", "type": "io.statefun.types/string", "value": "once"}"#)
+        server.shutdown()
+        await server.waitUntilStopped()
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.egress == [#"{"egress":"example/out","type":"io.statefun.types/string","value":"once"}"#])
+        #expect(result.stderr.contains("2 retries"), "\(result.stderr)")
+    }
+
+    struct Flaky: Error {}
+
+    @Test func a404FailsTheJob() async throws {
+        let server = try serve(GreeterV3.register(in:))
+        let module = try moduleFile(v3Module("http://127.0.0.1:\(server.localPort)/wrong-path"))
+        let result = try await run(statefunLocal, ["--module", module], input: names(["ann"]))
+        server.shutdown()
+        await server.waitUntilStopped()
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("answered 404"), "\(result.stderr)")
+        #expect(result.egress.isEmpty)
+    }
+
+    @Test func messagesToFunctionsNoEndpointServesAreReported() async throws {
+        let server = try serve(GreeterV3.register(in:))
+        let module = try moduleFile(v3Module("http://127.0.0.1:\(server.localPort)/statefun"))
+        let result = try await run(statefunLocal, ["--module", module], input: names(["x"], to: "other/nobody"))
+        server.shutdown()
+        await server.waitUntilStopped()
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.egress == [#"{"type":"io.statefun.types/string","undelivered":"other/nobody/x","value":"x"}"#])
+    }
+}
