@@ -76,6 +76,11 @@ func serve(_ register: (StatefulFunctions) throws -> Void) throws -> HTTPServer 
     return service.server
 }
 
+/// A figure of statefun-local's summary line, such as the 5 in "5 batches".
+func count(_ what: String, in summary: String) -> Int {
+    Int(summary.components(separatedBy: " \(what)").first?.split(separator: " ").last ?? "") ?? -1
+}
+
 @Suite struct StatefunLocalTests {
     @Test func statePersistsAcrossBatchesAndMessagesAreRouted() async throws {
         let server = try serve(GreeterV3.register(in:))
@@ -91,8 +96,9 @@ func serve(_ register: (StatefulFunctions) throws -> Void) throws -> HTTPServer 
         #expect(result.egress.filter { $0.contains("example/audit-out") } == [
             #"{"egress":"example/audit-out","type":"io.statefun.types/string","value":"ann:1"}"#,
         ])
-        // Two incomplete-context round trips (greeter, audit) before the first batches.
+        // Two incomplete-context round trips (greeter, audit): each a request that is not a batch.
         #expect(result.stderr.contains("13 messages"), "\(result.stderr)")
+        #expect(count("requests", in: result.stderr) - count("batches", in: result.stderr) == 2, "\(result.stderr)")
         #expect(result.stderr.contains("0 undelivered"), "\(result.stderr)")
     }
 
@@ -112,7 +118,7 @@ func serve(_ register: (StatefulFunctions) throws -> Void) throws -> HTTPServer 
         // Per-address order is kept...
         #expect(result.egress.map { $0.components(separatedBy: "\"value\":\"").last ?? "" } == (1...40).map { "m\($0)\"}" })
         // ...and the messages that queued behind the first request went out together.
-        let batches = Int(result.stderr.components(separatedBy: " batches").first?.split(separator: " ").last ?? "") ?? 0
+        let batches = count("batches", in: result.stderr)
         #expect(batches >= 1 && batches < 40, "\(result.stderr)")
     }
 
