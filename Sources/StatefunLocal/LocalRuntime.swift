@@ -143,6 +143,7 @@ package actor LocalRuntime {
             target: address, states: store.batchStates(for: address, specs: specs, now: now, typed: version == .v3),
             invocations: batch.map { ($0.caller, $0.message) })
         let body = RuntimeCodec.encode(request, protocol: version)
+        let sent = Set(specs.map(\.name))
         let client = client
         let options = options
         Task {
@@ -152,11 +153,13 @@ package actor LocalRuntime {
             } catch {
                 result = .failure(error)
             }
-            self.completed(address, batch, result)
+            self.completed(address, batch, sent: sent, result)
         }
     }
 
-    private func completed(_ address: Address, _ batch: [Delivery], _ result: Result<(BatchReply, Duration, Int), any Error>) {
+    private func completed(
+        _ address: Address, _ batch: [Delivery], sent: Set<String>, _ result: Result<(BatchReply, Duration, Int), any Error>
+    ) {
         inFlight.remove(address)
         switch result {
         case let .success((reply, latency, retries)):
@@ -166,8 +169,15 @@ package actor LocalRuntime {
             switch reply {
             case let .incomplete(specs):
                 // Register what the function asked for and send the same batch again.
+                // (Another address of the type may have registered them meanwhile.)
+                guard specs.contains(where: { !sent.contains($0.name) }) else {
+                    // Asking for states the request carried would loop forever.
+                    failure = failure ?? LocalRuntimeError.jobFailed(
+                        "\(address) asks for states the request carried: \(specs.map(\.name).joined(separator: ", "))")
+                    break
+                }
                 var known = registeredSpecs[address.functionType] ?? []
-                for spec in specs where !known.contains(where: { $0.name == spec.name }) { known.append(spec) }
+                known += specs.filter { spec in !known.contains { $0.name == spec.name } }
                 registeredSpecs[address.functionType] = known
                 queues[address] = batch + (queues[address] ?? [])
             case let .completed(effects):

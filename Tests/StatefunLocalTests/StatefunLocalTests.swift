@@ -192,3 +192,30 @@ func count(_ what: String, in summary: String) -> Int {
         #expect(result.egress == [#"{"type":"io.statefun.types/string","undelivered":"other/nobody/x","value":"x"}"#])
     }
 }
+
+@Suite struct IncompleteContextLoopTests {
+    /// An endpoint that asks for a state however often it is given it would
+    /// make the runtime loop: statefun-local fails the job instead.
+    @Test func anEndpointAskingForStatesItWasGivenFailsTheJob() async throws {
+        let functions = StatefulFunctions()
+        try functions.bind("example/needy", states: [ValueSpec("x", Int32.self)]) { _, _ in }
+        let target = Address(namespace: "example", type: "needy", id: "1")
+        let ask = await RequestReplyHandler(functions, protocol: .v3).handle(
+            RuntimeCodec.encode(BatchRequest(target: target, states: [], invocations: [(nil, try AnyMessage(packing: "hi"))]),
+                                protocol: .v3)).body
+        var configuration = HTTPServerConfiguration(host: "127.0.0.1", port: 0)
+        configuration.eventLoopCount = 1
+        let server = HTTPServer(configuration: configuration, routes: [
+            Route(path: "/statefun") { _ in
+                ServerResponse(status: 200, headers: [(name: "Content-Type", value: "application/octet-stream")], body: ask)
+            },
+        ])
+        try server.start()
+        let module = try moduleFile(v3Module("http://127.0.0.1:\(server.localPort)/statefun"))
+        let result = try await run(statefunLocal, ["--module", module], input: names(["1"], to: "example/needy"))
+        server.shutdown()
+        await server.waitUntilStopped()
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("asks for states the request carried: x"), "\(result.stderr)")
+    }
+}
