@@ -133,6 +133,12 @@ let package = Package(
             dependencies: ["StatefunTestKit", "StatefulFunctions", "GreeterV3", "Greeter"],
             swiftSettings: strict),
         .testTarget(
+            name: "StatefunLocalTests",
+            dependencies: ["StatefunLocal", "StatefunService", "StatefunServer", "GreeterV3", "StatefulFunctions",
+                           .product(name: "Logging", package: "swift-log")],
+            exclude: ["Python"],
+            swiftSettings: strict),
+        .testTarget(
             name: "StatefunServerTests",
             dependencies: ["StatefunServer", .product(name: "Logging", package: "swift-log"),
                            .product(name: "CoreMetrics", package: "swift-metrics"),
@@ -143,8 +149,7 @@ let package = Package(
             name: "StatefunServiceTests",
             dependencies: ["StatefunService", "Greeter", "GreeterV3", "Verification",
                            .product(name: "Logging", package: "swift-log"),
-                           .product(name: "Prometheus", package: "swift-prometheus"),
-                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
+                           .product(name: "Prometheus", package: "swift-prometheus")],
             exclude: ["Python"],
             swiftSettings: strict),
     ]

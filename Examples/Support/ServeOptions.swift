@@ -22,10 +22,73 @@ public struct ServeOptions: ParsableArguments {
     @Option(help: "Event loop threads; 0 means one per core (env STATEFUN_LOOPS).")
     public var loops: Int = environment("STATEFUN_LOOPS").flatMap(Int.init) ?? 0
 
+    @Flag(inversion: .prefixedNo, help: "Listen on TCP at --host/--port (env STATEFUN_TCP=0 turns it off).")
+    public var tcp: Bool = environmentFlag("STATEFUN_TCP") ?? true
+
+    @Option(help: "Also listen on this Unix domain socket (env STATEFUN_UNIX_SOCKET).")
+    public var unixSocket: String = environment("STATEFUN_UNIX_SOCKET") ?? ""
+
+    @Option(help: "The socket file's mode, in octal (env STATEFUN_UNIX_SOCKET_MODE).")
+    public var unixSocketMode: String = environment("STATEFUN_UNIX_SOCKET_MODE") ?? "660"
+
+    @Flag(inversion: .prefixedNo, help: "Serve HTTP/2 (h2c) beside HTTP/1.1 (env STATEFUN_HTTP2=0 turns it off).")
+    public var http2: Bool = environmentFlag("STATEFUN_HTTP2") ?? true
+
+    @Option(help: "Run functions on a pool of this many threads, for functions that block; 0 means Swift's cooperative pool (env STATEFUN_WORKER_THREADS).")
+    public var workerThreads: Int = environment("STATEFUN_WORKER_THREADS").flatMap(Int.init) ?? 0
+
+    @Flag(inversion: .prefixedNo, help: "Log one line per request (env STATEFUN_ACCESS_LOG=1).")
+    public var accessLog: Bool = environmentFlag("STATEFUN_ACCESS_LOG") ?? false
+
+    @Option(help: "Write requests answered 400 or 500 to this directory, replayable with curl (env STATEFUN_FAILED_REQUEST_DIR).")
+    public var failedRequestDir: String = environment("STATEFUN_FAILED_REQUEST_DIR") ?? ""
+
+    @Option(help: "GET path of the Prometheus metrics; empty turns them off (env STATEFUN_METRICS_PATH).")
+    public var metricsPath: String = environment("STATEFUN_METRICS_PATH") ?? "/metrics"
+
+    @Option(help: "GET path of the health check (200 ready, 503 shutting down); empty turns it off (env STATEFUN_HEALTH_PATH).")
+    public var healthPath: String = environment("STATEFUN_HEALTH_PATH") ?? "/healthz"
+
+    @Option(help: "Seconds to keep serving, not ready, after SIGTERM before refusing connections (env STATEFUN_SHUTDOWN_DELAY).")
+    public var shutdownDelay: Double = environment("STATEFUN_SHUTDOWN_DELAY").flatMap(Double.init) ?? 0
+
+    @Option(help: "Seconds in-flight requests get to finish once the server stops accepting (env STATEFUN_SHUTDOWN_GRACE).")
+    public var shutdownGrace: Double = environment("STATEFUN_SHUTDOWN_GRACE").flatMap(Double.init) ?? 30
+
     public init() {}
 
-    /// Serves `functions` with these options until SIGINT or SIGTERM. The log
-    /// level comes from `LOG_LEVEL` (default `info`).
+    public func validate() throws {
+        guard UInt16(unixSocketMode, radix: 8) != nil else {
+            throw ValidationError("--unix-socket-mode must be an octal mode such as 660")
+        }
+        guard tcp || !unixSocket.isEmpty else {
+            throw ValidationError("--no-tcp needs --unix-socket")
+        }
+        guard workerThreads >= 0, shutdownDelay >= 0, shutdownGrace >= 0 else {
+            throw ValidationError("--worker-threads, --shutdown-delay and --shutdown-grace must not be negative")
+        }
+    }
+
+    /// The server configuration these options describe.
+    var configuration: HTTPServerConfiguration {
+        var configuration = HTTPServerConfiguration(host: host, port: port)
+        if loops > 0 { configuration.eventLoopCount = loops }
+        configuration.tcpEnabled = tcp
+        configuration.unixSocketPath = unixSocket.isEmpty ? nil : unixSocket
+        configuration.unixSocketPermissions = Int(unixSocketMode, radix: 8) ?? 0o660
+        configuration.http2.enabled = http2
+        configuration.handlerExecution = workerThreads > 0 ? .workerThreads(workerThreads) : .cooperativePool
+        configuration.accessLog = accessLog
+        configuration.failedRequestDump =
+            failedRequestDir.isEmpty ? nil : FailedRequestDumpConfiguration(directory: failedRequestDir)
+        configuration.healthCheckPath = healthPath.isEmpty ? nil : healthPath
+        configuration.shutdownDelay = .milliseconds(Int64(shutdownDelay * 1000))
+        configuration.shutdownGracePeriod = .milliseconds(Int64(shutdownGrace * 1000))
+        return configuration
+    }
+
+    /// Serves `functions` with these options until SIGTERM or SIGINT, then
+    /// drains and returns. The log level comes from `LOG_LEVEL` (default `info`).
     public func serve(_ functions: StatefulFunctions, protocol version: ProtocolVersion) async throws {
         let level = environment("LOG_LEVEL").flatMap(Logger.Level.init(rawValue:)) ?? .info
         LoggingSystem.bootstrap { label in
@@ -33,12 +96,24 @@ public struct ServeOptions: ParsableArguments {
             handler.logLevel = level
             return handler
         }
-        var configuration = HTTPServerConfiguration(host: host, port: port)
-        if loops > 0 { configuration.eventLoopCount = loops }
-        try await StatefunService(functions: functions, protocol: version, path: path, configuration: configuration).run()
+        // Process-wide, so metrics the functions record appear at the metrics path too.
+        let registry = StatefunService.bootstrapMetrics()
+        try await StatefunService(
+            functions: functions, protocol: version, path: path, configuration: configuration,
+            metrics: registry, metricsPath: metricsPath.isEmpty ? nil : metricsPath
+        ).run()
     }
 }
 
 private func environment(_ name: String) -> String? {
     getenv(name).map { String(cString: $0) }
+}
+
+/// `1`/`true`/`yes`/`on` or `0`/`false`/`no`/`off`; nil when unset or unrecognised.
+private func environmentFlag(_ name: String) -> Bool? {
+    switch environment(name)?.lowercased() {
+    case "1", "true", "yes", "on": true
+    case "0", "false", "no", "off": false
+    default: nil
+    }
 }

@@ -1,3 +1,4 @@
+public import CoreMetrics
 public import Logging
 
 /// What the handler answers to one request: an HTTP status, a content type and a body.
@@ -46,27 +47,38 @@ public struct RequestReplyError: Error, Sendable, CustomStringConvertible {
 /// default) or ``ProtocolVersion/v3``. Under 3.x, a request that lacks any of
 /// the function's declared value specs is answered with an
 /// `IncompleteInvocationContext` listing them, and the runtime re-sends the batch.
+///
+/// Metrics (swift-metrics): `statefun_invocations_total{function_type}` counts
+/// the invocations run, `statefun_batch_size{function_type}` records the
+/// invocations per request, `statefun_failed_requests_total{status}` counts
+/// the requests answered 400, 404 or 500.
 public struct RequestReplyHandler: Sendable {
     private let functions: [FunctionType: StatefulFunction]
     private let logger: Logger
+    private let instruments: Instruments
     /// The protocol the handler speaks.
     public let protocolVersion: ProtocolVersion
 
     /// Creates a handler for the functions bound in `functions` now.
+    ///
+    /// - Parameter metricsFactory: where the instruments are created; the
+    ///   process-wide `MetricsSystem` by default (no-op until bootstrapped).
     public init(
         _ functions: StatefulFunctions, protocol protocolVersion: ProtocolVersion = .v2,
-        logger: Logger = Logger(label: "statefun.handler")
+        logger: Logger = Logger(label: "statefun.handler"),
+        metricsFactory: any MetricsFactory = MetricsSystem.factory
     ) {
         self.functions = functions.snapshot
         self.protocolVersion = protocolVersion
         self.logger = logger
+        self.instruments = Instruments(functionTypes: Array(self.functions.keys), factory: metricsFactory)
     }
 
     /// Handles one request body and returns the response to send.
     public func handle(_ body: [UInt8]) async -> RequestReplyResponse {
         do {
             return RequestReplyResponse(
-                status: 200, contentType: RequestReplyResponse.protobufContentType, body: try await reply(to: body))
+                status: 200, contentType: RequestReplyResponse.protobufContentType, body: try await measuredReply(to: body))
         } catch {
             logger.error("request failed", metadata: ["status": "\(error.status)", "cause": "\(error.message)"])
             return .failure(error.status, error.message)
@@ -77,7 +89,16 @@ public struct RequestReplyHandler: Sendable {
     ///
     /// - Throws: ``RequestReplyError`` with the status to answer and the cause.
     public func callAsFunction(_ body: [UInt8]) async throws -> [UInt8] {
-        try await reply(to: body)
+        try await measuredReply(to: body)
+    }
+
+    private func measuredReply(to body: [UInt8]) async throws(RequestReplyError) -> [UInt8] {
+        do {
+            return try await reply(to: body)
+        } catch {
+            instruments.failed(status: error.status)
+            throw error
+        }
     }
 
     private func reply(to body: [UInt8]) async throws(RequestReplyError) -> [UInt8] {
@@ -105,8 +126,11 @@ public struct RequestReplyHandler: Sendable {
             states = try declaredStates(function.valueSpecs, from: batch)
         }
         let context = Context(address: batch.target, states: states, protocolVersion: protocolVersion)
+        let invocations = instruments.invocations[batch.target.functionType]
+        instruments.batchSizes[batch.target.functionType]?.record(batch.invocations.count)
         for (index, invocation) in batch.invocations.enumerated() {
             context.caller = invocation.caller
+            invocations?.increment()
             var failure: (any Error)?
             do {
                 try await function.body(context, invocation.argument)
@@ -145,5 +169,41 @@ public struct RequestReplyHandler: Sendable {
             states.append(StateSlot(name: spec.name, value: sent.value, typeName: spec.typeName))
         }
         return states
+    }
+}
+
+/// The handler's swift-metrics instruments, created once per handler.
+private struct Instruments: Sendable {
+    let invocations: [FunctionType: Counter]
+    let batchSizes: [FunctionType: Recorder]
+    private let failures: [Int: Counter]
+    private let factory: any MetricsFactory
+
+    init(functionTypes: [FunctionType], factory: any MetricsFactory) {
+        self.factory = factory
+        var invocations: [FunctionType: Counter] = [:]
+        var batchSizes: [FunctionType: Recorder] = [:]
+        for type in functionTypes {
+            let dimensions = [("function_type", type.description)]
+            invocations[type] = Counter(label: "statefun_invocations_total", dimensions: dimensions, factory: factory)
+            batchSizes[type] = Recorder(label: "statefun_batch_size", dimensions: dimensions, aggregate: true, factory: factory)
+        }
+        self.invocations = invocations
+        self.batchSizes = batchSizes
+        var failures: [Int: Counter] = [:]
+        for status in [400, 404, 500] {
+            failures[status] = Counter(
+                label: "statefun_failed_requests_total", dimensions: [("status", String(status))], factory: factory)
+        }
+        self.failures = failures
+    }
+
+    func failed(status: Int) {
+        if let counter = failures[status] {
+            counter.increment()
+        } else {
+            Counter(label: "statefun_failed_requests_total", dimensions: [("status", String(status))], factory: factory)
+                .increment()
+        }
     }
 }

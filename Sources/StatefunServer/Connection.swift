@@ -14,13 +14,21 @@ final class Connection {
         /// The last response is written and our side is shut down; discarding
         /// input until the client closes, so unread data does not turn our FIN into an RST.
         case lingering
+        /// The connection speaks HTTP/2; ``Connection/http2`` drives it.
+        case http2
     }
 
     let id: UInt64
     let fd: Int32
     let peer: SocketAddress
-    /// `ip:port` of the client, formatted on first use.
-    lazy var peerDescription: String = peer.description
+    /// The socket file of the Unix listener that accepted the connection; nil for TCP.
+    let unixSocketPath: String?
+    /// `ip:port` of the client (`unix:<path>` on a Unix socket), formatted on first use.
+    lazy var peerDescription: String = unixSocketPath.map { "unix:" + $0 } ?? peer.description
+    /// The HTTP/2 session, once the connection has switched (preface or `Upgrade: h2c`).
+    var http2: HTTP2Session?
+    /// Until the first request head: the input may still turn out to be the HTTP/2 preface.
+    var mayBePreface: Bool
     var phase = Phase.head
     var isClosed = false
     /// The epoll event mask currently registered.
@@ -45,10 +53,14 @@ final class Connection {
     var bodyRemaining = 0
     var chunkedDecoder: ChunkedDecoder?
     var closeAfterResponse = false
+    /// What the logs and metrics need of the request being handled.
+    var record: RequestRecord?
 
     // Output: a FIFO of byte chunks (never empty chunks) and the offset into the first.
     var outbound: [[UInt8]] = []
     var outboundOffset = 0
+    /// Bytes queued in `outbound` and not yet written.
+    var outboundBytes = 0
     var lastWriteProgress: UInt64 = 0
     /// Set when the response being written ends this connection's request/response cycle.
     var responseInFlight = false
@@ -56,10 +68,15 @@ final class Connection {
     var lingerDeadline: UInt64 = 0
     var lingerDiscarded = 0
 
-    init(id: UInt64, fd: Int32, peer: SocketAddress, interest: UInt32, now: UInt64) {
+    init(
+        id: UInt64, fd: Int32, peer: SocketAddress, unixSocketPath: String?, interest: UInt32, now: UInt64,
+        mayBePreface: Bool
+    ) {
         self.id = id
         self.fd = fd
         self.peer = peer
+        self.unixSocketPath = unixSocketPath
+        self.mayBePreface = mayBePreface
         self.interest = interest
         self.lastActivity = now
     }
@@ -92,5 +109,6 @@ final class Connection {
         bodyRemaining = 0
         chunkedDecoder = nil
         headStartedAt = nil
+        record = nil
     }
 }

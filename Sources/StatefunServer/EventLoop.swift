@@ -3,12 +3,37 @@ import Glibc
 import Logging
 import Synchronization
 
-/// Server-wide, immutable settings shared by every event loop.
+/// What the logs and metrics need to know of a request until it is answered.
+struct RequestRecord {
+    var method: String
+    var path: String
+    /// The matched route's path, or `unmatched`: the metrics label.
+    var routePath: String
+    var protocolName: String
+    var peer: String
+    /// When the request head was complete (monotonic ns).
+    var startedAt: UInt64
+    var requestBytes = 0
+    var responseBytes = 0
+}
+
+/// Whether the server reports itself ready (``HTTPServerConfiguration/healthCheckPath``).
+final class Readiness: Sendable {
+    private let value = Atomic<Bool>(false)
+    var isReady: Bool { value.load(ordering: .relaxed) }
+    func set(_ ready: Bool) { value.store(ready, ordering: .relaxed) }
+}
+
+/// Server-wide, immutable settings and shared services of every event loop.
 final class ServerContext: Sendable {
     let configuration: HTTPServerConfiguration
     let routes: RouteTable
     let logger: Logger
     let lifecycle: Lifecycle
+    let readiness: Readiness
+    let metrics: ServerMetrics
+    let workerPool: WorkerPool?
+    let dumper: FailedRequestDumper?
     let idleTimeout: UInt64
     let headerTimeout: UInt64
     /// How often each loop checks timeouts.
@@ -16,11 +41,18 @@ final class ServerContext: Sendable {
     /// How long a closing connection may linger, draining unread input.
     let lingerTimeout: UInt64 = 5_000_000_000
 
-    init(configuration: HTTPServerConfiguration, routes: RouteTable, logger: Logger) {
+    init(
+        configuration: HTTPServerConfiguration, routes: RouteTable, logger: Logger, lifecycle: Lifecycle,
+        readiness: Readiness, metrics: ServerMetrics, workerPool: WorkerPool?, dumper: FailedRequestDumper?
+    ) {
         self.configuration = configuration
         self.routes = routes
         self.logger = logger
-        self.lifecycle = Lifecycle()
+        self.lifecycle = lifecycle
+        self.readiness = readiness
+        self.metrics = metrics
+        self.workerPool = workerPool
+        self.dumper = dumper
         self.idleTimeout = max(configuration.idleTimeout.clampedNanoseconds, 1_000_000)
         self.headerTimeout = max(configuration.headerTimeout.clampedNanoseconds, 1_000_000)
         let shortest = min(idleTimeout, headerTimeout) / 4 / 1_000_000
@@ -65,8 +97,8 @@ final class Lifecycle: Sendable {
 
 /// Work handed to a loop from other threads.
 enum LoopMessage: Sendable {
-    /// A handler finished: write its response on the connection.
-    case response(connection: UInt64, ServerResponse)
+    /// A handler finished: write its response on the connection (`stream` 0: HTTP/1.x).
+    case response(connection: UInt64, stream: Int32, ServerResponse)
     /// Stop accepting, finish in-flight requests, force-close at `deadline` (monotonic ns).
     case shutdown(deadline: UInt64)
 }
@@ -80,22 +112,34 @@ final class EventLoop: @unchecked Sendable {
         var closed = false
     }
 
+    /// A listening socket of this loop: its own SO_REUSEPORT TCP socket, or its
+    /// duplicate of the one Unix socket all loops share (watched with EPOLLEXCLUSIVE).
+    struct Listener {
+        var fd: Int32
+        var unixSocketPath: String?
+    }
+
     private static let wakeToken: UInt64 = 0
-    private static let listenerToken: UInt64 = 1
+    /// Listener i has token 1 + i; connections start above.
+    private static let firstConnectionID: UInt64 = 16
     private static let maxEvents: Int32 = 256
     private static let readChunk = 128 * 1024
+    /// An HTTP/2 connection stops reading (and nghttp2 stops producing) above this much queued output.
+    private static let http2HighWater = 1 << 20
 
     let index: Int
-    private let context: ServerContext
+    let context: ServerContext
+    /// The built-in health check (``HTTPServerConfiguration/healthCheckPath``), answered on the loop.
+    private let healthRoute: Route?
     private let inbox = Mutex(Inbox())
     private let wakeFD: Int32
     private let epollFD: Int32
 
     // Loop-thread state.
-    private var listenFD: Int32
+    private var listeners: [Listener]
     private var connections: [UInt64: Connection] = [:]
-    private var nextConnectionID: UInt64 = 2
-    private var now: UInt64 = 0
+    private var nextConnectionID: UInt64 = EventLoop.firstConnectionID
+    private(set) var now: UInt64 = 0
     private var nextSweep: UInt64 = 0
     private var draining = false
     private var drainDeadline: UInt64 = 0
@@ -110,27 +154,42 @@ final class EventLoop: @unchecked Sendable {
     private let EPOLLERR = cshim_epollerr()
     private let EPOLLHUP = cshim_epollhup()
 
-    private var logger: Logger { context.logger }
+    var logger: Logger { context.logger }
     private var configuration: HTTPServerConfiguration { context.configuration }
 
-    init(index: Int, context: ServerContext, listenFD: Int32) throws(HTTPServerError) {
+    /// Takes ownership of the listeners' descriptors (closed on failure too).
+    init(index: Int, context: ServerContext, listeners: [Listener]) throws(HTTPServerError) {
         self.index = index
         self.context = context
-        self.listenFD = listenFD
+        self.listeners = listeners
+        let readiness = context.readiness
+        self.healthRoute = context.configuration.healthCheckPath.map { path in
+            var route = Route(path: path, methods: ["GET", "HEAD"]) { _ in .text(503, "not ready\n") }
+            route.inlineHandler = { _ in readiness.isReady ? .text(200, "ok\n") : .text(503, "not ready\n") }
+            return route
+        }
         let ep = cshim_epoll_create()
-        if ep < 0 { throw .system("epoll_create1", errno) }
+        if ep < 0 {
+            let e = errno
+            for listener in listeners { close(listener.fd) }
+            throw .system("epoll_create1", e)
+        }
         let wake = cshim_eventfd(1)
         if wake < 0 {
             let e = errno
             close(ep)
+            for listener in listeners { close(listener.fd) }
             throw .system("eventfd", e)
         }
-        if cshim_epoll_ctl(ep, cshim_epoll_ctl_add(), wake, cshim_epollin(), Self.wakeToken) != 0
-            || cshim_epoll_ctl(ep, cshim_epoll_ctl_add(), listenFD, cshim_epollin(), Self.listenerToken) != 0
-        {
+        var ok = cshim_epoll_ctl(ep, cshim_epoll_ctl_add(), wake, cshim_epollin(), Self.wakeToken) == 0
+        for (i, listener) in listeners.enumerated() where ok {
+            ok = cshim_epoll_ctl(ep, cshim_epoll_ctl_add(), listener.fd, Self.listenerEvents(listener), 1 + UInt64(i)) == 0
+        }
+        if !ok {
             let e = errno
             close(ep)
             close(wake)
+            for listener in listeners { close(listener.fd) }
             throw .system("epoll_ctl", e)
         }
         self.epollFD = ep
@@ -143,6 +202,13 @@ final class EventLoop: @unchecked Sendable {
         readBuffer.deallocate()
         events.deallocate()
     }
+
+    private static func listenerEvents(_ listener: Listener) -> UInt32 {
+        listener.unixSocketPath == nil ? cshim_epollin() : cshim_epollin() | cshim_epollexclusive()
+    }
+
+    /// The date for a response's `Date` field.
+    func currentDate() -> String { dateCache.current() }
 
     /// Hands `message` to the loop thread (thread-safe). Dropped if the loop has exited.
     func send(_ message: LoopMessage) {
@@ -179,8 +245,9 @@ final class EventLoop: @unchecked Sendable {
                 case Self.wakeToken:
                     var value: UInt64 = 0
                     _ = read(wakeFD, &value, 8)
-                case Self.listenerToken:
-                    acceptConnections()
+                case 1..<Self.firstConnectionID:
+                    let i = Int(event.data - 1)
+                    if i < listeners.count && listeners[i].fd >= 0 { acceptConnections(listeners[i]) }
                 default:
                     if let connection = connections[event.data] { handleEvent(connection, event.events) }
                 }
@@ -223,10 +290,7 @@ final class EventLoop: @unchecked Sendable {
     }
 
     private func teardown(notifyLifecycle: Bool = true) {
-        if listenFD >= 0 {
-            close(listenFD)
-            listenFD = -1
-        }
+        closeListeners()
         for connection in Array(connections.values) { closeConnection(connection) }
         inbox.withLock { inbox in
             inbox.closed = true
@@ -244,8 +308,14 @@ final class EventLoop: @unchecked Sendable {
         }
         for message in messages {
             switch message {
-            case .response(let id, let response):
-                if let connection = connections[id] { deliver(response, to: connection) }
+            case .response(let id, let stream, let response):
+                guard let connection = connections[id] else { continue }
+                if stream == 0 {
+                    deliver(response, to: connection)
+                } else if let session = connection.http2 {
+                    session.handlerFinished(stream, response)
+                    flush(connection)
+                }
             case .shutdown(let deadline):
                 beginDrain(deadline: deadline)
             }
@@ -254,12 +324,12 @@ final class EventLoop: @unchecked Sendable {
 
     // MARK: - Accepting
 
-    private func acceptConnections() {
+    private func acceptConnections(_ listener: Listener) {
         for _ in 0..<64 {
             var storage = sockaddr_storage()
             var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
             let fd = withUnsafeMutableBytes(of: &storage) { raw in
-                cshim_accept4(listenFD, raw.baseAddress!.assumingMemoryBound(to: sockaddr.self), &length)
+                cshim_accept4(listener.fd, raw.baseAddress!.assumingMemoryBound(to: sockaddr.self), &length)
             }
             if fd < 0 {
                 let e = errno
@@ -281,30 +351,47 @@ final class EventLoop: @unchecked Sendable {
                     return
                 }
             }
-            setIntOption(fd, Int32(IPPROTO_TCP), TCP_NODELAY, 1)
+            if listener.unixSocketPath == nil { setIntOption(fd, Int32(IPPROTO_TCP), TCP_NODELAY, 1) }
             let id = nextConnectionID
             nextConnectionID += 1
             let peer = SocketAddress(storage: storage, length: length)
-            let connection = Connection(id: id, fd: fd, peer: peer, interest: EPOLLIN, now: now)
+            let connection = Connection(
+                id: id, fd: fd, peer: peer, unixSocketPath: listener.unixSocketPath, interest: EPOLLIN, now: now,
+                mayBePreface: configuration.http2.enabled)
             if cshim_epoll_ctl(epollFD, cshim_epoll_ctl_add(), fd, EPOLLIN, id) != 0 {
                 logger.error("epoll_ctl(ADD) failed", metadata: ["error": "\(errnoDescription(errno))"])
                 close(fd)
                 continue
             }
             connections[id] = connection
+            context.metrics.connectionsAccepted.increment()
+            context.metrics.connectionsOpen.increment()
         }
     }
 
+    // Removed and re-added rather than modified: EPOLLEXCLUSIVE registrations cannot be modified.
     private func pauseListener() {
-        guard listenFD >= 0 else { return }
-        _ = cshim_epoll_ctl(epollFD, cshim_epoll_ctl_mod(), listenFD, 0, Self.listenerToken)
+        for (i, listener) in listeners.enumerated() where listener.fd >= 0 {
+            _ = cshim_epoll_ctl(epollFD, cshim_epoll_ctl_del(), listener.fd, 0, 1 + UInt64(i))
+        }
         listenerResumeAt = now + 100_000_000
     }
 
     private func resumeListener() {
         listenerResumeAt = nil
-        guard listenFD >= 0 else { return }
-        _ = cshim_epoll_ctl(epollFD, cshim_epoll_ctl_mod(), listenFD, EPOLLIN, Self.listenerToken)
+        for (i, listener) in listeners.enumerated() where listener.fd >= 0 {
+            _ = cshim_epoll_ctl(epollFD, cshim_epoll_ctl_add(), listener.fd, Self.listenerEvents(listener), 1 + UInt64(i))
+        }
+    }
+
+    private func closeListeners() {
+        for i in listeners.indices where listeners[i].fd >= 0 {
+            // Explicitly: a descriptor whose socket other loops still hold open (a dup) stays in the set otherwise.
+            _ = cshim_epoll_ctl(epollFD, cshim_epoll_ctl_del(), listeners[i].fd, 0, 1 + UInt64(i))
+            close(listeners[i].fd)
+            listeners[i].fd = -1
+        }
+        listenerResumeAt = nil
     }
 
     // MARK: - Connection events
@@ -353,10 +440,20 @@ final class EventLoop: @unchecked Sendable {
         case .head, .body: !connection.peerClosed
         case .lingering: true
         case .handling, .responding: false
+        // Backpressure: a client that does not read its responses is not read from either.
+        case .http2: !connection.peerClosed && connection.outboundBytes < Self.http2HighWater
         }
     }
 
     private func ingest(_ connection: Connection, _ bytes: UnsafeRawBufferPointer) {
+        if let session = connection.http2, connection.phase == .http2 {
+            if session.receive(bytes) {
+                flush(connection)
+            } else {
+                failHTTP2(connection)
+            }
+            return
+        }
         var bytes = bytes
         // Fast path: body bytes of a fixed-length body go straight into the body.
         if connection.phase == .body && connection.chunkedDecoder == nil && !connection.hasBufferedInput {
@@ -398,6 +495,9 @@ final class EventLoop: @unchecked Sendable {
             connection.closeAfterResponse = true
         case .lingering:
             closeConnection(connection)
+        case .http2:
+            // Streams being handled still get their responses; flush closes after them.
+            flush(connection)
         }
     }
 
@@ -416,6 +516,18 @@ final class EventLoop: @unchecked Sendable {
             case .head:
                 guard connection.hasBufferedInput else { return }
                 if connection.headStartedAt == nil { connection.headStartedAt = now }
+                if connection.mayBePreface {
+                    let start = connection.inboundStart
+                    let n = min(connection.inbound.count - start, http2Preface.count)
+                    if !connection.inbound[start..<(start + n)].elementsEqual(http2Preface[0..<n]) {
+                        connection.mayBePreface = false
+                    } else if n < http2Preface.count {
+                        return  // so far a prefix of the preface: wait for the rest
+                    } else {
+                        startPriorKnowledgeHTTP2(connection)
+                        return
+                    }
+                }
                 let maxHeaderSize = configuration.maxHeaderSize
                 let step = connection.inbound.withUnsafeBufferPointer { buffer -> HeadStep in
                     var start = connection.inboundStart
@@ -505,15 +617,26 @@ final class EventLoop: @unchecked Sendable {
                         return
                     }
                 }
-            case .handling, .responding, .lingering:
+            case .handling, .responding, .lingering, .http2:
                 return
             }
         }
     }
 
+    /// The route for a request: a registered route, else the built-in health check.
+    func matchRoute(path: String, method: String) -> RouteTable.Match {
+        let match = context.routes.match(path: path, method: method)
+        guard case .notFound = match, let health = healthRoute, path == health.path else { return match }
+        return health.methods.contains(method) ? .found(health) : .methodNotAllowed(allow: "GET, HEAD")
+    }
+
     /// Validates a parsed head against routes and limits, then sets up body reading.
     private func beginRequest(_ connection: Connection, _ head: ParsedHead) {
-        switch context.routes.match(path: head.path, method: head.method) {
+        connection.mayBePreface = false
+        connection.record = RequestRecord(
+            method: head.method, path: head.path, routePath: "unmatched", protocolName: head.version.string,
+            peer: connection.peerDescription, startedAt: now)
+        switch matchRoute(path: head.path, method: head.method) {
         case .notFound:
             reject(connection, HTTPError(404, "no route for \(head.path)"), headRequest: head.method == "HEAD")
             return
@@ -524,6 +647,7 @@ final class EventLoop: @unchecked Sendable {
             return
         case .found(let route):
             connection.route = route
+            connection.record?.routePath = route.path
         }
         if let length = head.contentLength, length > configuration.maxBodySize {
             reject(connection, HTTPError(413, "request body of \(length) bytes exceeds the limit of \(configuration.maxBodySize) bytes"))
@@ -551,21 +675,49 @@ final class EventLoop: @unchecked Sendable {
         }
     }
 
-    /// Runs the route handler as a Task; its response comes back through the inbox.
+    /// Runs the route handler (as a Task; its response comes back through the inbox).
     private func dispatch(_ connection: Connection) {
         guard let head = connection.head, let route = connection.route else { return }
         connection.phase = .handling
+        connection.record?.requestBytes = connection.body.count
         let request = ServerRequest(
             method: head.method, path: head.path, query: head.query, version: head.version.string,
             headers: HTTPHeaders(head.headers), body: connection.body, peer: connection.peerDescription)
         connection.body = []
-        let handler = route.handler
-        let id = connection.id
-        Task { [self] in
-            let response = await handler(request)
-            self.send(.response(connection: id, response))
+        if configuration.http2.enabled && !draining, let settings = h2cUpgradeSettings(head) {
+            upgradeToHTTP2(connection, request, route: route, settings: settings, headRequest: head.method == "HEAD")
+            return
+        }
+        if let response = startHandler(route, request, connection: connection.id, stream: 0) {
+            deliver(response, to: connection)
+            return
         }
         updateInterest(connection)
+    }
+
+    /// Starts `route`'s handler for `request`. A built-in route answers at once
+    /// (the response is returned); any other runs as a Task on the configured
+    /// executor and sends its response back to this loop.
+    func startHandler(_ route: Route, _ request: ServerRequest, connection: UInt64, stream: Int32) -> ServerResponse? {
+        if let inline = route.inlineHandler { return inline(request) }
+        let handler = route.handler
+        let context = self.context
+        let unixSocketPath = request.peer.hasPrefix("unix:") ? context.configuration.unixSocketPath : nil
+        context.metrics.handlersInFlight.increment()
+        let operation: @Sendable () async -> Void = { [self] in
+            let response = await handler(request)
+            context.metrics.handlersInFlight.decrement()
+            if let dumper = context.dumper, dumper.shouldDump(response.status) {
+                dumper.dump(request, response, unixSocketPath: unixSocketPath)
+            }
+            self.send(.response(connection: connection, stream: stream, response))
+        }
+        if let pool = context.workerPool {
+            Task(executorPreference: pool, operation: operation)
+        } else {
+            Task(operation: operation)
+        }
+        return nil
     }
 
     private func deliver(_ response: ServerResponse, to connection: Connection) {
@@ -591,6 +743,11 @@ final class EventLoop: @unchecked Sendable {
                 logger.error("handler returned an invalid header field; dropped it", metadata: ["path": "\(head.path)", "header": "\(name)"])
             }
         }
+        if var record = connection.record {
+            record.responseBytes = sendBody ? response.body.count : 0
+            let status = (200...999).contains(response.status) ? response.status : 500
+            requestAnswered(record, response: response, status: status, rejection: nil)
+        }
         connection.phase = .responding
         connection.responseInFlight = true
         connection.resetRequest()
@@ -604,17 +761,17 @@ final class EventLoop: @unchecked Sendable {
         _ connection: Connection, _ error: HTTPError, extraHeaders: [(name: String, value: String)] = [],
         headRequest: Bool = false
     ) {
-        logger.notice(
-            "rejected request",
-            metadata: [
-                "peer": "\(connection.peerDescription)", "status": "\(error.status)", "cause": "\(error.message)",
-            ])
         var response = ServerResponse.text(error.status, error.message + "\n")
         response.headers.append(contentsOf: extraHeaders)
         var problems: [ResponseProblem] = []
         let (bytes, sendBody) = encodeResponseHead(
             response, framing: ResponseFraming(close: true, http10: false, headRequest: headRequest),
             date: dateCache.current(), problems: &problems)
+        var record = connection.record ?? RequestRecord(
+            method: "", path: "", routePath: "unmatched", protocolName: "HTTP/1.1",
+            peer: connection.peerDescription, startedAt: now)
+        record.responseBytes = sendBody ? response.body.count : 0
+        requestAnswered(record, response: response, status: error.status, rejection: error)
         connection.phase = .responding
         connection.responseInFlight = true
         connection.closeAfterResponse = true
@@ -628,16 +785,125 @@ final class EventLoop: @unchecked Sendable {
         flush(connection)
     }
 
+    /// Records an answered request: metrics, the failure line, the access log line.
+    func requestAnswered(_ record: RequestRecord, response: ServerResponse, status: Int, rejection: HTTPError?) {
+        let elapsed = now >= record.startedAt ? now - record.startedAt : 0
+        context.metrics.requestAnswered(
+            path: record.routePath, status: status, protocolName: record.protocolName, nanoseconds: elapsed)
+        if let rejection {
+            var metadata: Logger.Metadata = [
+                "peer": "\(record.peer)", "status": "\(rejection.status)", "cause": "\(rejection.message)",
+            ]
+            if !record.method.isEmpty {
+                metadata["method"] = "\(record.method)"
+                metadata["path"] = "\(record.path)"
+                metadata["protocol"] = "\(record.protocolName)"
+            }
+            logger.notice("rejected request", metadata: metadata)
+        } else if status >= 400 && record.routePath != healthRoute?.path {
+            logger.log(
+                level: status >= 500 ? .error : .warning, "request failed",
+                metadata: [
+                    "peer": "\(record.peer)", "protocol": "\(record.protocolName)", "method": "\(record.method)",
+                    "path": "\(record.path)", "status": "\(status)", "cause": "\(response.failureCause)",
+                ])
+        }
+        if configuration.accessLog {
+            let micros = elapsed / 1000
+            logger.info(
+                "access",
+                metadata: [
+                    "peer": "\(record.peer)", "protocol": "\(record.protocolName)", "method": "\(record.method)",
+                    "path": "\(record.path)", "status": "\(status)", "requestBytes": "\(record.requestBytes)",
+                    "responseBytes": "\(record.responseBytes)",
+                    "durationMs": "\(micros / 1000).\(String(micros % 1000).leftPaddedWithZeros(3))",
+                ])
+        }
+    }
+
+    // MARK: - HTTP/2
+
+    /// The connection began with the HTTP/2 preface.
+    private func startPriorKnowledgeHTTP2(_ connection: Connection) {
+        guard let session = switchToHTTP2(connection, upgrade: nil) else { return }
+        feedBufferedInput(connection, session)
+    }
+
+    /// Answers 101 to an `Upgrade: h2c` request and serves its response as
+    /// stream 1 of the new HTTP/2 session (RFC 7540 §3.2).
+    private func upgradeToHTTP2(
+        _ connection: Connection, _ request: ServerRequest, route: Route, settings: [UInt8], headRequest: Bool
+    ) {
+        enqueue(connection, Array("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n".utf8))
+        var record = connection.record
+        record?.protocolName = "HTTP/2"
+        connection.resetRequest()
+        guard let session = switchToHTTP2(connection, upgrade: (settings, headRequest)) else { return }
+        if let record { session.adoptUpgradedRequest(record) }
+        if let response = startHandler(route, request, connection: connection.id, stream: 1) {
+            session.handlerFinished(1, response)
+        }
+        feedBufferedInput(connection, session)
+    }
+
+    private func switchToHTTP2(
+        _ connection: Connection, upgrade: (settings: [UInt8], headRequest: Bool)?
+    ) -> HTTP2Session? {
+        let session: HTTP2Session
+        do {
+            session = try HTTP2Session(connection: connection, loop: self, upgrade: upgrade)
+        } catch {
+            logger.error("cannot start HTTP/2 on a connection", metadata: ["peer": "\(connection.peerDescription)", "error": "\(error)"])
+            closeConnection(connection)
+            return nil
+        }
+        connection.http2 = session
+        connection.phase = .http2
+        connection.mayBePreface = false
+        connection.headStartedAt = nil
+        if draining { session.beginShutdown(now: now) }
+        return session
+    }
+
+    /// Hands input read before the switch (the preface, frames) to nghttp2.
+    private func feedBufferedInput(_ connection: Connection, _ session: HTTP2Session) {
+        let pending = Array(connection.inbound[connection.inboundStart...])
+        connection.inbound = []
+        connection.inboundStart = 0
+        connection.scanResume = 0
+        let ok = pending.withUnsafeBytes { session.receive($0) }
+        if ok {
+            flush(connection)
+        } else {
+            failHTTP2(connection)
+        }
+    }
+
+    /// nghttp2 gave up on the session: write what it queued (a GOAWAY) if the socket takes it, then close.
+    private func failHTTP2(_ connection: Connection) {
+        if let bytes = connection.http2?.produce(limit: 64 * 1024) { enqueue(connection, bytes) }
+        _ = writeOutbound(connection)
+        closeConnection(connection)
+    }
+
     // MARK: - Writing
 
     private func enqueue(_ connection: Connection, _ bytes: [UInt8]) {
         guard !bytes.isEmpty else { return }
         if connection.outbound.isEmpty { connection.lastWriteProgress = now }
         connection.outbound.append(bytes)
+        connection.outboundBytes += bytes.count
     }
 
-    /// Writes as much queued output as the socket takes; registers for EPOLLOUT otherwise.
-    private func flush(_ connection: Connection) {
+    private enum WriteResult {
+        case drained
+        case blocked
+        case failed
+    }
+
+    /// Writes queued output until it is all written or the socket is full.
+    private func writeOutbound(_ connection: Connection) -> WriteResult {
+        guard !connection.isClosed else { return .failed }
         while !connection.outbound.isEmpty {
             let offset = connection.outboundOffset
             let written: Int
@@ -657,12 +923,13 @@ final class EventLoop: @unchecked Sendable {
             if written < 0 {
                 let e = errno
                 if e == EINTR { continue }
-                if e == EAGAIN || e == EWOULDBLOCK { break }
+                if e == EAGAIN || e == EWOULDBLOCK { return .blocked }
                 logger.debug("write failed", metadata: ["peer": "\(connection.peerDescription)", "error": "\(errnoDescription(e))"])
                 closeConnection(connection)
-                return
+                return .failed
             }
             connection.lastWriteProgress = now
+            connection.outboundBytes -= written
             var remaining = written + offset
             while remaining > 0, let first = connection.outbound.first, remaining >= first.count {
                 remaining -= first.count
@@ -670,6 +937,39 @@ final class EventLoop: @unchecked Sendable {
             }
             connection.outboundOffset = remaining
         }
+        return .drained
+    }
+
+    /// Writes as much queued output as the socket takes; registers for EPOLLOUT otherwise.
+    /// On HTTP/2 connections, pulls frames from nghttp2 as the output drains.
+    private func flush(_ connection: Connection) {
+        guard !connection.isClosed else { return }
+        if connection.phase == .http2, let session = connection.http2 {
+            while true {
+                if connection.outboundBytes < Self.http2HighWater {
+                    guard let more = session.produce(limit: Self.http2HighWater - connection.outboundBytes) else {
+                        closeConnection(connection)
+                        return
+                    }
+                    enqueue(connection, more)
+                }
+                if connection.outbound.isEmpty { break }
+                switch writeOutbound(connection) {
+                case .failed: return
+                case .blocked:
+                    updateInterest(connection)
+                    return
+                case .drained: continue
+                }
+            }
+            if session.isFinished || (connection.peerClosed && session.handlersRunning == 0) {
+                startLingeringClose(connection)
+            } else {
+                updateInterest(connection)
+            }
+            return
+        }
+        if case .failed = writeOutbound(connection) { return }
         if connection.outbound.isEmpty && connection.responseInFlight && connection.phase == .responding {
             responseCompleted(connection)
         } else {
@@ -739,14 +1039,16 @@ final class EventLoop: @unchecked Sendable {
         close(connection.fd)  // also removes it from the epoll set
         connections[connection.id] = nil
         connection.outbound = []
+        connection.outboundBytes = 0
         connection.inbound = []
         connection.body = []
+        context.metrics.connectionsOpen.decrement()
     }
 
     // MARK: - Timeouts and shutdown
 
     private func sweep() {
-        for connection in Array(connections.values) {
+        for connection in Array(connections.values) where !connection.isClosed {
             switch connection.phase {
             case .head:
                 if let started = connection.headStartedAt {
@@ -772,6 +1074,21 @@ final class EventLoop: @unchecked Sendable {
                 if now >= connection.lingerDeadline { closeConnection(connection) }
             case .handling:
                 break
+            case .http2:
+                guard let session = connection.http2 else { break }
+                if !connection.outbound.isEmpty && now - connection.lastWriteProgress > context.idleTimeout {
+                    logger.notice(
+                        "client stopped reading the response; closing",
+                        metadata: ["peer": "\(connection.peerDescription)"])
+                    closeConnection(connection)
+                } else if session.streams.isEmpty && now - connection.lastActivity > context.idleTimeout {
+                    logger.debug("closing idle HTTP/2 connection", metadata: ["peer": "\(connection.peerDescription)"])
+                    session.closeIdle()
+                    flush(connection)
+                } else {
+                    session.sweep(now: now, idleSince: connection.lastActivity)
+                    flush(connection)
+                }
             }
         }
     }
@@ -783,20 +1100,33 @@ final class EventLoop: @unchecked Sendable {
         }
         draining = true
         drainDeadline = deadline
-        if listenFD >= 0 {
-            close(listenFD)
-            listenFD = -1
-            listenerResumeAt = nil
-        }
-        for connection in Array(connections.values) {
+        closeListeners()
+        for connection in Array(connections.values) where !connection.isClosed {
             switch connection.phase {
             case .head where connection.headStartedAt == nil && !connection.hasBufferedInput:
-                closeConnection(connection)  // idle keep-alive connection
+                // Idle keep-alive connection. A request may already wait in the socket: serve it (with
+                // Connection: close) rather than reset it; close the connection if there is none.
+                readable(connection)
+                if connection.isClosed { continue }
+                if connection.phase == .head && connection.headStartedAt == nil && !connection.hasBufferedInput {
+                    closeConnection(connection)
+                } else {
+                    connection.closeAfterResponse = true
+                }
             case .lingering:
                 connection.lingerDeadline = min(connection.lingerDeadline, drainDeadline)
+            case .http2:
+                connection.http2?.beginShutdown(now: now)
+                flush(connection)
             default:
                 connection.closeAfterResponse = true
             }
         }
+    }
+}
+
+extension String {
+    fileprivate func leftPaddedWithZeros(_ width: Int) -> String {
+        count >= width ? self : String(repeating: "0", count: width - count) + self
     }
 }

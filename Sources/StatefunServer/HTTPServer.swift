@@ -1,11 +1,15 @@
 import CLinuxShims
+public import CoreMetrics
 import Glibc
 public import Logging
+public import ServiceLifecycle
 import Synchronization
 
-/// A small HTTP/1.1 server built directly on epoll: one thread per event loop,
-/// each with its own `SO_REUSEPORT` listening socket, and route handlers run as
-/// Swift tasks. It knows nothing about Stateful Functions.
+/// A small HTTP server built directly on epoll: one thread per event loop,
+/// each with its own `SO_REUSEPORT` listening socket, route handlers run as
+/// Swift tasks. It speaks HTTP/1.1 and HTTP/2 (h2c, through libnghttp2) on the
+/// same port, and can listen on a Unix domain socket. It knows nothing about
+/// Stateful Functions.
 ///
 /// ```swift
 /// let server = HTTPServer(configuration: .init(port: 8000), routes: [
@@ -13,6 +17,9 @@ import Synchronization
 /// ])
 /// try await server.run()   // until SIGINT/SIGTERM
 /// ```
+///
+/// In a swift-service-lifecycle `ServiceGroup`, run ``service`` instead: the
+/// group's signals and graceful shutdown then drive the server.
 public final class HTTPServer: Sendable {
     private enum State {
         case idle
@@ -23,20 +30,43 @@ public final class HTTPServer: Sendable {
 
     /// The configuration the server was created with.
     public let configuration: HTTPServerConfiguration
-    private let context: ServerContext
+    private let routes: RouteTable
+    private let logger: Logger
+    private let metricsFactory: any MetricsFactory
+    private let startupMetadata: Logger.Metadata
+    private let lifecycle = Lifecycle()
+    private let readiness = Readiness()
     private let state = Mutex(State.idle)
+    private let unixListener = Mutex<UnixListener?>(nil)
+    private let addresses = Mutex<[String]>([])
+    /// The wait of ``beginGracefulShutdown()``, cancelled by ``shutdown()``.
+    private let delayedShutdown = Mutex<Task<Void, Never>?>(nil)
 
     /// Creates a server; nothing is bound until ``start()`` or ``run()``.
+    ///
+    /// - Parameters:
+    ///   - configuration: addresses, protocols, limits, timeouts, scheduling, logging.
+    ///   - routes: the paths served and their handlers.
+    ///   - logger: where the server logs (start-up, failures, the access log).
+    ///   - metricsFactory: where the server's instruments are created (`http_requests_total`,
+    ///     `http_request_duration_seconds`, `http_connections_total`, `http_connections_open`,
+    ///     `http_handler_tasks_in_flight`); the process-wide `MetricsSystem` by default.
+    ///   - startupMetadata: more fields for the start-up log line (the service adds its functions).
     public init(
         configuration: HTTPServerConfiguration, routes: [Route],
-        logger: Logger = Logger(label: "statefun.server")
+        logger: Logger = Logger(label: "statefun.server"),
+        metricsFactory: any MetricsFactory = MetricsSystem.factory,
+        startupMetadata: Logger.Metadata = [:]
     ) {
         self.configuration = configuration
-        self.context = ServerContext(configuration: configuration, routes: RouteTable(routes), logger: logger)
+        self.routes = RouteTable(routes)
+        self.logger = logger
+        self.metricsFactory = metricsFactory
+        self.startupMetadata = startupMetadata
     }
 
-    /// The port the server is bound to (the kernel's choice when configured with
-    /// port 0), or 0 before ``start()``.
+    /// The TCP port the server is bound to (the kernel's choice when configured
+    /// with port 0), or 0 before ``start()`` and when TCP is disabled.
     public var localPort: Int {
         state.withLock { state in
             switch state {
@@ -46,6 +76,21 @@ public final class HTTPServer: Sendable {
         }
     }
 
+    /// Where the server listens, e.g. `["127.0.0.1:8000", "unix:/run/statefun.sock"]`; empty before ``start()``.
+    public var listeningAddresses: [String] { addresses.withLock { $0 } }
+
+    /// True from ``start()`` until the server reports not ready (``markNotReady()``,
+    /// a graceful shutdown): what the health check path answers (200 or 503).
+    public var isReady: Bool { readiness.isReady }
+
+    /// Reports not ready from now on (the health check answers 503) while
+    /// serving on as before. ``beginGracefulShutdown()`` starts with this.
+    public func markNotReady() {
+        guard readiness.isReady else { return }
+        readiness.set(false)
+        logger.notice("HTTP server reports not ready")
+    }
+
     /// Binds the listening sockets and starts the event-loop threads; returns
     /// once the server accepts connections.
     ///
@@ -53,40 +98,78 @@ public final class HTTPServer: Sendable {
     ///   resolved, if a system call fails, or if the server was started before.
     public func start() throws {
         let configuration = self.configuration
-        let context = self.context
         try state.withLock { state throws(HTTPServerError) in
             guard case .idle = state else {
                 throw HTTPServerError(.alreadyStarted, "the server was already started (or shut down)")
             }
+            guard configuration.tcpEnabled || configuration.unixSocketPath != nil else {
+                throw HTTPServerError(.invalidConfiguration, "nothing to listen on: TCP is disabled and no Unix socket path is set")
+            }
             cshim_ignore_sigpipe()
             raiseFileDescriptorLimit()
 
-            var address = try SocketAddress.resolve(host: configuration.host, port: configuration.port)
-            // Probe without SO_REUSEPORT: it fails if *any* socket holds the port
-            // (a SO_REUSEPORT bind would silently share it with another server of
-            // the same user), and it makes the kernel pick the port for port 0.
-            let probe = try makeBoundSocket(address, reusePort: false, listenBacklog: nil)
-            address.port = boundAddress(probe)?.port ?? configuration.port
-            close(probe)
+            var workerPool: WorkerPool?
+            if case .workerThreads(let count) = configuration.handlerExecution {
+                workerPool = try WorkerPool(threads: count, name: "http-worker")
+            }
+            var dumper: FailedRequestDumper?
+            if let dump = configuration.failedRequestDump { dumper = try FailedRequestDumper(dump, logger: logger) }
+            let context = ServerContext(
+                configuration: configuration, routes: routes, logger: logger, lifecycle: lifecycle,
+                readiness: readiness, metrics: ServerMetrics(factory: metricsFactory), workerPool: workerPool,
+                dumper: dumper)
+
+            var tcpAddress: SocketAddress?
+            if configuration.tcpEnabled {
+                var address = try SocketAddress.resolve(host: configuration.host, port: configuration.port)
+                // Probe without SO_REUSEPORT: it fails if *any* socket holds the port
+                // (a SO_REUSEPORT bind would silently share it with another server of
+                // the same user), and it makes the kernel pick the port for port 0.
+                let probe = try makeBoundSocket(address, reusePort: false, listenBacklog: nil)
+                address.port = boundAddress(probe)?.port ?? configuration.port
+                close(probe)
+                tcpAddress = address
+            }
+            var unix: UnixListener?
+            if let path = configuration.unixSocketPath {
+                unix = try makeUnixListener(
+                    path: path, permissions: configuration.unixSocketPermissions, backlog: configuration.backlog)
+            }
 
             let loopCount = max(1, configuration.eventLoopCount)
             var loops: [EventLoop] = []
             do throws(HTTPServerError) {
                 for index in 0..<loopCount {
-                    let fd = try makeBoundSocket(address, reusePort: true, listenBacklog: configuration.backlog)
+                    var listeners: [EventLoop.Listener] = []
                     do throws(HTTPServerError) {
-                        loops.append(try EventLoop(index: index, context: context, listenFD: fd))
+                        if let tcpAddress {
+                            let fd = try makeBoundSocket(tcpAddress, reusePort: true, listenBacklog: configuration.backlog)
+                            listeners.append(EventLoop.Listener(fd: fd, unixSocketPath: nil))
+                        }
+                        if let unix {
+                            // Each loop watches its own descriptor of the one socket (SO_REUSEPORT is TCP only).
+                            let fd = fcntl(unix.fd, F_DUPFD_CLOEXEC, Int32(0))
+                            if fd < 0 { throw .system("fcntl(F_DUPFD_CLOEXEC)", errno) }
+                            listeners.append(EventLoop.Listener(fd: fd, unixSocketPath: unix.path))
+                        }
                     } catch {
-                        close(fd)
+                        for listener in listeners { close(listener.fd) }
                         throw error
                     }
+                    loops.append(try EventLoop(index: index, context: context, listeners: listeners))
                 }
             } catch {
                 for loop in loops { loop.closeUnstarted() }
+                if let unix {
+                    close(unix.fd)
+                    unix.unlinkFile()
+                }
                 throw error
             }
+            if let unix { close(unix.fd) }  // the loops hold their own descriptors
+            let port = tcpAddress?.port ?? 0
 
-            context.lifecycle.loopsStarting(loops.count)
+            lifecycle.loopsStarting(loops.count)
             for (index, loop) in loops.enumerated() {
                 do throws(HTTPServerError) {
                     try spawnThread(name: "http-loop-\(index)") { loop.run() }
@@ -96,23 +179,44 @@ public final class HTTPServer: Sendable {
                     for started in loops[..<index] { started.send(.shutdown(deadline: deadline)) }
                     for unstarted in loops[index...] {
                         unstarted.closeUnstarted()
-                        context.lifecycle.loopExited()
+                        lifecycle.loopExited()
                     }
-                    state = .stopped(port: address.port)
+                    unix?.unlinkFile()
+                    state = .stopped(port: port)
                     throw error
                 }
             }
-            state = .running(loops, port: address.port)
-            context.logger.info(
-                "HTTP server listening",
-                metadata: ["address": "\(address.description)", "eventLoops": "\(loops.count)"])
+            state = .running(loops, port: port)
+            unixListener.withLock { $0 = unix }
+            var listening: [String] = []
+            if let tcpAddress { listening.append(tcpAddress.description) }
+            if let unix { listening.append("unix:" + unix.path) }
+            addresses.withLock { $0 = listening }
+            readiness.set(true)
+
+            var metadata = startupMetadata
+            metadata["addresses"] = "\(listening.joined(separator: ", "))"
+            metadata["protocols"] = "\(configuration.http2.enabled ? "HTTP/1.1, HTTP/2 (h2c: prior knowledge, Upgrade)" : "HTTP/1.1")"
+            metadata["eventLoops"] = "\(loops.count)"
+            metadata["handlers"] = "\(describe(configuration.handlerExecution))"
+            if let path = configuration.healthCheckPath { metadata["health"] = "\(path)" }
+            if let dump = configuration.failedRequestDump { metadata["failedRequestDump"] = "\(dump.directory)" }
+            logger.info("HTTP server listening", metadata: metadata)
+        }
+    }
+
+    private func describe(_ execution: HandlerExecution) -> String {
+        switch execution {
+        case .cooperativePool: "cooperative pool"
+        case .workerThreads(let count): "\(count) worker threads"
         }
     }
 
     /// Starts a graceful shutdown with the configured ``HTTPServerConfiguration/shutdownGracePeriod``:
-    /// listeners close at once, idle connections are closed, in-flight requests
-    /// finish and get their responses, then the loops stop. Returns immediately;
-    /// use ``waitUntilStopped()`` to wait.
+    /// listeners close at once, idle connections are closed, HTTP/2 connections
+    /// get GOAWAY, in-flight requests and streams finish and get their
+    /// responses, then the loops stop. Returns immediately; use
+    /// ``waitUntilStopped()`` to wait.
     public func shutdown() {
         shutdown(gracePeriod: configuration.shutdownGracePeriod)
     }
@@ -120,6 +224,11 @@ public final class HTTPServer: Sendable {
     /// Starts a graceful shutdown that force-closes whatever is unfinished after
     /// `gracePeriod`. Calling it again can shorten, never extend, the deadline.
     public func shutdown(gracePeriod: Duration) {
+        readiness.set(false)
+        delayedShutdown.withLock { task in
+            task?.cancel()
+            task = nil
+        }
         let loops = state.withLock { state -> [EventLoop] in
             switch state {
             case .idle:
@@ -135,28 +244,57 @@ public final class HTTPServer: Sendable {
             }
         }
         guard !loops.isEmpty else { return }
-        context.logger.info("HTTP server shutting down", metadata: ["gracePeriod": "\(gracePeriod)"])
+        logger.info("HTTP server shutting down", metadata: ["gracePeriod": "\(gracePeriod)"])
         let deadline = monotonicNanos() &+ gracePeriod.clampedNanoseconds
         for loop in loops { loop.send(.shutdown(deadline: deadline)) }
+        // New clients of the Unix socket find no file rather than a closing socket.
+        unixListener.withLock { listener in
+            listener?.unlinkFile()
+            listener = nil
+        }
+    }
+
+    /// What SIGTERM starts, as Kubernetes expects: report not ready at once
+    /// (the health check answers 503), keep serving for
+    /// ``HTTPServerConfiguration/shutdownDelay`` so load balancers stop sending
+    /// new work, then ``shutdown()``. Returns immediately.
+    public func beginGracefulShutdown() {
+        markNotReady()
+        let delay = configuration.shutdownDelay
+        if delay <= .zero {
+            shutdown()
+            return
+        }
+        logger.notice("HTTP server stops accepting after the shutdown delay", metadata: ["delay": "\(delay)"])
+        delayedShutdown.withLock { task in
+            guard task == nil else { return }
+            task = Task { [self] in
+                guard (try? await Task.sleep(for: delay)) != nil else { return }  // cancelled: shutdown() ran
+                shutdown()
+            }
+        }
     }
 
     /// Returns once every event loop has exited (immediately if the server
     /// never started). Cancelling the waiting task does not end the wait.
     public func waitUntilStopped() async {
-        await context.lifecycle.wait()
+        await lifecycle.wait()
     }
 
-    /// Starts the server, shuts it down gracefully on SIGINT or SIGTERM (a
-    /// second signal shortens the grace period to zero) or when the calling task
-    /// is cancelled, and returns once it has stopped, so the process can then exit normally.
+    /// Starts the server, shuts it down on SIGINT or SIGTERM (with
+    /// ``beginGracefulShutdown()``; a second signal shortens the grace period to
+    /// zero) or when the calling task is cancelled (with ``shutdown()``), and
+    /// returns once it has stopped, so the process can then exit normally.
+    ///
+    /// It installs its own signal handlers: in a `ServiceGroup`, use ``service``.
     public func run() async throws {
-        let logger = context.logger
+        let logger = self.logger
         let signalCount = Atomic<Int>(0)
         let subscription = try terminationSignals.subscribe { [self] in
             let count = signalCount.add(1, ordering: .relaxed).newValue
             if count == 1 {
                 logger.notice("termination signal received; shutting down gracefully")
-                self.shutdown()
+                self.beginGracefulShutdown()
             } else {
                 logger.notice("second termination signal received; closing all connections now")
                 self.shutdown(gracePeriod: .zero)
@@ -175,5 +313,49 @@ public final class HTTPServer: Sendable {
         }
         terminationSignals.unsubscribe(subscription)
         logger.info("HTTP server stopped")
+    }
+
+    /// The server as a swift-service-lifecycle `Service`, for a `ServiceGroup`
+    /// that owns the signals (`gracefulShutdownSignals: [.sigterm]`).
+    public var service: HTTPServerService { HTTPServerService(server: self) }
+
+    /// Serves under a `ServiceGroup` (see ``HTTPServerService``).
+    fileprivate func runAsService() async throws {
+        try start()
+        await withGracefulShutdownHandler {
+            await withTaskCancellationHandler {
+                await waitUntilStopped()
+            } onCancel: {
+                self.shutdown(gracePeriod: .zero)
+            }
+        } onGracefulShutdown: {
+            self.logger.notice("graceful shutdown requested (termination signal received); shutting down gracefully")
+            self.beginGracefulShutdown()
+        }
+        logger.info("HTTP server stopped")
+    }
+}
+
+/// An ``HTTPServer`` as a swift-service-lifecycle `Service`.
+///
+/// `run()` starts the server and serves until the group shuts down: a graceful
+/// shutdown (the group's `gracefulShutdownSignals`, typically SIGTERM, or
+/// another service ending) runs ``HTTPServer/beginGracefulShutdown()`` — not
+/// ready, ``HTTPServerConfiguration/shutdownDelay``, stop accepting, finish
+/// in-flight requests and streams within ``HTTPServerConfiguration/shutdownGracePeriod``;
+/// cancellation closes everything at once. It returns once the server has stopped.
+///
+/// ```swift
+/// let group = ServiceGroup(configuration: .init(
+///     services: [server.service], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+/// try await group.run()
+/// ```
+public struct HTTPServerService: Service {
+    /// The server this service runs.
+    public let server: HTTPServer
+
+    /// Runs the server until the group shuts down.
+    public func run() async throws {
+        try await server.runAsService()
     }
 }

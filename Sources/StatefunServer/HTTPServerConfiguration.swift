@@ -1,18 +1,31 @@
 import Glibc
 
 /// Settings for an ``HTTPServer``: where it listens, how many event loops it
-/// runs, and the limits and timeouts it enforces on clients.
+/// runs, the protocols it speaks, the limits and timeouts it enforces on
+/// clients, where handlers run, and what it logs and records.
 public struct HTTPServerConfiguration: Sendable {
     /// The address to bind: an IPv4 or IPv6 literal or a resolvable host name.
     public var host: String
     /// The TCP port to bind; `0` lets the kernel pick an ephemeral port
     /// (read it back from ``HTTPServer/localPort``).
     public var port: Int
+    /// Whether to listen on TCP at ``host``:``port``. Set it to `false` to serve
+    /// only on ``unixSocketPath``.
+    public var tcpEnabled: Bool
+    /// A Unix domain socket to listen on as well as (or, without TCP, instead of)
+    /// the TCP port, for the runtime's `http+unix:///path/to.sock/url/path` endpoints.
+    /// A stale socket file left by a crashed run is replaced; a live one (another
+    /// server answers on it) or a file that is not a socket is an error. The file
+    /// is removed when the server shuts down.
+    public var unixSocketPath: String?
+    /// The permission bits of the socket file (clients need write permission to connect).
+    public var unixSocketPermissions: Int
     /// The number of event-loop threads, each with its own listening socket.
     public var eventLoopCount: Int
     /// The largest request body accepted; larger bodies are answered with 413.
     public var maxBodySize: Int
-    /// The largest request line plus header section accepted; larger heads are answered with 431.
+    /// The largest request line plus header section accepted; larger heads are
+    /// answered with 431. Also the HTTP/2 `SETTINGS_MAX_HEADER_LIST_SIZE`.
     public var maxHeaderSize: Int
     /// How long a keep-alive connection may sit idle between requests before it is closed.
     public var idleTimeout: Duration
@@ -22,8 +35,26 @@ public struct HTTPServerConfiguration: Sendable {
     /// How long in-flight requests may take to finish after ``HTTPServer/shutdown()``
     /// before their connections are closed regardless.
     public var shutdownGracePeriod: Duration
+    /// How long a graceful shutdown (SIGTERM, or a `ServiceGroup`'s graceful
+    /// shutdown) keeps serving, with `/healthz` answering 503, before it stops
+    /// accepting connections. Gives a load balancer (a Kubernetes Service) time
+    /// to take the instance out of rotation. Zero by default.
+    public var shutdownDelay: Duration
     /// The listen backlog of each listening socket.
     public var backlog: Int32
+    /// HTTP/2 (h2c) settings.
+    public var http2: HTTP2Configuration
+    /// Where route handlers run (see ``HandlerExecution``).
+    public var handlerExecution: HandlerExecution
+    /// The path the server itself answers `GET`/`HEAD` on with 200 while it is
+    /// ready and 503 once it is shutting down (`nil`: no health endpoint). A
+    /// route registered at the same path takes precedence.
+    public var healthCheckPath: String?
+    /// Log one `info` line per request answered (method, path, status, sizes, duration).
+    public var accessLog: Bool
+    /// Write the requests that handlers answer with a failure status to a
+    /// directory, to replay them later (`nil`: off).
+    public var failedRequestDump: FailedRequestDumpConfiguration?
 
     /// Creates a configuration; every parameter has a production-ready default.
     public init(
@@ -35,7 +66,16 @@ public struct HTTPServerConfiguration: Sendable {
         idleTimeout: Duration = .seconds(60),
         headerTimeout: Duration = .seconds(30),
         shutdownGracePeriod: Duration = .seconds(30),
-        backlog: Int32 = 4096
+        backlog: Int32 = 4096,
+        tcpEnabled: Bool = true,
+        unixSocketPath: String? = nil,
+        unixSocketPermissions: Int = 0o660,
+        shutdownDelay: Duration = .zero,
+        http2: HTTP2Configuration = HTTP2Configuration(),
+        handlerExecution: HandlerExecution = .cooperativePool,
+        healthCheckPath: String? = "/healthz",
+        accessLog: Bool = false,
+        failedRequestDump: FailedRequestDumpConfiguration? = nil
     ) {
         self.host = host
         self.port = port
@@ -46,12 +86,98 @@ public struct HTTPServerConfiguration: Sendable {
         self.headerTimeout = headerTimeout
         self.shutdownGracePeriod = shutdownGracePeriod
         self.backlog = backlog
+        self.tcpEnabled = tcpEnabled
+        self.unixSocketPath = unixSocketPath
+        self.unixSocketPermissions = unixSocketPermissions
+        self.shutdownDelay = shutdownDelay
+        self.http2 = http2
+        self.handlerExecution = handlerExecution
+        self.healthCheckPath = healthCheckPath
+        self.accessLog = accessLog
+        self.failedRequestDump = failedRequestDump
     }
 
     /// The number of online CPUs (at least 1): the default ``eventLoopCount``.
     public static var onlineProcessorCount: Int {
         let count = sysconf(Int32(_SC_NPROCESSORS_ONLN))
         return count > 0 ? count : 1
+    }
+}
+
+/// HTTP/2 over cleartext (h2c): detected on the same port as HTTP/1.1 from the
+/// client's connection preface ("prior knowledge"), or reached from HTTP/1.1
+/// with `Upgrade: h2c`.
+public struct HTTP2Configuration: Sendable {
+    /// Whether HTTP/2 is served at all. Without it the preface is answered 505.
+    public var enabled: Bool
+    /// `SETTINGS_MAX_CONCURRENT_STREAMS`: requests one connection may have open
+    /// at once; more are refused with `RST_STREAM`.
+    public var maxConcurrentStreams: Int
+    /// `SETTINGS_INITIAL_WINDOW_SIZE`: how many body bytes a client may send on
+    /// one stream before it needs a `WINDOW_UPDATE`. The default (32 MiB, the
+    /// body limit) lets a request of the largest allowed size arrive without waiting.
+    public var initialStreamWindowSize: Int
+    /// The connection-level receive window shared by all streams of a connection.
+    public var connectionWindowSize: Int
+    /// `SETTINGS_MAX_FRAME_SIZE`: the largest frame payload the server accepts
+    /// (16 KiB ... 16 MiB - 1); larger frames are a `FRAME_SIZE_ERROR`.
+    public var maxFrameSize: Int
+
+    /// Creates HTTP/2 settings.
+    public init(
+        enabled: Bool = true,
+        maxConcurrentStreams: Int = 256,
+        initialStreamWindowSize: Int = 32 * 1024 * 1024,
+        connectionWindowSize: Int = 64 * 1024 * 1024,
+        maxFrameSize: Int = 64 * 1024
+    ) {
+        self.enabled = enabled
+        self.maxConcurrentStreams = maxConcurrentStreams
+        self.initialStreamWindowSize = initialStreamWindowSize
+        self.connectionWindowSize = connectionWindowSize
+        self.maxFrameSize = maxFrameSize
+    }
+}
+
+/// Where route handlers run. Handlers never run on an event loop: the loops
+/// only read, parse and write, so a slow handler cannot stall other connections' I/O.
+public enum HandlerExecution: Sendable, Equatable {
+    /// Each request's handler is a task on Swift's global concurrent executor
+    /// (one thread per core). Right for handlers that `await` rather than block.
+    case cooperativePool
+    /// Each request's handler is a task that prefers a dedicated pool of this
+    /// many threads (a `TaskExecutor`). Right for handlers that block their
+    /// thread (synchronous I/O, locks, long computations): they occupy a pool
+    /// thread, never one of the few threads all of Swift concurrency shares.
+    case workerThreads(Int)
+}
+
+/// Where and what the server dumps about failed requests.
+///
+/// For each request a route handler answers with one of ``statuses``, two
+/// files are written to ``directory``: `<name>.body` (the request body, byte
+/// for byte) and `<name>.txt` (time, status, cause, method, path, peer,
+/// headers, and a `curl` command that replays the request). Requests the
+/// server rejects before a handler runs (malformed, too large) are not dumped.
+public struct FailedRequestDumpConfiguration: Sendable {
+    /// The directory the files go to; created if missing.
+    public var directory: String
+    /// The statuses that trigger a dump; 400 and 500 by default.
+    public var statuses: Set<Int>
+    /// The most requests dumped by one server, so a failure storm cannot fill the disk.
+    public var maxRequests: Int
+    /// The most body bytes dumped by one server; requests beyond are not written.
+    public var maxTotalBytes: Int
+
+    /// Creates a dump configuration.
+    public init(
+        directory: String, statuses: Set<Int> = [400, 500], maxRequests: Int = 1000,
+        maxTotalBytes: Int = 1 << 30
+    ) {
+        self.directory = directory
+        self.statuses = statuses
+        self.maxRequests = maxRequests
+        self.maxTotalBytes = maxTotalBytes
     }
 }
 

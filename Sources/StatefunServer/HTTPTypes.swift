@@ -46,13 +46,13 @@ public struct ServerRequest: Sendable {
     public var path: String
     /// The part of the target after `?`, if there was one.
     public var query: String?
-    /// The HTTP version as sent: `HTTP/1.1` or `HTTP/1.0`.
+    /// The HTTP version: `HTTP/1.1` or `HTTP/1.0` as sent, or `HTTP/2`.
     public var version: String
     /// The request's header fields.
     public var headers: HTTPHeaders
     /// The request body (de-chunked if it was sent with `Transfer-Encoding: chunked`).
     public var body: [UInt8]
-    /// The client's address as `ip:port` (`[ip]:port` for IPv6), for logging.
+    /// The client's address as `ip:port` (`[ip]:port` for IPv6), or `unix:<socket path>`, for logging.
     public var peer: String
 
     /// Creates a request (the server builds these; tests and adapters may too).
@@ -85,12 +85,27 @@ public struct ServerResponse: Sendable {
     public var headers: [(name: String, value: String)]
     /// The response body.
     public var body: [UInt8]
+    /// Why the request failed, for the server's log line and the failed-request
+    /// dump; never sent. When `nil`, a `text/plain` body of a 4xx/5xx response serves.
+    public var cause: String?
 
     /// Creates a response.
-    public init(status: Int, headers: [(name: String, value: String)] = [], body: [UInt8] = []) {
+    public init(status: Int, headers: [(name: String, value: String)] = [], body: [UInt8] = [], cause: String? = nil) {
         self.status = status
         self.headers = headers
         self.body = body
+        self.cause = cause
+    }
+
+    /// The cause to log for a failure: ``cause``, else a text body (first line, at most 1000 bytes).
+    var failureCause: String {
+        if let cause { return cause }
+        let isText = headers.contains { field in
+            asciiCaseInsensitiveEquals(field.name, "content-type") && field.value.lowercased().hasPrefix("text/")
+        }
+        guard isText else { return "" }
+        let line = body.prefix(1000).prefix { $0 != UInt8(ascii: "\n") }
+        return String(decoding: line, as: UTF8.self)
     }
 
     /// A `text/plain; charset=utf-8` response whose body is `message`.
@@ -110,6 +125,8 @@ public struct Route: Sendable {
     public var methods: Set<String>
     /// Produces the response for a request.
     public var handler: @Sendable (ServerRequest) async -> ServerResponse
+    /// Set for the server's own routes (the health check): answered on the event loop, without a task.
+    var inlineHandler: (@Sendable (ServerRequest) -> ServerResponse)?
 
     /// Creates a route. Several routes may share a path with different methods.
     public init(

@@ -77,8 +77,10 @@ func serve(_ register: (StatefulFunctions) throws -> Void) throws -> HTTPServer 
 }
 
 /// A figure of statefun-local's summary line, such as the 5 in "5 batches".
-func count(_ what: String, in summary: String) -> Int {
-    Int(summary.components(separatedBy: " \(what)").first?.split(separator: " ").last ?? "") ?? -1
+/// The closing summary is the last line; progress lines may come before it.
+func count(_ what: String, in stderr: String) -> Int {
+    let summary = stderr.split(separator: "\n").last(where: { $0.contains(" egress records") }).map(String.init) ?? ""
+    return Int(summary.components(separatedBy: " \(what)").first?.split(separator: " ").last ?? "") ?? -1
 }
 
 @Suite struct StatefunLocalTests {

@@ -288,7 +288,10 @@ final class RawConnection {
     private var buffer: [UInt8] = []
 
     init(port: Int) throws {
-        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        // A local until connected: a class init that throws once every property is set still
+        // runs deinit, which would close the descriptor a second time (by then maybe another
+        // thread's: a subprocess's pipe).
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw TestFailure("socket: \(errno)") }
         var timeout = timeval(tv_sec: 30, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
@@ -307,6 +310,7 @@ final class RawConnection {
             close(fd)
             throw TestFailure("connect: errno \(e)")
         }
+        self.fd = fd
     }
 
     deinit { close(fd) }

@@ -31,6 +31,8 @@ uint32_t cshim_epollin(void);
 uint32_t cshim_epollout(void);
 uint32_t cshim_epollerr(void);
 uint32_t cshim_epollhup(void);
+/// EPOLLEXCLUSIVE: only one of the epoll instances watching a shared listening socket wakes.
+uint32_t cshim_epollexclusive(void);
 int cshim_epoll_ctl_add(void);
 int cshim_epoll_ctl_mod(void);
 int cshim_epoll_ctl_del(void);

@@ -1,0 +1,579 @@
+// HTTP/2 on one connection, through libnghttp2: framing, HPACK, flow control,
+// stream states and protocol errors are nghttp2's; requests, routes, limits
+// and responses are ours. nghttp2 calls back into Swift (`@convention(c)`
+// closures below) with `user_data` pointing at the HTTP2Session.
+import CNghttp2
+import Glibc
+
+/// The client connection preface: what a prior-knowledge HTTP/2 client sends first.
+let http2Preface: [UInt8] = Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8)
+
+/// One request stream.
+final class HTTP2Stream {
+    enum State {
+        /// Receiving the header block.
+        case headers
+        /// Receiving DATA frames.
+        case body
+        /// The route handler is running.
+        case handling
+        /// A response was submitted (by the handler, or by the server rejecting the request).
+        case answered
+    }
+
+    let id: Int32
+    var state = State.headers
+    var method = ""
+    var target = ""
+    var authority: String?
+    var headers: [(name: String, value: String)] = []
+    var headerListSize = 0
+    var headersTooLarge = false
+    var body: [UInt8] = []
+    /// The `content-length` the client declared (nghttp2 checks the body against it).
+    var declaredLength: Int?
+    /// Body bytes received, kept or not.
+    var receivedLength = 0
+    var route: Route?
+    /// The client sent END_STREAM.
+    var requestComplete = false
+    var record: RequestRecord?
+    var responseBody: [UInt8] = []
+    var responseOffset = 0
+
+    init(id: Int32) { self.id = id }
+}
+
+/// The HTTP/2 side of a ``Connection``. Owned by, and only touched on, its event loop's thread.
+final class HTTP2Session {
+    private(set) var session: OpaquePointer!
+    unowned let loop: EventLoop
+    unowned let connection: Connection
+    private(set) var streams: [Int32: HTTP2Stream] = [:]
+    /// Streams whose handler is running.
+    private(set) var handlersRunning = 0
+
+    private enum Shutdown {
+        case none
+        /// GOAWAY(2^31-1) and a PING sent; the final GOAWAY follows the PING's ACK.
+        case noticeSent(at: UInt64)
+        case goawaySent
+    }
+
+    private var shutdown = Shutdown.none
+    private static let shutdownPing: [UInt8] = Array("shutdown".utf8)
+
+    private var configuration: HTTPServerConfiguration { loop.context.configuration }
+
+    /// Starts the session: our SETTINGS and connection window are queued. For an
+    /// HTTP/1.1 `Upgrade: h2c`, `upgrade` carries the decoded `HTTP2-Settings`
+    /// payload, and stream 1 is opened half-closed for the request already read.
+    init(connection: Connection, loop: EventLoop, upgrade: (settings: [UInt8], headRequest: Bool)? = nil) throws(HTTPServerError) {
+        self.connection = connection
+        self.loop = loop
+
+        var callbacks: OpaquePointer?
+        guard nghttp2_session_callbacks_new(&callbacks) == 0, let callbacks else {
+            throw HTTPServerError(.system, "nghttp2_session_callbacks_new failed")
+        }
+        defer { nghttp2_session_callbacks_del(callbacks) }
+        nghttp2_session_callbacks_set_on_begin_headers_callback(callbacks, onBeginHeaders)
+        nghttp2_session_callbacks_set_on_header_callback(callbacks, onHeader)
+        nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks, onFrameRecv)
+        nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks, onDataChunkRecv)
+        nghttp2_session_callbacks_set_on_stream_close_callback(callbacks, onStreamClose)
+        nghttp2_session_callbacks_set_on_frame_send_callback(callbacks, onFrameSend)
+        nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(callbacks, onInvalidFrameRecv)
+
+        var option: OpaquePointer?
+        guard nghttp2_option_new(&option) == 0, let option else {
+            throw HTTPServerError(.system, "nghttp2_option_new failed")
+        }
+        defer { nghttp2_option_del(option) }
+        // Refuse a peer that keeps us busy answering SETTINGS/PING (flood protection).
+        nghttp2_option_set_max_outbound_ack(option, 1000)
+        nghttp2_option_set_max_settings(option, 32)
+
+        var created: OpaquePointer?
+        let userData = Unmanaged.passUnretained(self).toOpaque()
+        guard nghttp2_session_server_new2(&created, callbacks, userData, option) == 0, let created else {
+            throw HTTPServerError(.system, "nghttp2_session_server_new2 failed")
+        }
+        session = created
+
+        let http2 = configuration.http2
+        let settings = [
+            (NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, http2.maxConcurrentStreams),
+            (NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, min(max(http2.initialStreamWindowSize, 65535), Int(Int32.max))),
+            (NGHTTP2_SETTINGS_MAX_FRAME_SIZE, min(max(http2.maxFrameSize, 16384), 16_777_215)),
+            (NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, configuration.maxHeaderSize),
+        ].map { id, value in
+            nghttp2_settings_entry(settings_id: Int32(id.rawValue), value: UInt32(clamping: value))
+        }
+        var rc = nghttp2_submit_settings(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), settings, settings.count)
+        if rc == 0 {
+            let window = min(max(http2.connectionWindowSize, 65535), Int(Int32.max))
+            rc = nghttp2_session_set_local_window_size(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), 0, Int32(window))
+        }
+        if rc == 0, let upgrade {
+            rc = upgrade.settings.withUnsafeBufferPointer { payload in
+                nghttp2_session_upgrade2(session, payload.baseAddress, payload.count, upgrade.headRequest ? 1 : 0, nil)
+            }
+        }
+        if rc != 0 {
+            nghttp2_session_del(session)
+            session = nil
+            throw HTTPServerError(.system, "cannot start the HTTP/2 session: \(nghttp2Error(rc))")
+        }
+    }
+
+    deinit {
+        if let session { nghttp2_session_del(session) }
+    }
+
+    // MARK: - Input and output
+
+    /// Feeds bytes read from the socket. Returns false on a fatal session error
+    /// (the connection must be closed once any GOAWAY queued is written).
+    func receive(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        guard !bytes.isEmpty else { return true }
+        let rc = nghttp2_session_mem_recv(
+            session, bytes.baseAddress!.assumingMemoryBound(to: UInt8.self), bytes.count)
+        if rc < 0 {
+            loop.logger.notice(
+                "HTTP/2 connection failed",
+                metadata: ["peer": "\(connection.peerDescription)", "error": "\(nghttp2Error(Int32(rc)))"])
+            return false
+        }
+        return true
+    }
+
+    /// Serializes queued frames, up to about `limit` bytes. Nil on a fatal error.
+    func produce(limit: Int) -> [UInt8]? {
+        var output: [UInt8] = []
+        while output.count < limit {
+            var data: UnsafePointer<UInt8>?
+            let n = nghttp2_session_mem_send(session, &data)
+            if n < 0 {
+                loop.logger.notice(
+                    "HTTP/2 connection failed",
+                    metadata: ["peer": "\(connection.peerDescription)", "error": "\(nghttp2Error(Int32(n)))"])
+                return nil
+            }
+            guard n > 0, let data else { break }
+            if output.isEmpty { output.reserveCapacity(min(limit + 65536, max(n, 16 * 1024))) }
+            output.append(contentsOf: UnsafeBufferPointer(start: data, count: n))
+        }
+        return output
+    }
+
+    /// True when the session is over: nghttp2 wants neither to read nor to write.
+    var isFinished: Bool {
+        nghttp2_session_want_read(session) == 0 && nghttp2_session_want_write(session) == 0
+    }
+
+    var wantsWrite: Bool { nghttp2_session_want_write(session) != 0 }
+
+    // MARK: - Shutdown and timeouts
+
+    /// Graceful shutdown (RFC 9113 §6.8): GOAWAY with the largest stream id and a
+    /// PING; when the PING comes back (one round trip: every stream the client
+    /// sent before it saw the notice has arrived), a GOAWAY naming the last
+    /// stream we took. Streams up to it finish; the connection closes when they have.
+    func beginShutdown(now: UInt64) {
+        guard case .none = shutdown else { return }
+        nghttp2_submit_shutdown_notice(session)
+        Self.shutdownPing.withUnsafeBufferPointer { _ = nghttp2_submit_ping(session, 0, $0.baseAddress) }
+        shutdown = .noticeSent(at: now)
+    }
+
+    private func sendFinalGoaway() {
+        if case .goawaySent = shutdown { return }
+        shutdown = .goawaySent
+        nghttp2_submit_goaway(
+            session, UInt8(NGHTTP2_FLAG_NONE.rawValue), nghttp2_session_get_last_proc_stream_id(session),
+            NGHTTP2_NO_ERROR.rawValue, nil, 0)
+    }
+
+    /// Ends an idle session with GOAWAY(NO_ERROR).
+    func closeIdle() {
+        nghttp2_session_terminate_session(session, NGHTTP2_NO_ERROR.rawValue)
+        shutdown = .goawaySent
+    }
+
+    /// Periodic checks: the shutdown PING that never came back, stalled request bodies.
+    func sweep(now: UInt64, idleSince lastActivity: UInt64) {
+        if case .noticeSent(let at) = shutdown, now - at > 1_000_000_000 { sendFinalGoaway() }
+        guard now - lastActivity > loop.context.idleTimeout else { return }
+        for stream in Array(streams.values) where stream.state == .headers || stream.state == .body {
+            reject(stream, HTTPError(408, "request body stalled for \(configuration.idleTimeout)"))
+        }
+    }
+
+    // MARK: - Requests
+
+    fileprivate func beginHeaders(_ id: Int32) {
+        let stream = HTTP2Stream(id: id)
+        streams[id] = stream
+    }
+
+    fileprivate func header(_ id: Int32, name: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>) {
+        guard let stream = streams[id], stream.state == .headers else { return }
+        stream.headerListSize += name.count + value.count + 32
+        if stream.headerListSize > configuration.maxHeaderSize { stream.headersTooLarge = true }
+        if stream.headersTooLarge { return }
+        if name.first == UInt8(ascii: ":") {
+            // nghttp2 has checked the pseudo-headers: known, once each, before regular fields.
+            if bytesEqualLowercase(name, ":method") {
+                stream.method = makeString(value)
+            } else if bytesEqualLowercase(name, ":path") {
+                stream.target = makeString(value)
+            } else if bytesEqualLowercase(name, ":authority") {
+                stream.authority = makeString(value)
+            }
+            return
+        }
+        stream.headers.append((name: makeString(name), value: makeString(value)))
+    }
+
+    /// The header block is complete: route the request and check its declared size.
+    fileprivate func headersComplete(_ id: Int32) {
+        guard let stream = streams[id], stream.state == .headers else { return }
+        stream.state = .body
+        let path = splitTarget(stream.target).path
+        stream.record = RequestRecord(
+            method: stream.method, path: path, routePath: "unmatched", protocolName: "HTTP/2",
+            peer: connection.peerDescription, startedAt: loop.now)
+        if let declared = stream.headers.first(where: { asciiCaseInsensitiveEquals($0.name, "content-length") }) {
+            stream.declaredLength = Int(declared.value)
+        }
+        if stream.headersTooLarge {
+            reject(stream, HTTPError(431, "request header list exceeds the limit of \(configuration.maxHeaderSize) bytes"))
+            return
+        }
+        if stream.authority != nil && !stream.headers.contains(where: { asciiCaseInsensitiveEquals($0.name, "host") }) {
+            stream.headers.insert((name: "host", value: stream.authority!), at: 0)
+        }
+        switch loop.matchRoute(path: path, method: stream.method) {
+        case .found(let route):
+            stream.route = route
+            stream.record?.routePath = route.path
+        case .notFound:
+            reject(stream, HTTPError(404, "no route for \(path)"))
+            return
+        case .methodNotAllowed(let allow):
+            reject(
+                stream, HTTPError(405, "method \(stream.method) not allowed for \(path)"),
+                extraHeaders: [(name: "allow", value: allow)])
+            return
+        }
+        if let length = stream.declaredLength, length > configuration.maxBodySize {
+            reject(
+                stream, HTTPError(413, "request body of \(length) bytes exceeds the limit of \(configuration.maxBodySize) bytes"))
+        }
+    }
+
+    fileprivate func data(_ id: Int32, _ bytes: UnsafeBufferPointer<UInt8>) {
+        guard let stream = streams[id] else { return }
+        stream.receivedLength += bytes.count
+        guard stream.state == .body else { return }  // answered early: discarded
+        if stream.body.count + bytes.count > configuration.maxBodySize {
+            stream.body = []
+            reject(stream, HTTPError(413, "request body exceeds the limit of \(configuration.maxBodySize) bytes"))
+            return
+        }
+        if stream.body.isEmpty {
+            stream.body.reserveCapacity(stream.declaredLength ?? min(configuration.maxBodySize, max(bytes.count, 64 * 1024)))
+        }
+        stream.body.append(contentsOf: bytes)
+    }
+
+    /// END_STREAM from the client: the request is complete; run its handler.
+    fileprivate func requestComplete(_ id: Int32) {
+        guard let stream = streams[id] else { return }
+        stream.requestComplete = true
+        guard stream.state == .body, let route = stream.route, var record = stream.record else { return }
+        stream.state = .handling
+        handlersRunning += 1
+        let (path, query) = splitTarget(stream.target)
+        record.requestBytes = stream.body.count
+        stream.record = record
+        let request = ServerRequest(
+            method: stream.method, path: path, query: query, version: "HTTP/2",
+            headers: HTTPHeaders(stream.headers), body: stream.body, peer: connection.peerDescription)
+        stream.body = []
+        stream.headers = []
+        if let response = loop.startHandler(route, request, connection: connection.id, stream: id) {
+            handlerFinished(id, response)
+        }
+    }
+
+    /// Opens the record of stream 1 after an `Upgrade: h2c`: its request was read
+    /// over HTTP/1.1 and its handler is about to run.
+    func adoptUpgradedRequest(_ record: RequestRecord) {
+        let stream = HTTP2Stream(id: 1)
+        stream.state = .handling
+        stream.requestComplete = true
+        stream.record = record
+        stream.method = record.method
+        streams[1] = stream
+        handlersRunning += 1
+    }
+
+    /// A handler's response, back on the loop. Dropped if the stream is gone (reset by the client).
+    func handlerFinished(_ id: Int32, _ response: ServerResponse) {
+        guard let stream = streams[id], stream.state == .handling else { return }
+        handlersRunning -= 1
+        answer(stream, response, rejection: nil)
+    }
+
+    private func reject(
+        _ stream: HTTP2Stream, _ error: HTTPError, extraHeaders: [(name: String, value: String)] = []
+    ) {
+        var response = ServerResponse.text(error.status, error.message + "\n")
+        response.headers.append(contentsOf: extraHeaders)
+        if stream.state == .handling { handlersRunning -= 1 }
+        answer(stream, response, rejection: error)
+    }
+
+    /// Submits `response` on `stream` (HEADERS, then DATA from the body unless it is empty or HEAD).
+    private func answer(_ stream: HTTP2Stream, _ response: ServerResponse, rejection: HTTPError?) {
+        stream.state = .answered
+        stream.body = []
+        var status = response.status
+        if status < 200 || status > 999 {
+            loop.logger.error("handler returned invalid status \(status); sending 500", metadata: ["path": "\(stream.target)"])
+            status = 500
+        }
+        let bodyAllowed = status != 204 && status != 304
+        let sendBody = bodyAllowed && stream.method != "HEAD" && !response.body.isEmpty
+        var fields: [(name: String, value: String)] = [(":status", String(status))]
+        for field in response.headers {
+            let name = field.name.lowercased()
+            if Self.connectionSpecific.contains(name) { continue }
+            guard !name.isEmpty, name.utf8.allSatisfy(isTChar), field.value.utf8.allSatisfy(isFieldValueByte) else {
+                loop.logger.error(
+                    "handler returned an invalid header field; dropped it",
+                    metadata: ["path": "\(stream.target)", "header": "\(field.name)"])
+                continue
+            }
+            fields.append((name, field.value))
+        }
+        if status != 204 { fields.append(("content-length", String(bodyAllowed ? response.body.count : 0))) }
+        fields.append(("date", loop.currentDate()))
+        if sendBody { stream.responseBody = response.body }
+
+        let rc = submit(stream.id, fields, withBody: sendBody)
+        if rc != 0 {
+            loop.logger.error(
+                "cannot submit an HTTP/2 response", metadata: ["peer": "\(connection.peerDescription)", "error": "\(nghttp2Error(rc))"])
+            nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), stream.id, NGHTTP2_INTERNAL_ERROR.rawValue)
+        }
+        if var record = stream.record {
+            record.responseBytes = sendBody ? response.body.count : 0
+            loop.requestAnswered(record, response: response, status: status, rejection: rejection)
+        }
+    }
+
+    private func submit(_ id: Int32, _ fields: [(name: String, value: String)], withBody: Bool) -> Int32 {
+        // One buffer holds every name and value; nghttp2 copies them during the call.
+        var storage: [UInt8] = []
+        var spans: [(name: Range<Int>, value: Range<Int>)] = []
+        for (name, value) in fields {
+            let nameStart = storage.count
+            storage.append(contentsOf: name.utf8)
+            let valueStart = storage.count
+            storage.append(contentsOf: value.utf8)
+            spans.append((nameStart..<valueStart, valueStart..<storage.count))
+        }
+        if storage.isEmpty { storage.append(0) }
+        return storage.withUnsafeMutableBufferPointer { buffer -> Int32 in
+            let base = buffer.baseAddress!
+            let nva = spans.map { span in
+                nghttp2_nv(
+                    name: base + span.name.lowerBound, value: base + span.value.lowerBound,
+                    namelen: span.name.count, valuelen: span.value.count, flags: UInt8(NGHTTP2_NV_FLAG_NONE.rawValue))
+            }
+            if withBody {
+                var provider = nghttp2_data_provider(
+                    source: nghttp2_data_source(ptr: nil), read_callback: readResponseBody)
+                return nghttp2_submit_response(session, id, nva, nva.count, &provider)
+            }
+            return nghttp2_submit_response(session, id, nva, nva.count, nil)
+        }
+    }
+
+    /// Hop-by-hop fields HTTP/2 forbids (RFC 9113 §8.2.2), and the fields the server sets itself.
+    private static let connectionSpecific: Set<String> = [
+        "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "content-length", "date",
+    ]
+
+    fileprivate func readBody(_ id: Int32, into buffer: UnsafeMutablePointer<UInt8>, length: Int, flags: UnsafeMutablePointer<UInt32>) -> Int {
+        guard let stream = streams[id] else { return Int(NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue) }
+        let n = min(length, stream.responseBody.count - stream.responseOffset)
+        if n > 0 {
+            stream.responseBody.withUnsafeBufferPointer { body in
+                buffer.update(from: body.baseAddress! + stream.responseOffset, count: n)
+            }
+            stream.responseOffset += n
+        }
+        if stream.responseOffset == stream.responseBody.count {
+            flags.pointee |= NGHTTP2_DATA_FLAG_EOF.rawValue
+            stream.responseBody = []
+            stream.responseOffset = 0
+        }
+        return n
+    }
+
+    /// The response is complete while the client may still be sending a request
+    /// we answered early (404, 413...). If the rest of its body could block on
+    /// flow control (more than a window, or of unknown length), ask it to stop
+    /// with RST_STREAM(NO_ERROR) (RFC 9113 §8.1). A rest that fits is let through
+    /// and discarded: some clients (curl 7.88) fail a request reset mid-upload
+    /// even after its whole response arrived.
+    fileprivate func responseSent(_ id: Int32) {
+        guard let stream = streams[id], !stream.requestComplete else { return }
+        if let declared = stream.declaredLength,
+            declared - stream.receivedLength <= min(configuration.http2.initialStreamWindowSize, configuration.http2.connectionWindowSize)
+        {
+            return
+        }
+        nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), id, NGHTTP2_NO_ERROR.rawValue)
+    }
+
+    fileprivate func streamClosed(_ id: Int32, errorCode: UInt32) {
+        guard let stream = streams.removeValue(forKey: id) else { return }
+        if stream.state == .handling {
+            handlersRunning -= 1
+            loop.logger.debug(
+                "client reset a stream whose handler is running; its response will be dropped",
+                metadata: ["peer": "\(connection.peerDescription)", "stream": "\(id)", "error": "\(http2ErrorName(errorCode))"])
+        }
+    }
+
+    fileprivate func pingAcknowledged(_ opaque: UnsafeRawBufferPointer) {
+        guard case .noticeSent = shutdown, opaque.elementsEqual(Self.shutdownPing) else { return }
+        sendFinalGoaway()
+    }
+
+    fileprivate func goawaySent(errorCode: UInt32, lastStreamID: Int32) {
+        if errorCode != NGHTTP2_NO_ERROR.rawValue {
+            loop.logger.notice(
+                "HTTP/2 connection error; sent GOAWAY",
+                metadata: [
+                    "peer": "\(connection.peerDescription)", "error": "\(http2ErrorName(errorCode))",
+                    "lastStream": "\(lastStreamID)",
+                ])
+        }
+    }
+
+    fileprivate func invalidFrame(_ type: UInt8, stream: Int32, error: Int32) {
+        loop.logger.debug(
+            "invalid HTTP/2 frame",
+            metadata: [
+                "peer": "\(connection.peerDescription)", "type": "\(type)", "stream": "\(stream)",
+                "error": "\(nghttp2Error(error))",
+            ])
+    }
+}
+
+/// `/p?q` as path and query.
+func splitTarget(_ target: String) -> (path: String, query: String?) {
+    guard let mark = target.utf8.firstIndex(of: UInt8(ascii: "?")) else { return (target, nil) }
+    let path = String(target[..<mark])
+    let query = String(target[target.index(after: mark)...])
+    return (path.isEmpty ? "/" : path, query)
+}
+
+func nghttp2Error(_ code: Int32) -> String {
+    "\(String(cString: nghttp2_strerror(code))) (\(code))"
+}
+
+func http2ErrorName(_ code: UInt32) -> String {
+    String(cString: nghttp2_http2_strerror(code))
+}
+
+// MARK: - Callbacks
+
+private func sessionFrom(_ userData: UnsafeMutableRawPointer?) -> HTTP2Session {
+    Unmanaged<HTTP2Session>.fromOpaque(userData!).takeUnretainedValue()
+}
+
+private let frameHEADERS = UInt8(NGHTTP2_HEADERS.rawValue)
+private let frameDATA = UInt8(NGHTTP2_DATA.rawValue)
+private let framePING = UInt8(NGHTTP2_PING.rawValue)
+private let frameGOAWAY = UInt8(NGHTTP2_GOAWAY.rawValue)
+private let flagEndStream = UInt8(NGHTTP2_FLAG_END_STREAM.rawValue)
+private let flagACK = UInt8(NGHTTP2_FLAG_ACK.rawValue)
+
+private let onBeginHeaders: nghttp2_on_begin_headers_callback = { _, frame, userData in
+    let frame = frame!.pointee
+    if frame.hd.type == frameHEADERS && frame.headers.cat == NGHTTP2_HCAT_REQUEST {
+        sessionFrom(userData).beginHeaders(frame.hd.stream_id)
+    }
+    return 0
+}
+
+private let onHeader: nghttp2_on_header_callback = { _, frame, name, nameLength, value, valueLength, _, userData in
+    let frame = frame!.pointee
+    guard frame.hd.type == frameHEADERS && frame.headers.cat == NGHTTP2_HCAT_REQUEST else { return 0 }
+    sessionFrom(userData).header(
+        frame.hd.stream_id, name: UnsafeBufferPointer(start: name, count: nameLength),
+        value: UnsafeBufferPointer(start: value, count: valueLength))
+    return 0
+}
+
+private let onFrameRecv: nghttp2_on_frame_recv_callback = { _, frame, userData in
+    let session = sessionFrom(userData)
+    let frame = frame!.pointee
+    let endStream = frame.hd.flags & flagEndStream != 0
+    switch frame.hd.type {
+    case frameHEADERS:
+        if frame.headers.cat == NGHTTP2_HCAT_REQUEST { session.headersComplete(frame.hd.stream_id) }
+        if endStream { session.requestComplete(frame.hd.stream_id) }
+    case frameDATA:
+        if endStream { session.requestComplete(frame.hd.stream_id) }
+    case framePING:
+        if frame.hd.flags & flagACK != 0 {
+            var data = frame.ping.opaque_data
+            withUnsafeBytes(of: &data) { session.pingAcknowledged($0) }
+        }
+    default:
+        break
+    }
+    return 0
+}
+
+private let onDataChunkRecv: nghttp2_on_data_chunk_recv_callback = { _, _, streamID, data, length, userData in
+    sessionFrom(userData).data(streamID, UnsafeBufferPointer(start: data, count: length))
+    return 0
+}
+
+private let onStreamClose: nghttp2_on_stream_close_callback = { _, streamID, errorCode, userData in
+    sessionFrom(userData).streamClosed(streamID, errorCode: errorCode)
+    return 0
+}
+
+private let onFrameSend: nghttp2_on_frame_send_callback = { _, frame, userData in
+    let session = sessionFrom(userData)
+    let frame = frame!.pointee
+    switch frame.hd.type {
+    case frameHEADERS, frameDATA:
+        if frame.hd.flags & flagEndStream != 0 { session.responseSent(frame.hd.stream_id) }
+    case frameGOAWAY:
+        session.goawaySent(errorCode: frame.goaway.error_code, lastStreamID: frame.goaway.last_stream_id)
+    default:
+        break
+    }
+    return 0
+}
+
+private let onInvalidFrameRecv: nghttp2_on_invalid_frame_recv_callback = { _, frame, error, userData in
+    let frame = frame!.pointee
+    sessionFrom(userData).invalidFrame(frame.hd.type, stream: frame.hd.stream_id, error: error)
+    return 0
+}
+
+private let readResponseBody: nghttp2_data_source_read_callback = { _, streamID, buffer, length, flags, _, userData in
+    sessionFrom(userData).readBody(streamID, into: buffer!, length: length, flags: flags!)
+}
