@@ -128,23 +128,17 @@ public struct RequestReplyHandler: Sendable {
         let context = Context(address: batch.target, states: states, protocolVersion: protocolVersion)
         let invocations = instruments.invocations[batch.target.functionType]
         instruments.batchSizes[batch.target.functionType]?.record(batch.invocations.count)
-        for (index, invocation) in batch.invocations.enumerated() {
-            context.caller = invocation.caller
-            invocations?.increment()
-            var failure: (any Error)?
-            do {
-                try await function.body(context, invocation.argument)
-            } catch {
-                failure = error
-            }
-            // A misused state subscript is the root cause even if the function threw after it.
-            if let cause = context.deferredError.map({ $0 as any Error }) ?? failure {
-                throw RequestReplyError(
-                    status: 500,
-                    message: "function \(batch.target.typename) at address \(batch.target) failed"
-                        + " on invocation \(index + 1) of \(batch.invocations.count)"
-                        + " (message type '\(invocation.argument.typeURL)'): \(cause)")
-            }
+        // The same batch loop as the in-process test runtime (StatefulFunction.run).
+        do {
+            try await function.run(batch.invocations.map { ($0.caller, $0.argument) }, in: context)
+            invocations?.increment(by: batch.invocations.count)
+        } catch {
+            invocations?.increment(by: error.index + 1)
+            throw RequestReplyError(
+                status: 500,
+                message: "function \(batch.target.typename) at address \(batch.target) failed"
+                    + " on invocation \(error.index + 1) of \(batch.invocations.count)"
+                    + " (message type '\(batch.invocations[error.index].argument.typeURL)'): \(error.cause)")
         }
         switch protocolVersion {
         case .v2: return ProtocolV2.encodeResponse(context)
