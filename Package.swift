@@ -15,6 +15,9 @@ let package = Package(
         .library(name: "StatefunServer", targets: ["StatefunServer"]),
         .library(name: "StatefunService", targets: ["StatefunService"]),
         .library(name: "StatefunTestKit", targets: ["StatefunTestKit"]),
+        // The examples' functions, for the benchmarks package (Benchmarks/).
+        .library(name: "Greeter", targets: ["Greeter"]),
+        .library(name: "GreeterV3", targets: ["GreeterV3"]),
         .executable(name: "greeter", targets: ["greeter"]),
         .executable(name: "greeter-v3", targets: ["greeter-v3"]),
         .executable(name: "verification", targets: ["verification"]),

@@ -30,6 +30,11 @@ extension StatefulFunction {
                 throw InvocationFailure(index: index, cause: cause)
             }
         }
+        do {
+            try context.encodeStates()
+        } catch {
+            throw InvocationFailure(index: invocations.count - 1, cause: error)
+        }
     }
 }
 

@@ -39,8 +39,10 @@ public struct StatefulFunction: Sendable {
     /// message of any other type fails its batch.
     public init<M: PackableMessage>(_ type: M.Type, _ body: @escaping FunctionBody<M>) {
         acceptedTypes = [type]
+        let typeName = M.typeName
         self.body = { context, any in
-            guard any.is(M.self) else {
+            // The exact name is the usual case; `is` also matches other type URL prefixes.
+            guard any.typeURL == typeName || any.is(M.self) else {
                 throw StatefulFunctionsError.unexpectedMessageType(typeURL: any.typeURL, accepted: [M.typeName])
             }
             try await body(context, try M(packedBytes: any.value))

@@ -35,9 +35,7 @@ enum ProtocolV3 {
                     let value = state.pointee.state_value.flatMap { $0.pointee.has_value != 0 ? typedValue($0) : nil }
                     return (String(protobufC: state.pointee.state_name), value)
                 },
-                invocations: (0..<batch.pointee.n_invocations).compactMap { batch.pointee.invocations[$0] }.map {
-                    (caller: $0.pointee.caller.map(address), argument: $0.pointee.argument.map(typedValue))
-                })
+                invocations: invocations(batch.pointee.invocations, count: batch.pointee.n_invocations))
         }
     }
 
@@ -182,6 +180,24 @@ enum ProtocolV3 {
             pointer.pointee.type = arena.cString(address.type)
             pointer.pointee.id = arena.cString(address.id)
         }
+    }
+
+    private static func invocations(
+        _ pointers: UnsafeMutablePointer<UnsafeMutablePointer<Io__Statefun__Sdk__Reqreply__ToFunction__Invocation>?>?,
+        count: Int
+    ) -> [(caller: Address?, argument: AnyMessage?)] {
+        guard let pointers else { return [] }
+        var typeNames = CStringInterner()
+        var invocations: [(caller: Address?, argument: AnyMessage?)] = []
+        invocations.reserveCapacity(count)
+        for case let invocation? in UnsafeBufferPointer(start: pointers, count: count) {
+            invocations.append((
+                caller: invocation.pointee.caller.map(address),
+                argument: invocation.pointee.argument.map {
+                    AnyMessage(typeURL: typeNames.string($0.pointee.typename_), value: [UInt8](protobufC: $0.pointee.value))
+                }))
+        }
+        return invocations
     }
 
     static func typedValue(_ pointer: UnsafeMutablePointer<V3TypedValue>) -> AnyMessage {
