@@ -21,7 +21,15 @@ package indirect enum JSONValue: Decodable, Sendable, Equatable {
         if let container = try? decoder.singleValueContainer() {
             if container.decodeNil() { self = .null; return }
             if let value = try? container.decode(Bool.self) { self = .bool(value); return }
-            if let value = try? container.decode(Int64.self) { self = .integer(value); return }
+            if let value = try? container.decode(Int64.self) {
+                // -0 and -0.0 keep their sign (a double field holds it).
+                if value == 0, let double = try? container.decode(Double.self), double.sign == .minus {
+                    self = .double(double)
+                } else {
+                    self = .integer(value)
+                }
+                return
+            }
             if let value = try? container.decode(UInt64.self) { self = .unsigned(value); return }
             if let value = try? container.decode(Double.self) { self = .double(value); return }
             if let value = try? container.decode(String.self) { self = .string(value); return }
@@ -268,7 +276,7 @@ package struct ProtobufSchema: Sendable {
             } else {
                 for (index, element) in elements.enumerated() {
                     guard element != .null else { throw LocalRuntimeError.input("\(path)[\(index)] is null") }
-                    try encodeValue(field, element, path: "\(path)[\(index)]", into: &out)
+                    try encodeValue(field, element, path: "\(path)[\(index)]", into: &out, always: true)
                 }
             }
             return
@@ -276,8 +284,12 @@ package struct ProtobufSchema: Sendable {
         try encodeValue(field, value, path: path, into: &out)
     }
 
-    /// One value with its tag. Proto3 fields without presence are left out when they hold their default.
-    private func encodeValue(_ field: Field, _ value: JSONValue, path: String, into out: inout [UInt8]) throws {
+    /// One value with its tag. Proto3 fields without presence are left out when they
+    /// hold their default, unless `always` (elements of repeated fields).
+    private func encodeValue(
+        _ field: Field, _ value: JSONValue, path: String, into out: inout [UInt8], always: Bool = false
+    ) throws {
+        let skipDefault = !field.explicitPresence && !always
         switch field.kind {
         case .message, .group:
             guard let message = messages[field.typeName] else {
@@ -304,7 +316,7 @@ package struct ProtobufSchema: Sendable {
             }
         case .string:
             guard case let .string(text) = value else { throw LocalRuntimeError.input("\(path) needs a string, not \(value.kind)") }
-            if text.isEmpty && !field.explicitPresence { return }
+            if text.isEmpty && skipDefault { return }
             appendVarint(UInt64(field.number) << 3 | 2, &out)
             appendVarint(UInt64(text.utf8.count), &out)
             out += Array(text.utf8)
@@ -312,14 +324,14 @@ package struct ProtobufSchema: Sendable {
             guard case let .string(text) = value, let bytes = Self.base64(text) else {
                 throw LocalRuntimeError.input("\(path) needs base64 bytes, not \(value.kind == "a string" ? "invalid base64" : value.kind)")
             }
-            if bytes.isEmpty && !field.explicitPresence { return }
+            if bytes.isEmpty && skipDefault { return }
             appendVarint(UInt64(field.number) << 3 | 2, &out)
             appendVarint(UInt64(bytes.count), &out)
             out += bytes
         default:
             var bytes: [UInt8] = []
             let isDefault = try encodeScalar(field, value, path: path, into: &bytes)
-            if isDefault && !field.explicitPresence { return }
+            if isDefault && skipDefault { return }
             appendVarint(UInt64(field.number) << 3 | Self.wireType(field.kind), &out)
             out += bytes
         }
