@@ -41,15 +41,11 @@ package final class HTTP2Client: Sendable {
         }
         return try await withCheckedThrowingContinuation { continuation in
             let request = HTTP2Request(path: endpoint.path, authority: authority, body: body, continuation: continuation)
-            while true {
-                let connection = connections.withLock { map in
-                    if let existing = map[endpoint.transport], existing.acceptsRequests { return existing }
-                    let made = HTTP2Connection(transport: endpoint.transport, timeout: timeout)
-                    map[endpoint.transport] = made
-                    return made
-                }
-                // A connection may stop taking requests between the look-up and the submission: take another.
-                if connection.submit(request) { return }
+            connections.withLock { map in
+                // The endpoint's connection, unless it takes no more requests (failed, or GOAWAY):
+                // then a new one, which starts with this request.
+                if let existing = map[endpoint.transport], existing.submit(request) { return }
+                map[endpoint.transport] = HTTP2Connection(transport: endpoint.transport, timeout: timeout, first: request)
             }
         }
     }
@@ -79,9 +75,10 @@ final class HTTP2Connection: Sendable {
     let wakeRead: Int32
     let wakeWrite: Int32
 
-    init(transport: EndpointURL.Transport, timeout: Duration) {
+    init(transport: EndpointURL.Transport, timeout: Duration, first: HTTP2Request) {
         self.transport = transport
         self.timeout = timeout
+        shared.withLock { $0.queued = [first] }
         var ends: [Int32] = [-1, -1]
         if pipe(&ends) == 0 {
             for fd in ends {
@@ -98,8 +95,6 @@ final class HTTP2Connection: Sendable {
         close(wakeRead)
         close(wakeWrite)
     }
-
-    var acceptsRequests: Bool { shared.withLock { !$0.closedToRequests } }
 
     /// Hands a request to the connection's thread; false if the connection takes no more.
     func submit(_ request: HTTP2Request) -> Bool {
