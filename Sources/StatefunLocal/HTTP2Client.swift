@@ -185,9 +185,17 @@ private final class HTTP2Driver {
         nghttp2_session_callbacks_set_on_stream_close_callback(callbacks, clientOnStreamClose)
         nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks, clientOnFrameRecv)
         nghttp2_session_callbacks_set_on_frame_not_send_callback(callbacks, clientOnFrameNotSend)
+        var option: OpaquePointer?
+        guard nghttp2_option_new(&option) == 0, let option else {
+            throw LocalRuntimeError.connection("nghttp2_option_new failed")
+        }
+        defer { nghttp2_option_del(option) }
+        // Until the server's SETTINGS arrive, assume the 100 concurrent streams RFC 9113 recommends
+        // at least (nghttp2 would assume no limit). Streams a lower limit refuses are retried.
+        nghttp2_option_set_peer_max_concurrent_streams(option, 100)
         var created: OpaquePointer?
         let userData = Unmanaged.passUnretained(self).toOpaque()
-        guard nghttp2_session_client_new(&created, callbacks, userData) == 0, let created else {
+        guard nghttp2_session_client_new2(&created, callbacks, userData, option) == 0, let created else {
             throw LocalRuntimeError.connection("nghttp2_session_client_new failed")
         }
         session = created

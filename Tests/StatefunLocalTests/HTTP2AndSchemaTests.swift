@@ -29,15 +29,17 @@ final class RequestRecorder: Sendable {
 
 /// Serves `register`'s functions at /statefun, recording each request.
 func serveRecording(
-    protocol version: ProtocolVersion = .v3, unixSocket: String? = nil, _ register: (StatefulFunctions) throws -> Void
+    protocol version: ProtocolVersion = .v3, port: Int = 0, unixSocket: String? = nil, maxConcurrentStreams: Int = 256,
+    _ register: (StatefulFunctions) throws -> Void
 ) throws -> (HTTPServer, RequestRecorder) {
     let functions = StatefulFunctions()
     try register(functions)
     let handler = RequestReplyHandler(functions, protocol: version)
     let recorder = RequestRecorder()
     var configuration = HTTPServerConfiguration(
-        host: "127.0.0.1", port: 0, tcpEnabled: unixSocket == nil, unixSocketPath: unixSocket)
+        host: "127.0.0.1", port: port, tcpEnabled: unixSocket == nil, unixSocketPath: unixSocket)
     configuration.eventLoopCount = 1
+    configuration.http2.maxConcurrentStreams = maxConcurrentStreams
     let server = HTTPServer(configuration: configuration, routes: [
         Route(path: "/statefun") { request in
             recorder.begin(request)
@@ -166,6 +168,25 @@ func temporarySocketPath() -> String {
         #expect(elapsed < .seconds(8), "took \(elapsed)")
     }
 
+    /// A server that takes 4 streams at a time: the others wait (or, refused
+    /// before its SETTINGS arrived, are retried), and all get through.
+    @Test func aServerLimitOnConcurrentStreamsIsKept() async throws {
+        let (server, recorder) = try serveRecording(maxConcurrentStreams: 4) { functions in
+            try functions.bind("example/slow", String.self) { context, value in
+                try await Task.sleep(for: .milliseconds(50))
+                context.sendEgress(try EgressMessage("example/out", value: "\(context.address.id):\(value)"))
+            }
+        }
+        let module = try moduleFile(v3Module("h2c://127.0.0.1:\(server.localPort)/statefun"))
+        let input = (1...40).map { #"{"target": "example/slow/a\#($0)", "type": "io.statefun.types/string", "value": "v"}"# }
+        let result = try await run(statefunLocal, ["--module", module], input: input.joined(separator: "\n"))
+        await stop(server)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(Set(result.egress).count == 40, "\(result.stdout)")
+        #expect(recorder.mostRunning.load(ordering: .relaxed) <= 4)
+        #expect(recorder.peers.withLock { $0.count } == 1)
+    }
+
     /// `h2c+unix://` in module.yaml: the greeter-v3 round trip over a Unix socket.
     @Test func greeterV3OverAUnixSocketWithTheH2cScheme() async throws {
         let path = temporarySocketPath()
@@ -223,6 +244,33 @@ func temporarySocketPath() -> String {
         #expect(result.egress.filter { $0.contains(#""egress":"example/out""#) }.count == 3, "\(result.stdout)")
         #expect(count("retries", in: result.stderr) >= 2, "\(result.stderr)")
         #expect(recorder.versions.withLock { $0 } == ["HTTP/2"])
+    }
+
+    /// A server shutting down sends GOAWAY and finishes its streams; what comes
+    /// after goes to a new connection (here, to a new server on the same port).
+    @Test func afterGoawayRequestsGoToANewConnection() async throws {
+        // Each message asks for the next one: 20 requests one after another per address.
+        let register: (StatefulFunctions) throws -> Void = { functions in
+            try functions.bind("example/chain", Int32.self) { context, step in
+                try await Task.sleep(for: .milliseconds(20))
+                context.sendEgress(try EgressMessage("example/out", value: "\(context.address.id):\(step)"))
+                if step < 20 { try context.send(to: context.address, message: AnyMessage(packing: step + 1)) }
+            }
+        }
+        let (first, firstRecorder) = try serveRecording(register)
+        let port = first.localPort
+        let module = try moduleFile(v3Module("h2c://127.0.0.1:\(port)/statefun"))
+        let input = ["a", "b"].map { #"{"target": "example/chain/\#($0)", "type": "io.statefun.types/int", "value": 1}"# }
+        let running = Task { try await run(statefunLocal, ["--module", module], input: input.joined(separator: "\n")) }
+        while firstRecorder.requests.load(ordering: .relaxed) < 4 { try await Task.sleep(for: .milliseconds(10)) }
+        await stop(first)
+        let (second, secondRecorder) = try serveRecording(port: port, register)
+        let result = try await running.value
+        await stop(second)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(Set(result.egress).count == 40, "\(result.stdout)")
+        #expect(secondRecorder.requests.load(ordering: .relaxed) > 0)
+        #expect(secondRecorder.versions.withLock { $0 } == ["HTTP/2"])
     }
 
     /// An endpoint that is gone: the job fails after its retries, as over HTTP/1.1.
