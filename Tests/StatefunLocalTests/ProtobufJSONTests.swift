@@ -169,6 +169,29 @@ func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.
         #expect(failure(#"[1]"#).contains("localtest.Everything needs a JSON object, not an array"))
     }
 
+    @Test func timestampsAndDurationsTakeTheirJSONForm() async throws {
+        let schema = try await everythingSchema()
+        let json = #"""
+            {"when": "1972-01-01T10:00:20.021Z", "howLong": "-1.5s",
+             "times": ["2024-02-29T23:59:59+01:00", "0001-01-01T00:00:00Z", "9999-12-31T23:59:59.999999999Z",
+                       "1969-12-31T23:59:59.000001Z", "1970-01-01T00:00:00-00:30"]}
+            """#
+        let message = try Everything(jsonString: json)
+        let ours = try encode(schema, json)
+        let theirs = try swiftProtobufBytes(message)
+        #expect(ours == theirs, "\(hex(ours))\nvs\n\(hex(theirs))")
+        #expect(try encode(schema, #"{"howLong": "315576000000.000000001s"}"#)
+            == swiftProtobufBytes(try Everything(jsonString: #"{"howLong": "315576000000.000000001s"}"#)))
+        // Decoded as swift-protobuf writes them.
+        let decoded = try #require(schema.decode(theirs, as: "localtest.Everything"))
+        let expected = try #require(try JSONSerialization.jsonObject(with: Data(message.jsonString().utf8)) as? [String: Any])
+        #expect(NSDictionary(dictionary: decoded).isEqual(to: expected), "\(decoded) vs \(expected)")
+        #expect(throws: LocalRuntimeError.self) { try encode(schema, #"{"when": "yesterday"}"#) }
+        #expect(throws: LocalRuntimeError.self) { try encode(schema, #"{"when": "1972-13-01T10:00:20Z"}"#) }
+        #expect(throws: LocalRuntimeError.self) { try encode(schema, #"{"howLong": "5"}"#) }
+        #expect(throws: LocalRuntimeError.self) { try encode(schema, #"{"howLong": "1.0000000001s"}"#) }
+    }
+
     @Test func typeNamesFindTheirMessage() async throws {
         let schema = try await everythingSchema()
         #expect(schema.messageName(forType: "type.googleapis.com/localtest.Everything") == "localtest.Everything")

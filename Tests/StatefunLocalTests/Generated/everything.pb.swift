@@ -204,6 +204,29 @@ nonisolated struct Localtest_Everything: @unchecked Sendable {
     set {_uniqueStorage()._doubles = newValue}
   }
 
+  var when: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_storage._when ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_uniqueStorage()._when = newValue}
+  }
+  /// Returns true if `when` has been explicitly set.
+  var hasWhen: Bool {_storage._when != nil}
+  /// Clears the value of `when`. Subsequent reads from it will return its default value.
+  mutating func clearWhen() {_uniqueStorage()._when = nil}
+
+  var howLong: SwiftProtobuf.Google_Protobuf_Duration {
+    get {_storage._howLong ?? SwiftProtobuf.Google_Protobuf_Duration()}
+    set {_uniqueStorage()._howLong = newValue}
+  }
+  /// Returns true if `howLong` has been explicitly set.
+  var hasHowLong: Bool {_storage._howLong != nil}
+  /// Clears the value of `howLong`. Subsequent reads from it will return its default value.
+  mutating func clearHowLong() {_uniqueStorage()._howLong = nil}
+
+  var times: [SwiftProtobuf.Google_Protobuf_Timestamp] {
+    get {_storage._times}
+    set {_uniqueStorage()._times = newValue}
+  }
+
   var bigNumberField: Int32 {
     get {_storage._bigNumberField}
     set {_uniqueStorage()._bigNumberField = newValue}
@@ -285,7 +308,7 @@ fileprivate nonisolated let _protobuf_package = "localtest"
 
 nonisolated extension Localtest_Everything: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   static let protoMessageName: String = _protobuf_package + ".Everything"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}a_double\0\u{3}a_float\0\u{3}an_int32\0\u{3}an_int64\0\u{3}a_uint32\0\u{3}a_uint64\0\u{3}a_sint32\0\u{3}a_sint64\0\u{3}a_fixed32\0\u{3}a_fixed64\0\u{3}an_sfixed32\0\u{3}an_sfixed64\0\u{3}a_bool\0\u{3}a_string\0\u{3}some_bytes\0\u{1}color\0\u{1}inner\0\u{3}packed_ints\0\u{1}names\0\u{1}inners\0\u{1}colors\0\u{1}counts\0\u{3}by_id\0\u{1}text\0\u{1}nested\0\u{1}zero\0\u{1}maybe\0\u{1}wrapped\0\u{1}doubles\0\u{4}K\u{f}big_number_field\0")
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}a_double\0\u{3}a_float\0\u{3}an_int32\0\u{3}an_int64\0\u{3}a_uint32\0\u{3}a_uint64\0\u{3}a_sint32\0\u{3}a_sint64\0\u{3}a_fixed32\0\u{3}a_fixed64\0\u{3}an_sfixed32\0\u{3}an_sfixed64\0\u{3}a_bool\0\u{3}a_string\0\u{3}some_bytes\0\u{1}color\0\u{1}inner\0\u{3}packed_ints\0\u{1}names\0\u{1}inners\0\u{1}colors\0\u{1}counts\0\u{3}by_id\0\u{1}text\0\u{1}nested\0\u{1}zero\0\u{1}maybe\0\u{1}wrapped\0\u{1}doubles\0\u{1}when\0\u{3}how_long\0\u{1}times\0\u{4}H\u{f}big_number_field\0")
 
   fileprivate class _StorageClass {
     var _aDouble: Double = 0
@@ -315,6 +338,9 @@ nonisolated extension Localtest_Everything: SwiftProtobuf.Message, SwiftProtobuf
     var _maybe: Int32? = nil
     var _wrapped: SwiftProtobuf.Google_Protobuf_Int64Value? = nil
     var _doubles: [Double] = []
+    var _when: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+    var _howLong: SwiftProtobuf.Google_Protobuf_Duration? = nil
+    var _times: [SwiftProtobuf.Google_Protobuf_Timestamp] = []
     var _bigNumberField: Int32 = 0
 
       // This property is used as the initial default value for new instances of the type.
@@ -353,6 +379,9 @@ nonisolated extension Localtest_Everything: SwiftProtobuf.Message, SwiftProtobuf
       _maybe = source._maybe
       _wrapped = source._wrapped
       _doubles = source._doubles
+      _when = source._when
+      _howLong = source._howLong
+      _times = source._times
       _bigNumberField = source._bigNumberField
     }
   }
@@ -427,6 +456,9 @@ nonisolated extension Localtest_Everything: SwiftProtobuf.Message, SwiftProtobuf
         case 27: try { try decoder.decodeSingularInt32Field(value: &_storage._maybe) }()
         case 28: try { try decoder.decodeSingularMessageField(value: &_storage._wrapped) }()
         case 29: try { try decoder.decodeRepeatedDoubleField(value: &_storage._doubles) }()
+        case 30: try { try decoder.decodeSingularMessageField(value: &_storage._when) }()
+        case 31: try { try decoder.decodeSingularMessageField(value: &_storage._howLong) }()
+        case 32: try { try decoder.decodeRepeatedMessageField(value: &_storage._times) }()
         case 1000: try { try decoder.decodeSingularInt32Field(value: &_storage._bigNumberField) }()
         default: break
         }
@@ -533,6 +565,15 @@ nonisolated extension Localtest_Everything: SwiftProtobuf.Message, SwiftProtobuf
       if !_storage._doubles.isEmpty {
         try visitor.visitRepeatedDoubleField(value: _storage._doubles, fieldNumber: 29)
       }
+      try { if let v = _storage._when {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 30)
+      } }()
+      try { if let v = _storage._howLong {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 31)
+      } }()
+      if !_storage._times.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._times, fieldNumber: 32)
+      }
       if _storage._bigNumberField != 0 {
         try visitor.visitSingularInt32Field(value: _storage._bigNumberField, fieldNumber: 1000)
       }
@@ -572,6 +613,9 @@ nonisolated extension Localtest_Everything: SwiftProtobuf.Message, SwiftProtobuf
         if _storage._maybe != rhs_storage._maybe {return false}
         if _storage._wrapped != rhs_storage._wrapped {return false}
         if _storage._doubles != rhs_storage._doubles {return false}
+        if _storage._when != rhs_storage._when {return false}
+        if _storage._howLong != rhs_storage._howLong {return false}
+        if _storage._times != rhs_storage._times {return false}
         if _storage._bigNumberField != rhs_storage._bigNumberField {return false}
         return true
       }
