@@ -146,7 +146,8 @@ private final class HTTP2Driver {
     var outputOffset = 0
     var goawayReceived = false
     /// Why the connection ended, for the requests it fails.
-    var failure: String?
+    var failure: LocalRuntimeError?
+    var receivedAnything = false
     let clock = ContinuousClock()
 
     init(connection: HTTP2Connection) {
@@ -167,9 +168,9 @@ private final class HTTP2Driver {
             try startSession()
             try loop()
         } catch let error as LocalRuntimeError {
-            if case let .connection(text) = error { failure = text } else { failure = error.description }
+            failure = error
         } catch {
-            failure = "\(error)"
+            failure = .connection("\(error)")
         }
         finish()
     }
@@ -253,6 +254,14 @@ private final class HTTP2Driver {
         while true {
             let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
             if n > 0 {
+                if !receivedAnything && buffer.starts(with: "HTTP/1.".utf8) {
+                    // Retrying cannot help: fail the job with what the endpoint said.
+                    let line = String(decoding: buffer[..<n].prefix { $0 != 13 && $0 != 10 }, as: UTF8.self)
+                    throw LocalRuntimeError.jobFailed(
+                        "\(endpointName) answered the HTTP/2 preface in HTTP/1.1 (\(line)): it does not speak HTTP/2 "
+                            + "with prior knowledge; drop --h2c, or write its URL with http:// rather than h2c://")
+                }
+                receivedAnything = true
                 let rc = buffer.withUnsafeBufferPointer { nghttp2_session_mem_recv(session, $0.baseAddress, n) }
                 if rc < 0 { throw LocalRuntimeError.connection("HTTP/2 protocol error: \(nghttp2Text(Int32(rc)))") }
                 if n < buffer.count { return }
@@ -357,11 +366,11 @@ private final class HTTP2Driver {
             defer { state.queued = [] }
             return state.queued
         }
-        let reason = failure ?? "the HTTP/2 connection ended"
-        for request in queued { request.continuation.resume(throwing: LocalRuntimeError.connection(reason)) }
+        let reason = failure ?? .connection("the HTTP/2 connection ended")
+        for request in queued { request.continuation.resume(throwing: reason) }
         let open = streams
         streams = [:]
-        for stream in open.values { stream.request.continuation.resume(throwing: LocalRuntimeError.connection(reason)) }
+        for stream in open.values { stream.request.continuation.resume(throwing: reason) }
         if let session { nghttp2_session_del(session) }
         session = nil
         if fd >= 0 { close(fd) }

@@ -30,6 +30,7 @@ final class RequestRecorder: Sendable {
 /// Serves `register`'s functions at /statefun, recording each request.
 func serveRecording(
     protocol version: ProtocolVersion = .v3, port: Int = 0, unixSocket: String? = nil, maxConcurrentStreams: Int = 256,
+    http2: Bool = true,
     _ register: (StatefulFunctions) throws -> Void
 ) throws -> (HTTPServer, RequestRecorder) {
     let functions = StatefulFunctions()
@@ -40,6 +41,7 @@ func serveRecording(
         host: "127.0.0.1", port: port, tcpEnabled: unixSocket == nil, unixSocketPath: unixSocket)
     configuration.eventLoopCount = 1
     configuration.http2.maxConcurrentStreams = maxConcurrentStreams
+    configuration.http2.enabled = http2
     let server = HTTPServer(configuration: configuration, routes: [
         Route(path: "/statefun") { request in
             recorder.begin(request)
@@ -274,6 +276,17 @@ func temporarySocketPath() -> String {
         #expect(Set(result.egress).count == 40, "\(result.stdout)")
         #expect(secondRecorder.requests.load(ordering: .relaxed) > 0)
         #expect(secondRecorder.versions.withLock { $0 } == ["HTTP/2"])
+    }
+
+    /// `--h2c` against an endpoint that speaks only HTTP/1.1 fails at once, and says why.
+    @Test func anHTTP1OnlyEndpointFailsTheJobWithAClearError() async throws {
+        let (server, _) = try serveRecording(http2: false, GreeterV3.register(in:))
+        let module = try moduleFile(v3Module("http://127.0.0.1:\(server.localPort)/statefun"))
+        let result = try await run(statefunLocal, ["--module", module, "--h2c"], input: names(["ann"]))
+        await stop(server)
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("answered the HTTP/2 preface in HTTP/1.1 (HTTP/1.1 505"), "\(result.stderr)")
+        #expect(result.stderr.contains("0 retries") || !result.stderr.contains("retries"), "\(result.stderr)")
     }
 
     /// An endpoint that is gone: the job fails after its retries, as over HTTP/1.1.
