@@ -80,7 +80,8 @@ let package = Package(
         // statefun-local: plays the StateFun runtime against endpoints over HTTP.
         .target(
             name: "StatefunLocal",
-            dependencies: ["StatefulFunctions", "StatefunTestKit", .product(name: "Yams", package: "Yams")],
+            dependencies: ["StatefulFunctions", "StatefunTestKit", "CNghttp2", .product(name: "Yams", package: "Yams"),
+                           .product(name: "SwiftProtobuf", package: "swift-protobuf")],
             swiftSettings: strict),
         .executableTarget(
             name: "statefun-local",
@@ -137,9 +138,10 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(
             name: "StatefunLocalTests",
-            dependencies: ["StatefunLocal", "StatefunService", "StatefunServer", "GreeterV3", "StatefulFunctions",
-                           .product(name: "Logging", package: "swift-log")],
-            exclude: ["Python"],
+            dependencies: ["StatefunLocal", "StatefunService", "StatefunServer", "Greeter", "GreeterV3", "StatefulFunctions",
+                           .product(name: "Logging", package: "swift-log"),
+                           .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            exclude: ["Python", "Protos"],
             swiftSettings: strict),
         .testTarget(
             name: "StatefunServerTests",
