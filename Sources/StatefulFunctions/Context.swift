@@ -36,7 +36,11 @@ public final class Context {
 
     private func slotIndex(_ name: String) -> Int? {
         if let stateIndex { return stateIndex[name] }
-        return states.firstIndex { $0.name == name }
+        // Compare names in place: copying each slot out would retain all it holds.
+        return states.withUnsafeBufferPointer { slots in
+            for index in slots.indices where slots[index].name == name { return index }
+            return nil
+        }
     }
 
     private func checkedSlot(_ name: String) throws -> Int {
