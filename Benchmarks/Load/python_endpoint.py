@@ -18,6 +18,12 @@ if version == "v2":
     from statefun import AsyncRequestReplyHandler
     from twins import functions
 
+    # 2.2.2's AsyncRequestReplyHandler awaits each function: the twins become
+    # `async def` functions, as the SDK's aiohttp example writes them.
+    for bound in functions.functions.values():
+        async def run(context, message, function=bound.func):
+            function(context, message)
+        bound.func = run
     handler = AsyncRequestReplyHandler(functions)
 
     async def serve(request):

@@ -104,6 +104,16 @@ final class Connection {
     }
 
     /// Forgets the finished request so the next one can be read.
+    /// Frees the input buffer of a connection waiting for its next request once
+    /// it has grown past a small request's size: thousands of idle keep-alive
+    /// connections must not each hold the buffer of their largest request.
+    func releaseIdleBuffers() {
+        guard phase == .head, inboundStart >= inbound.count, inbound.capacity > 4096 else { return }
+        inbound = []
+        inboundStart = 0
+        scanResume = 0
+    }
+
     func resetRequest() {
         head = nil
         route = nil

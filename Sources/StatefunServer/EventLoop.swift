@@ -1058,7 +1058,10 @@ final class EventLoop: @unchecked Sendable {
         connection.phase = .head
         connection.lastActivity = now
         process(connection)  // pipelined requests already buffered
-        if !connection.isClosed { updateInterest(connection) }
+        if !connection.isClosed {
+            connection.releaseIdleBuffers()
+            updateInterest(connection)
+        }
     }
 
     /// Shuts down our sending side and discards input until the client closes

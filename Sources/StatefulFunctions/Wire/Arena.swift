@@ -53,22 +53,29 @@ final class Arena {
             .bindMemory(to: UnsafeMutablePointer<T>?.self, capacity: max(count, 1))
     }
 
-    /// Strings copied lately, reused when the same string comes again: the
-    /// messages of a batch mostly repeat their type URLs and targets.
-    private var recentStrings: [(string: String, copy: UnsafeMutablePointer<CChar>)] = []
+    /// The strings copied last, reused when the same string comes again: the
+    /// messages of a batch mostly repeat their type URLs, targets and egresses.
+    /// Four fixed slots, not a collection: a hit must cost less than the copy.
+    private var recent: (String, String, String, String) = ("", "", "", "")
+    private var recentCopies: (UnsafeMutablePointer<CChar>?, UnsafeMutablePointer<CChar>?,
+                               UnsafeMutablePointer<CChar>?, UnsafeMutablePointer<CChar>?) = (nil, nil, nil, nil)
     private var nextRecent = 0
 
     /// A NUL-terminated copy of `string`, for a protobuf-c string field. The
     /// copy may be shared with other fields (protobuf-c only reads it).
     func cString(_ string: String) -> UnsafeMutablePointer<CChar> {
-        for recent in recentStrings where recent.string == string { return recent.copy }
+        if let copy = recentCopies.0, recent.0 == string { return copy }
+        if let copy = recentCopies.1, recent.1 == string { return copy }
+        if let copy = recentCopies.2, recent.2 == string { return copy }
+        if let copy = recentCopies.3, recent.3 == string { return copy }
         let copy = copyCString(string)
-        if recentStrings.count < 8 {
-            recentStrings.append((string, copy))
-        } else {
-            recentStrings[nextRecent] = (string, copy)
-            nextRecent = (nextRecent + 1) % 8
+        switch nextRecent {
+        case 0: (recent.0, recentCopies.0) = (string, copy)
+        case 1: (recent.1, recentCopies.1) = (string, copy)
+        case 2: (recent.2, recentCopies.2) = (string, copy)
+        default: (recent.3, recentCopies.3) = (string, copy)
         }
+        nextRecent = (nextRecent + 1) & 3
         return copy
     }
 

@@ -36,9 +36,18 @@ extension InvocationBatch {
         guard !target.namespace.isEmpty, !target.type.isEmpty else {
             throw MalformedRequest("the target address \(target) has no function type")
         }
-        var seen = Set<String>(minimumCapacity: states.count)
-        for state in states where !seen.insert(state.name).inserted {
-            throw MalformedRequest("the state '\(state.name)' appears twice in the request")
+        // Few states are the norm: compare pairs rather than build a set.
+        if states.count <= 16 {
+            for i in states.indices {
+                for j in states.indices where j > i && states[j].name == states[i].name {
+                    throw MalformedRequest("the state '\(states[i].name)' appears twice in the request")
+                }
+            }
+        } else {
+            var seen = Set<String>(minimumCapacity: states.count)
+            for state in states where !seen.insert(state.name).inserted {
+                throw MalformedRequest("the state '\(state.name)' appears twice in the request")
+            }
         }
         guard !invocations.isEmpty else {
             throw MalformedRequest("the invocation batch for \(target) has no invocations")
