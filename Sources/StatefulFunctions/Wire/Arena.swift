@@ -89,6 +89,16 @@ extension String {
     }
 }
 
+/// Refuses a request whose string fields (proto3 `string`: UTF-8 by definition)
+/// are not UTF-8: decoding would silently replace the bad bytes, and a state
+/// name or type name that changed in decoding could never match.
+func requireUTF8(_ fields: UnsafePointer<CChar>?..., in what: @autoclosure () -> String) throws {
+    for field in fields {
+        guard let field, String(validatingCString: field) == nil else { continue }
+        throw MalformedRequest("\(what()) is not valid UTF-8")
+    }
+}
+
 extension Array where Element == UInt8 {
     init(protobufC data: ProtobufCBinaryData) {
         guard data.len > 0, let bytes = data.data else { self = []; return }

@@ -29,14 +29,23 @@ enum ProtocolV3 {
             guard toFunction.pointee.request_case == IO__STATEFUN__SDK__REQREPLY__TO_FUNCTION__REQUEST_INVOCATION,
                   let batch = toFunction.pointee.invocation
             else { throw MalformedRequest("the ToFunction carries no invocation batch") }
+            if let target = batch.pointee.target {
+                try requireUTF8(target.pointee.namespace_, target.pointee.type, target.pointee.id, in: "the target address")
+            }
             return try InvocationBatch(
                 target: batch.pointee.target.map(address),
                 states: (0..<batch.pointee.n_state).compactMap { batch.pointee.state[$0] }.map { state in
+                    try requireUTF8(state.pointee.state_name, in: "a state name")
+                    try requireUTF8(state.pointee.state_value?.pointee.typename_, in: "the type name of a state")
                     let value = state.pointee.state_value.flatMap { $0.pointee.has_value != 0 ? typedValue($0) : nil }
                     return (String(protobufC: state.pointee.state_name), value)
                 },
                 invocations: (0..<batch.pointee.n_invocations).compactMap { batch.pointee.invocations[$0] }.map {
-                    (caller: $0.pointee.caller.map(address), argument: $0.pointee.argument.map(typedValue))
+                    if let caller = $0.pointee.caller {
+                        try requireUTF8(caller.pointee.namespace_, caller.pointee.type, caller.pointee.id, in: "a caller address")
+                    }
+                    try requireUTF8($0.pointee.argument?.pointee.typename_, in: "an argument's type name")
+                    return (caller: $0.pointee.caller.map(address), argument: $0.pointee.argument.map(typedValue))
                 })
         }
     }
