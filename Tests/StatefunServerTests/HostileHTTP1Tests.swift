@@ -127,7 +127,7 @@ struct HostileHTTP1Tests {
         }
         let port = try freePort()
         let server = try await offloaded {
-            try ServerProcess("/usr/bin/prlimit", ["--nofile=64", greeter, "--host", "127.0.0.1", "--port", "\(port)", "--loops", "2"])
+            try ServerProcess("/usr/bin/prlimit", ["--nofile=64", greeter, "--host", "127.0.0.1", "--port", "\(port)", "--loops", "1"])
         }
         defer { server.stop() }
         try await waitUntil("the greeter to listen") { (try? healthCheck(port: port)) == 200 }
