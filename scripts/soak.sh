@@ -86,21 +86,21 @@ alive || crashes=1
 
 # h2load: "requests: N total, N started, N done, N succeeded, N failed, N errored, N timeout" and "status codes: N 2xx, ..."
 h2load_figures() {  # file -> "succeeded failed errored non2xx"
-  awk '/^requests:/ { gsub(",", ""); s = $9; f = $11; e = $13 }
+  awk '/^requests:/ { gsub(",", ""); s = $8; f = $10; e = $12 }
        /^status codes:/ { gsub(",", ""); n = $5 + $7 + $9 }
        END { print s + 0, f + 0, e + 0, n + 0 }' "$1"
 }
 read -r h1_ok h1_failed h1_errored h1_non2xx < <(h2load_figures "$work/h1.txt")
 read -r h2_ok h2_failed h2_errored h2_non2xx < <(h2load_figures "$work/h2.txt")
 mixer=$(tail -1 "$work/mixer.txt")
-field() { sed -n "s/.*$1=\([0-9]*\).*/\1/p" <<<"$mixer"; }
+field() { sed -n "s/.* $1=\([0-9]*\).*/\1/p" <<<" $mixer"; }
 mixer_served=$(field served); mixer_valid=$(field valid); mixer_invalid=$(field invalid)
 mixer_wrong=$(field wrong); mixer_errors=$(field errors)
 : "${mixer_served:=0}" "${mixer_wrong:=0}" "${mixer_errors:=0}" "${mixer_valid:=0}" "${mixer_invalid:=0}"
 
 served=$(( h1_ok + h2_ok + mixer_served ))
 wrong=$(( h1_failed + h1_errored + h1_non2xx + h2_failed + h2_errored + h2_non2xx + mixer_wrong + mixer_errors ))
-growth=$(awk -v w="$rss_warm" -v e="$rss_end" 'BEGIN { printf "%.2f", w > 0 ? (e - w) * 100 / w : 0 }')
+growth=$(awk -v w="$rss_warm" -v e="$rss_end" 'BEGIN { printf "%.2f", (w > 0) ? (e - w) * 100 / w : 0 }')
 
 # The server must also shut down cleanly.
 kill -TERM "$server_pid"

@@ -95,7 +95,10 @@ def worker(http2, seed):
                     problem = check_valid(response, name, seen)
                     counts["valid"] += 1
                 else:
-                    method, path, body, status, fragment = rng.choices(INVALID, WEIGHTS)[0]
+                    # The 413 only over HTTP/1.1 (what the runtime speaks): httpx cannot take an HTTP/2
+                    # answer that arrives mid-upload with RST_STREAM(NO_ERROR) (RFC 9113 §8.1) and hangs.
+                    cases = INVALID[:-1] if http2 else INVALID
+                    method, path, body, status, fragment = rng.choices(cases, WEIGHTS[: len(cases)])[0]
                     response = client.request(method, path, content=body or None,
                                               headers={"Content-Type": "application/octet-stream"})
                     problem = None
