@@ -15,6 +15,9 @@ let package = Package(
         .library(name: "StatefunServer", targets: ["StatefunServer"]),
         .library(name: "StatefunService", targets: ["StatefunService"]),
         .library(name: "StatefunTestKit", targets: ["StatefunTestKit"]),
+        // The examples' functions, for the benchmarks package (Benchmarks/).
+        .library(name: "Greeter", targets: ["Greeter"]),
+        .library(name: "GreeterV3", targets: ["GreeterV3"]),
         .executable(name: "greeter", targets: ["greeter"]),
         .executable(name: "greeter-v3", targets: ["greeter-v3"]),
         .executable(name: "verification", targets: ["verification"]),
@@ -77,7 +80,8 @@ let package = Package(
         // statefun-local: plays the StateFun runtime against endpoints over HTTP.
         .target(
             name: "StatefunLocal",
-            dependencies: ["StatefulFunctions", "StatefunTestKit", .product(name: "Yams", package: "Yams")],
+            dependencies: ["StatefulFunctions", "StatefunTestKit", "CNghttp2", .product(name: "Yams", package: "Yams"),
+                           .product(name: "SwiftProtobuf", package: "swift-protobuf")],
             swiftSettings: strict),
         .executableTarget(
             name: "statefun-local",
@@ -134,9 +138,10 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(
             name: "StatefunLocalTests",
-            dependencies: ["StatefunLocal", "StatefunService", "StatefunServer", "GreeterV3", "StatefulFunctions",
-                           .product(name: "Logging", package: "swift-log")],
-            exclude: ["Python"],
+            dependencies: ["StatefunLocal", "StatefunService", "StatefunServer", "Greeter", "GreeterV3", "StatefulFunctions",
+                           .product(name: "Logging", package: "swift-log"),
+                           .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            exclude: ["Python", "Protos"],
             swiftSettings: strict),
         .testTarget(
             name: "StatefunServerTests",

@@ -30,4 +30,8 @@ rm -rf "$tests_out" && mkdir -p "$tests_out"
 (cd Protos && protoc --plugin=protoc-gen-swift="$OLDPWD/$plugin" --swift_opt=UseAccessLevelOnImports=true \
    --swift_opt=FileNaming=PathToUnderscores --swift_out="$OLDPWD/$tests_out" statefun/v2/*.proto statefun/v3/*.proto)
 
+# statefun-local's tests: every kind of field, to check its JSON encoder against swift-protobuf.
+(cd Tests/StatefunLocalTests/Protos && protoc -I . -I /usr/include --plugin=protoc-gen-swift="$OLDPWD/$plugin" \
+   --swift_opt=UseAccessLevelOnImports=true --swift_out="$OLDPWD/Tests/StatefunLocalTests/Generated" everything.proto)
+
 echo "generated: $(ls Examples/*/Sources/*/*.pb.swift Examples/*/Python/*_pb2.py | wc -l) files"

@@ -37,6 +37,9 @@ public struct ServeOptions: ParsableArguments {
     @Option(help: "Run functions on a pool of this many threads, for functions that block; 0 means Swift's cooperative pool (env STATEFUN_WORKER_THREADS).")
     public var workerThreads: Int = environment("STATEFUN_WORKER_THREADS").flatMap(Int.init) ?? 0
 
+    @Option(help: "Where functions run without --worker-threads: 'loop' (the event loop that read the request, the fastest) or 'pool' (Swift's cooperative pool) (env STATEFUN_HANDLERS).")
+    public var handlers: String = environment("STATEFUN_HANDLERS") ?? "loop"
+
     @Flag(inversion: .prefixedNo, help: "Log one line per request (env STATEFUN_ACCESS_LOG=1).")
     public var accessLog: Bool = environmentFlag("STATEFUN_ACCESS_LOG") ?? false
 
@@ -79,6 +82,9 @@ public struct ServeOptions: ParsableArguments {
         guard tcp || !unixSocket.isEmpty else {
             throw ValidationError("--no-tcp needs --unix-socket")
         }
+        guard handlers == "loop" || handlers == "pool" else {
+            throw ValidationError("--handlers must be 'loop' or 'pool'")
+        }
         guard workerThreads >= 0, shutdownDelay >= 0, shutdownGrace >= 0 else {
             throw ValidationError("--worker-threads, --shutdown-delay and --shutdown-grace must not be negative")
         }
@@ -96,7 +102,8 @@ public struct ServeOptions: ParsableArguments {
         configuration.unixSocketPath = unixSocket.isEmpty ? nil : unixSocket
         configuration.unixSocketPermissions = Int(unixSocketMode, radix: 8) ?? 0o660
         configuration.http2.enabled = http2
-        configuration.handlerExecution = workerThreads > 0 ? .workerThreads(workerThreads) : .cooperativePool
+        configuration.handlerExecution =
+            workerThreads > 0 ? .workerThreads(workerThreads) : handlers == "pool" ? .cooperativePool : .eventLoop
         configuration.accessLog = accessLog
         configuration.failedRequestDump =
             failedRequestDir.isEmpty ? nil : FailedRequestDumpConfiguration(directory: failedRequestDir)

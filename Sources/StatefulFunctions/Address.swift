@@ -58,18 +58,30 @@ public struct FunctionType: Hashable, Sendable, CustomStringConvertible {
         guard !typename.isEmpty else {
             throw StatefulFunctionsError.invalidTypename(typename, reason: "a type name must be provided")
         }
-        let parts = typename.split(separator: "/", omittingEmptySubsequences: false)
-        guard parts.count == 2 else {
+        // Scanned as bytes: this runs for every message sent, so no Character splitting.
+        let parts: (namespace: String, name: String)? = typename.utf8.withContiguousStorageIfAvailable { utf8 in
+            guard let slash = utf8.firstIndex(of: UInt8(ascii: "/")),
+                  !utf8[(slash + 1)...].contains(UInt8(ascii: "/")), slash > 0, slash + 1 < utf8.count
+            else { return nil }
+            return (String(decoding: UnsafeBufferPointer(rebasing: utf8[..<slash]), as: UTF8.self),
+                    String(decoding: UnsafeBufferPointer(rebasing: utf8[(slash + 1)...]), as: UTF8.self))
+        } ?? nil
+        if let parts {
+            self.init(namespace: parts.namespace, name: parts.name)
+            return
+        }
+        let pieces = typename.split(separator: "/", omittingEmptySubsequences: false)
+        guard pieces.count == 2 else {
             throw StatefulFunctionsError.invalidTypename(
                 typename, reason: "a type name must be of the form namespace/name")
         }
-        guard !parts[0].isEmpty else {
+        guard !pieces[0].isEmpty else {
             throw StatefulFunctionsError.invalidTypename(typename, reason: "the namespace must not be empty")
         }
-        guard !parts[1].isEmpty else {
+        guard !pieces[1].isEmpty else {
             throw StatefulFunctionsError.invalidTypename(typename, reason: "the name must not be empty")
         }
-        self.init(namespace: String(parts[0]), name: String(parts[1]))
+        self.init(namespace: String(pieces[0]), name: String(pieces[1]))
     }
 
     /// `namespace/name`.

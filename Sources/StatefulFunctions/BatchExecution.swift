@@ -17,18 +17,43 @@ extension StatefulFunction {
     package func run(
         _ invocations: [(caller: Address?, argument: AnyMessage)], in context: Context
     ) async throws(InvocationFailure) {
-        for (index, invocation) in invocations.enumerated() {
-            context.caller = invocation.caller
-            var failure: (any Error)?
-            do {
-                try await body(context, invocation.argument)
-            } catch {
-                failure = error
+        switch body {
+        case .synchronous(let body):
+            // No suspension point between invocations.
+            for (index, invocation) in invocations.enumerated() {
+                context.caller = invocation.caller
+                var failure: (any Error)?
+                do {
+                    try body(context, invocation.argument)
+                } catch {
+                    failure = error
+                }
+                try Self.check(context, index, failure)
             }
-            // A misused state subscript is the root cause even if the function threw after it.
-            if let cause = context.deferredError.map({ $0 as any Error }) ?? failure {
-                throw InvocationFailure(index: index, cause: cause)
+        case .asynchronous(let body):
+            for (index, invocation) in invocations.enumerated() {
+                context.caller = invocation.caller
+                var failure: (any Error)?
+                do {
+                    try await body(context, invocation.argument)
+                } catch {
+                    failure = error
+                }
+                try Self.check(context, index, failure)
             }
+        }
+        do {
+            try context.encodeStates()
+        } catch {
+            throw InvocationFailure(index: invocations.count - 1, cause: error)
+        }
+    }
+
+    /// Stops the batch at invocation `index` if it failed.
+    private static func check(_ context: Context, _ index: Int, _ failure: (any Error)?) throws(InvocationFailure) {
+        // A misused state subscript is the root cause even if the function threw after it.
+        if let cause = context.deferredError.map({ $0 as any Error }) ?? failure {
+            throw InvocationFailure(index: index, cause: cause)
         }
     }
 }

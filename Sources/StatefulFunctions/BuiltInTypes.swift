@@ -14,12 +14,10 @@ extension Bool: PackableMessage {
     }
 
     public func packedBytes() throws -> [UInt8] {
-        encodeProtobufC(capacity: 16) { arena in
-            arena.message(Io__Statefun__Sdk__Types__BooleanWrapper.self) {
-                io__statefun__sdk__types__boolean_wrapper__init($0)
-                $0.pointee.value = self ? 1 : 0
-            }
-        }
+        var wrapper = Io__Statefun__Sdk__Types__BooleanWrapper()
+        io__statefun__sdk__types__boolean_wrapper__init(&wrapper)
+        wrapper.value = self ? 1 : 0
+        return packProtobufC(&wrapper)
     }
 }
 
@@ -32,12 +30,10 @@ extension Int32: PackableMessage {
     }
 
     public func packedBytes() throws -> [UInt8] {
-        encodeProtobufC(capacity: 16) { arena in
-            arena.message(Io__Statefun__Sdk__Types__IntWrapper.self) {
-                io__statefun__sdk__types__int_wrapper__init($0)
-                $0.pointee.value = self
-            }
-        }
+        var wrapper = Io__Statefun__Sdk__Types__IntWrapper()
+        io__statefun__sdk__types__int_wrapper__init(&wrapper)
+        wrapper.value = self
+        return packProtobufC(&wrapper)
     }
 }
 
@@ -50,12 +46,10 @@ extension Int64: PackableMessage {
     }
 
     public func packedBytes() throws -> [UInt8] {
-        encodeProtobufC(capacity: 16) { arena in
-            arena.message(Io__Statefun__Sdk__Types__LongWrapper.self) {
-                io__statefun__sdk__types__long_wrapper__init($0)
-                $0.pointee.value = self
-            }
-        }
+        var wrapper = Io__Statefun__Sdk__Types__LongWrapper()
+        io__statefun__sdk__types__long_wrapper__init(&wrapper)
+        wrapper.value = self
+        return packProtobufC(&wrapper)
     }
 }
 
@@ -68,12 +62,10 @@ extension Float: PackableMessage {
     }
 
     public func packedBytes() throws -> [UInt8] {
-        encodeProtobufC(capacity: 16) { arena in
-            arena.message(Io__Statefun__Sdk__Types__FloatWrapper.self) {
-                io__statefun__sdk__types__float_wrapper__init($0)
-                $0.pointee.value = self
-            }
-        }
+        var wrapper = Io__Statefun__Sdk__Types__FloatWrapper()
+        io__statefun__sdk__types__float_wrapper__init(&wrapper)
+        wrapper.value = self
+        return packProtobufC(&wrapper)
     }
 }
 
@@ -86,12 +78,10 @@ extension Double: PackableMessage {
     }
 
     public func packedBytes() throws -> [UInt8] {
-        encodeProtobufC(capacity: 16) { arena in
-            arena.message(Io__Statefun__Sdk__Types__DoubleWrapper.self) {
-                io__statefun__sdk__types__double_wrapper__init($0)
-                $0.pointee.value = self
-            }
-        }
+        var wrapper = Io__Statefun__Sdk__Types__DoubleWrapper()
+        io__statefun__sdk__types__double_wrapper__init(&wrapper)
+        wrapper.value = self
+        return packProtobufC(&wrapper)
     }
 }
 
@@ -106,11 +96,11 @@ extension String: PackableMessage {
     }
 
     public func packedBytes() throws -> [UInt8] {
-        encodeProtobufC(capacity: utf8.count + 16) { arena in
-            arena.message(Io__Statefun__Sdk__Types__StringWrapper.self) {
-                io__statefun__sdk__types__string_wrapper__init($0)
-                $0.pointee.value = arena.cString(self)
-            }
+        var wrapper = Io__Statefun__Sdk__Types__StringWrapper()
+        io__statefun__sdk__types__string_wrapper__init(&wrapper)
+        return withCString { value in
+            wrapper.value = UnsafeMutablePointer(mutating: value)
+            return packProtobufC(&wrapper)
         }
     }
 }

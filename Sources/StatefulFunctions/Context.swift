@@ -36,7 +36,11 @@ public final class Context {
 
     private func slotIndex(_ name: String) -> Int? {
         if let stateIndex { return stateIndex[name] }
-        return states.firstIndex { $0.name == name }
+        // Compare names in place: copying each slot out would retain all it holds.
+        return states.withUnsafeBufferPointer { slots in
+            for index in slots.indices where slots[index].name == name { return index }
+            return nil
+        }
     }
 
     private func checkedSlot(_ name: String) throws -> Int {
@@ -56,6 +60,12 @@ public final class Context {
         get {
             guard let index = slotIndex(name) else {
                 deferredError = deferredError ?? .undeclaredState(name)
+                return nil
+            }
+            do {
+                try encodePending(index)
+            } catch {
+                deferredError = deferredError ?? .malformedMessage("state '\(name)' cannot be encoded: \(error)")
                 return nil
             }
             return states[index].value
@@ -78,20 +88,61 @@ public final class Context {
             throw .stateTypeMismatch(state: states[index].name, typeURL: value.typeURL, declared: declared)
         }
         states[index].value = value
+        states[index].typed = nil
+        states[index].encodePending = false
         states[index].modified = true
     }
 
     /// The state stored under `name`, unpacked as `type`, or `nil` when no value is set.
     ///
+    /// Within a batch, the value is decoded once: later reads get the decoded
+    /// value, or the one the last ``setState(_:to:)`` stored.
+    ///
     /// - Throws: ``StatefulFunctionsError/undeclaredState(_:)``, or
     ///   ``StatefulFunctionsError/typeMismatch(typeURL:expected:)`` when it holds another type.
     public func state<M: PackableMessage>(_ name: String, as type: M.Type = M.self) throws -> M? {
-        try states[checkedSlot(name)].value?.unpack(type)
+        let index = try checkedSlot(name)
+        if let typed = states[index].typed as? M { return typed }
+        try encodePending(index)
+        guard let value = try states[index].value?.unpack(type) else { return nil }
+        states[index].typed = value
+        return value
     }
 
-    /// Packs `value` into an `Any` and stores it under `name`.
-    public func setState(_ name: String, to value: some PackableMessage) throws {
-        try store(try AnyMessage(packing: value), at: try checkedSlot(name))
+    /// Stores `value` under `name`. It is packed into an `Any` once, when the
+    /// batch completes (or when the state is read as an ``AnyMessage``), however
+    /// often the batch stores it.
+    public func setState<M: PackableMessage>(_ name: String, to value: M) throws {
+        let index = try checkedSlot(name)
+        if let declared = states[index].typeName {
+            let typeName = M.typeName
+            guard typeName == declared else {
+                throw StatefulFunctionsError.stateTypeMismatch(
+                    state: states[index].name, typeURL: typeName, declared: declared)
+            }
+        }
+        states[index].typed = value
+        states[index].encodePending = true
+        states[index].modified = true
+    }
+
+    /// Packs the value ``setState(_:to:)`` stored at `index`, if not done yet.
+    private func encodePending(_ index: Int) throws {
+        guard states[index].encodePending, let typed = states[index].typed else { return }
+        states[index].value = try AnyMessage(packing: typed)
+        states[index].encodePending = false
+    }
+
+    /// Packs every value stored with ``setState(_:to:)``: the batch's state
+    /// changes as the runtime receives them. Run once the batch's invocations are done.
+    func encodeStates() throws {
+        for index in states.indices where states[index].encodePending {
+            do {
+                try encodePending(index)
+            } catch {
+                throw StatefulFunctionsError.malformedMessage("state '\(states[index].name)' cannot be encoded: \(error)")
+            }
+        }
     }
 
     /// Deletes the value stored under `name` (the same as assigning `nil`).
@@ -211,6 +262,11 @@ struct StateSlot {
     var modified = false
     /// The declared type name (3.x value specs); values stored must carry it.
     var typeName: String? = nil
+    /// The value as last decoded or stored by `setState`, so that a batch
+    /// decodes and encodes each state once, not once per invocation.
+    var typed: (any PackableMessage)? = nil
+    /// `typed` was stored by `setState` and `value` does not hold it yet.
+    var encodePending = false
 }
 
 /// A delayed message, or the cancellation of one (3.x).

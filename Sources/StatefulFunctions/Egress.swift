@@ -36,12 +36,17 @@ public struct KafkaProducerRecord: PackableMessage, Hashable {
     }
 
     public func packedBytes() throws -> [UInt8] {
-        encodeProtobufC(capacity: valueBytes.count + key.utf8.count + topic.utf8.count) { arena in
-            arena.message(V2KafkaRecord.self) { record in
-                org__apache__flink__statefun__flink__io__kafka_producer_record__init(record)
-                record.pointee.key = arena.cString(key)
-                record.pointee.value_bytes = arena.binary(valueBytes)
-                record.pointee.topic = arena.cString(topic)
+        // The record points at the strings' and the array's own storage: no copies.
+        var record = V2KafkaRecord()
+        org__apache__flink__statefun__flink__io__kafka_producer_record__init(&record)
+        return key.withCString { key in
+            topic.withCString { topic in
+                valueBytes.withUnsafeBufferPointer { value in
+                    record.key = UnsafeMutablePointer(mutating: key)
+                    record.topic = UnsafeMutablePointer(mutating: topic)
+                    record.value_bytes = ProtobufCBinaryData(len: value.count, data: UnsafeMutablePointer(mutating: value.baseAddress))
+                    return packProtobufC(&record)
+                }
             }
         }
     }
@@ -82,15 +87,20 @@ public struct KinesisEgressRecord: PackableMessage, Hashable {
     }
 
     public func packedBytes() throws -> [UInt8] {
-        encodeProtobufC(
-            capacity: valueBytes.count + partitionKey.utf8.count + stream.utf8.count + explicitHashKey.utf8.count
-        ) { arena in
-            arena.message(V2KinesisRecord.self) { record in
-                org__apache__flink__statefun__flink__io__kinesis_egress_record__init(record)
-                record.pointee.partition_key = arena.cString(partitionKey)
-                record.pointee.value_bytes = arena.binary(valueBytes)
-                record.pointee.stream = arena.cString(stream)
-                record.pointee.explicit_hash_key = arena.cString(explicitHashKey)
+        var record = V2KinesisRecord()
+        org__apache__flink__statefun__flink__io__kinesis_egress_record__init(&record)
+        return partitionKey.withCString { partitionKey in
+            stream.withCString { stream in
+                explicitHashKey.withCString { explicitHashKey in
+                    valueBytes.withUnsafeBufferPointer { value in
+                        record.partition_key = UnsafeMutablePointer(mutating: partitionKey)
+                        record.stream = UnsafeMutablePointer(mutating: stream)
+                        record.explicit_hash_key = UnsafeMutablePointer(mutating: explicitHashKey)
+                        record.value_bytes = ProtobufCBinaryData(
+                            len: value.count, data: UnsafeMutablePointer(mutating: value.baseAddress))
+                        return packProtobufC(&record)
+                    }
+                }
             }
         }
     }

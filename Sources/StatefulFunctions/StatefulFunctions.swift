@@ -5,6 +5,11 @@ import Synchronization
 /// Synchronous closures convert to this type, so a function may be `async` or not.
 public typealias FunctionBody<Message> = @Sendable (Context, Message) async throws -> Void
 
+/// The body of a synchronous stateful function. A closure that does not
+/// `await` binds as one: the invocations of a batch then run back to back,
+/// without a suspension point between them.
+public typealias SynchronousFunctionBody<Message> = @Sendable (Context, Message) throws -> Void
+
 /// A function as the registry keeps it: its body and the message types it accepts.
 public struct StatefulFunction: Sendable {
     /// The message types the function accepts; `nil` for an untyped function,
@@ -13,12 +18,80 @@ public struct StatefulFunction: Sendable {
     /// The persisted values the function declares (StateFun 3.x; 2.x declares
     /// states in module.yaml instead).
     public private(set) var valueSpecs: [ValueSpec] = []
-    let body: @Sendable (Context, AnyMessage) async throws -> Void
+
+    enum Body: Sendable {
+        case synchronous(@Sendable (Context, AnyMessage) throws -> Void)
+        case asynchronous(@Sendable (Context, AnyMessage) async throws -> Void)
+    }
+
+    let body: Body
 
     /// An untyped function: it gets each message as the raw ``AnyMessage``.
     public init(_ body: @escaping FunctionBody<AnyMessage>) {
         acceptedTypes = nil
-        self.body = body
+        self.body = .asynchronous(body)
+    }
+
+    /// An untyped synchronous function.
+    public init(_ body: @escaping SynchronousFunctionBody<AnyMessage>) {
+        acceptedTypes = nil
+        self.body = .synchronous(body)
+    }
+
+    /// A function of one message type: each message is unpacked to it, and a
+    /// message of any other type fails its batch.
+    public init<M: PackableMessage>(_ type: M.Type, _ body: @escaping FunctionBody<M>) {
+        acceptedTypes = [type]
+        let unpack = Self.unpacker(for: type)
+        self.body = .asynchronous { context, any in try await body(context, try unpack(any)) }
+    }
+
+    /// A synchronous function of one message type.
+    public init<M: PackableMessage>(_ type: M.Type, _ body: @escaping SynchronousFunctionBody<M>) {
+        acceptedTypes = [type]
+        let unpack = Self.unpacker(for: type)
+        self.body = .synchronous { context, any in try body(context, try unpack(any)) }
+    }
+
+    /// A function of several message types (like the reference SDK's
+    /// `typing.Union`): each message is unpacked to the first type it matches,
+    /// and the function dispatches on it (`if let user = message as? User`).
+    public init(accepting types: [any PackableMessage.Type], _ body: @escaping FunctionBody<any PackableMessage>) {
+        acceptedTypes = types
+        let unpack = Self.unpacker(accepting: types)
+        self.body = .asynchronous { context, any in try await body(context, try unpack(any)) }
+    }
+
+    /// A synchronous function of several message types.
+    public init(
+        accepting types: [any PackableMessage.Type], _ body: @escaping SynchronousFunctionBody<any PackableMessage>
+    ) {
+        acceptedTypes = types
+        let unpack = Self.unpacker(accepting: types)
+        self.body = .synchronous { context, any in try body(context, try unpack(any)) }
+    }
+
+    private static func unpacker<M: PackableMessage>(for type: M.Type) -> @Sendable (AnyMessage) throws -> M {
+        let typeName = M.typeName
+        return { any in
+            // The exact name is the usual case; `is` also matches other type URL prefixes.
+            guard any.typeURL == typeName || any.is(M.self) else {
+                throw StatefulFunctionsError.unexpectedMessageType(typeURL: any.typeURL, accepted: [typeName])
+            }
+            return try M(packedBytes: any.value)
+        }
+    }
+
+    private static func unpacker(
+        accepting types: [any PackableMessage.Type]
+    ) -> @Sendable (AnyMessage) throws -> any PackableMessage {
+        { any in
+            guard let type = types.first(where: { any.is($0) }) else {
+                throw StatefulFunctionsError.unexpectedMessageType(
+                    typeURL: any.typeURL, accepted: types.map { $0.typeName })
+            }
+            return try type.init(packedBytes: any.value)
+        }
     }
 
     /// This function with its persisted values declared (StateFun 3.x).
@@ -33,32 +106,6 @@ public struct StatefulFunction: Sendable {
         var function = self
         function.valueSpecs = specs
         return function
-    }
-
-    /// A function of one message type: each message is unpacked to it, and a
-    /// message of any other type fails its batch.
-    public init<M: PackableMessage>(_ type: M.Type, _ body: @escaping FunctionBody<M>) {
-        acceptedTypes = [type]
-        self.body = { context, any in
-            guard any.is(M.self) else {
-                throw StatefulFunctionsError.unexpectedMessageType(typeURL: any.typeURL, accepted: [M.typeName])
-            }
-            try await body(context, try M(packedBytes: any.value))
-        }
-    }
-
-    /// A function of several message types (like the reference SDK's
-    /// `typing.Union`): each message is unpacked to the first type it matches,
-    /// and the function dispatches on it (`if let user = message as? User`).
-    public init(accepting types: [any PackableMessage.Type], _ body: @escaping FunctionBody<any PackableMessage>) {
-        acceptedTypes = types
-        self.body = { context, any in
-            guard let type = types.first(where: { any.is($0) }) else {
-                throw StatefulFunctionsError.unexpectedMessageType(
-                    typeURL: any.typeURL, accepted: types.map { $0.typeName })
-            }
-            try await body(context, try type.init(packedBytes: any.value))
-        }
     }
 }
 
@@ -96,6 +143,28 @@ public final class StatefulFunctions: Sendable {
         try register(typename, StatefulFunction(body).withValueSpecs(states))
     }
 
+    /// Registers an untyped synchronous function.
+    public func register(
+        _ typename: String, states: [ValueSpec] = [], _ body: @escaping SynchronousFunctionBody<AnyMessage>
+    ) throws {
+        try register(typename, StatefulFunction(body).withValueSpecs(states))
+    }
+
+    /// Registers a synchronous function of one message type.
+    public func register<M: PackableMessage>(
+        _ typename: String, _ type: M.Type, states: [ValueSpec] = [], _ body: @escaping SynchronousFunctionBody<M>
+    ) throws {
+        try register(typename, StatefulFunction(type, body).withValueSpecs(states))
+    }
+
+    /// Registers a synchronous function of several message types.
+    public func register(
+        _ typename: String, accepting types: [any PackableMessage.Type], states: [ValueSpec] = [],
+        _ body: @escaping SynchronousFunctionBody<any PackableMessage>
+    ) throws {
+        try register(typename, StatefulFunction(accepting: types, body).withValueSpecs(states))
+    }
+
     /// Registers a function of one message type.
     public func register<M: PackableMessage>(
         _ typename: String, _ type: M.Type, states: [ValueSpec] = [], _ body: @escaping FunctionBody<M>
@@ -131,6 +200,28 @@ public final class StatefulFunctions: Sendable {
     public func bind(
         _ typename: String, accepting types: [any PackableMessage.Type], states: [ValueSpec] = [],
         _ body: @escaping FunctionBody<any PackableMessage>
+    ) throws {
+        try register(typename, accepting: types, states: states, body)
+    }
+
+    /// Binds an untyped synchronous function (a closure that does not `await`).
+    public func bind(
+        _ typename: String, states: [ValueSpec] = [], _ body: @escaping SynchronousFunctionBody<AnyMessage>
+    ) throws {
+        try register(typename, states: states, body)
+    }
+
+    /// Binds a synchronous function of one message type.
+    public func bind<M: PackableMessage>(
+        _ typename: String, _ type: M.Type, states: [ValueSpec] = [], _ body: @escaping SynchronousFunctionBody<M>
+    ) throws {
+        try register(typename, type, states: states, body)
+    }
+
+    /// Binds a synchronous function of several message types.
+    public func bind(
+        _ typename: String, accepting types: [any PackableMessage.Type], states: [ValueSpec] = [],
+        _ body: @escaping SynchronousFunctionBody<any PackableMessage>
     ) throws {
         try register(typename, accepting: types, states: states, body)
     }

@@ -1,5 +1,10 @@
 public import StatefulFunctions
 public import SwiftProtobuf
+import Synchronization
+
+/// Type URLs by message type, built once each: a type name is asked for on
+/// every message packed and every type check.
+private let typeNames = Mutex<[ObjectIdentifier: String]>([:])
 
 /// swift-protobuf messages are StateFun messages: declare the conformance with
 /// one line, `extension GreetRequest: PackableMessage {}`, and the message packs,
@@ -8,7 +13,13 @@ public import SwiftProtobuf
 /// The type name is `type.googleapis.com/` followed by the full protobuf name,
 /// as protobuf's own `Any.Pack` writes it.
 extension PackableMessage where Self: SwiftProtobuf.Message {
-    public static var typeName: String { "type.googleapis.com/" + protoMessageName }
+    public static var typeName: String {
+        let key = ObjectIdentifier(Self.self)
+        if let name = typeNames.withLock({ $0[key] }) { return name }
+        let name = "type.googleapis.com/" + protoMessageName
+        typeNames.withLock { $0[key] = name }
+        return name
+    }
 
     public init(packedBytes: [UInt8]) throws {
         try self.init(serializedBytes: packedBytes)

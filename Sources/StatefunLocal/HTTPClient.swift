@@ -10,35 +10,55 @@ package struct EndpointURL: Sendable, Hashable, CustomStringConvertible {
 
     package let transport: Transport
     package let path: String
+    /// Spoken over HTTP/2 cleartext with prior knowledge (`h2c://`, `h2c+unix://`, or `--h2c`).
+    package let http2: Bool
 
-    /// Parses `http://host[:port]/path` or the runtime's `http+unix:///path/to/socket.sock/url/path`.
+    /// Parses `http://host[:port]/path` or the runtime's `http+unix:///path/to/socket.sock/url/path`,
+    /// or the same with `h2c` for `http`: HTTP/2 cleartext (prior knowledge) instead of HTTP/1.1.
     package init(_ url: String) throws {
-        if url.hasPrefix("http+unix://") {
-            let rest = String(url.dropFirst("http+unix://".count))
+        let unixSchemes = ["http+unix://", "h2c+unix://"]
+        let tcpSchemes = ["http://", "h2c://"]
+        if let scheme = unixSchemes.first(where: url.hasPrefix) {
+            http2 = scheme.hasPrefix("h2c")
+            let rest = String(url.dropFirst(scheme.count))
             guard let range = rest.range(of: ".sock") else {
                 throw LocalRuntimeError.configuration("a Unix-socket endpoint must name a .sock file: \(url)")
             }
             transport = .unix(path: String(rest[..<range.upperBound]))
             let tail = String(rest[range.upperBound...])
             path = tail.isEmpty ? "/" : tail
-        } else if url.hasPrefix("http://") {
-            let rest = url.dropFirst("http://".count)
+        } else if let scheme = tcpSchemes.first(where: url.hasPrefix) {
+            http2 = scheme.hasPrefix("h2c")
+            let rest = url.dropFirst(scheme.count)
             let authority = rest.prefix { $0 != "/" }
             path = rest.count > authority.count ? String(rest.dropFirst(authority.count)) : "/"
             if let colon = authority.lastIndex(of: ":"), let port = Int(authority[authority.index(after: colon)...]) {
-                transport = .tcp(host: String(authority[..<colon]), port: port)
+                var host = String(authority[..<colon])
+                if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+                transport = .tcp(host: host, port: port)
             } else {
                 transport = .tcp(host: String(authority), port: 80)
             }
         } else {
-            throw LocalRuntimeError.configuration("unsupported endpoint URL (http:// or http+unix:// only): \(url)")
+            throw LocalRuntimeError.configuration(
+                "unsupported endpoint URL (http://, http+unix://, h2c:// or h2c+unix:// only): \(url)")
         }
     }
 
+    private init(transport: Transport, path: String, http2: Bool) {
+        self.transport = transport
+        self.path = path
+        self.http2 = http2
+    }
+
+    /// The same endpoint spoken over HTTP/2 cleartext.
+    package var overHTTP2: EndpointURL { EndpointURL(transport: transport, path: path, http2: true) }
+
     package var description: String {
+        let scheme = http2 ? "h2c" : "http"
         switch transport {
-        case let .tcp(host, port): return "http://\(host):\(port)\(path)"
-        case let .unix(socket): return "http+unix://\(socket)\(path)"
+        case let .tcp(host, port): return "\(scheme)://\(host):\(port)\(path)"
+        case let .unix(socket): return "\(scheme)+unix://\(socket)\(path)"
         }
     }
 }
@@ -53,12 +73,19 @@ package struct HTTPReply: Sendable {
 /// A small blocking HTTP/1.1 client with keep-alive connections per endpoint,
 /// run on threads of its own so that it never blocks Swift's task pool. It
 /// speaks as the runtime does: POST, `application/octet-stream`, Content-Length.
+/// Endpoints spoken over HTTP/2 (`h2c` URLs, or all of them with `http2`) go
+/// through an ``HTTP2Client``: one multiplexed connection per endpoint.
 package final class HTTPClient: Sendable {
     private let idle = Mutex<[EndpointURL.Transport: [Int32]]>([:])
     private let timeout: Duration
+    private let http2: HTTP2Client
+    private let allHTTP2: Bool
 
-    package init(timeout: Duration = .seconds(60)) {
+    /// - Parameter http2: speak HTTP/2 cleartext (prior knowledge) to every endpoint, not only to `h2c` URLs.
+    package init(timeout: Duration = .seconds(60), http2: Bool = false) {
         self.timeout = timeout
+        self.http2 = HTTP2Client(timeout: timeout)
+        self.allHTTP2 = http2
     }
 
     deinit {
@@ -69,7 +96,8 @@ package final class HTTPClient: Sendable {
 
     /// POSTs `body` to `endpoint`. A connection error throws.
     package func post(_ body: [UInt8], to endpoint: EndpointURL) async throws -> HTTPReply {
-        try await withCheckedThrowingContinuation { continuation in
+        if endpoint.http2 || allHTTP2 { return try await http2.post(body, to: endpoint) }
+        return try await withCheckedThrowingContinuation { continuation in
             Thread { continuation.resume(with: Result { try self.postBlocking(body, to: endpoint) }) }.start()
         }
     }
@@ -86,7 +114,7 @@ package final class HTTPClient: Sendable {
         if let fd = idle.withLock({ $0[endpoint.transport]?.popLast() }) {
             if let reply = try? exchange(fd, Array(head.utf8) + body, endpoint) { return reply }
         }
-        let fd = try connect(endpoint.transport)
+        let fd = try connectSocket(endpoint.transport, timeout: timeout)
         return try exchange(fd, Array(head.utf8) + body, endpoint)
     }
 
@@ -105,69 +133,6 @@ package final class HTTPClient: Sendable {
             close(fd)
             throw error
         }
-    }
-
-    private func connect(_ transport: EndpointURL.Transport) throws -> Int32 {
-        switch transport {
-        case let .unix(path):
-            let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-            guard fd >= 0 else { throw LocalRuntimeError.connection("socket: \(errnoText())") }
-            var address = sockaddr_un()
-            address.sun_family = sa_family_t(AF_UNIX)
-            let bytes = Array(path.utf8)
-            guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
-                close(fd)
-                throw LocalRuntimeError.configuration("socket path too long: \(path)")
-            }
-            withUnsafeMutableBytes(of: &address.sun_path) { raw in
-                raw.copyBytes(from: bytes)
-                raw[bytes.count] = 0
-            }
-            let result = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-                }
-            }
-            guard result == 0 else {
-                let text = errnoText()
-                close(fd)
-                throw LocalRuntimeError.connection("connect \(path): \(text)")
-            }
-            try applyTimeout(fd)
-            return fd
-        case let .tcp(host, port):
-            var hints = addrinfo()
-            hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
-            var list: UnsafeMutablePointer<addrinfo>?
-            guard getaddrinfo(host, String(port), &hints, &list) == 0, let first = list else {
-                throw LocalRuntimeError.connection("cannot resolve \(host)")
-            }
-            defer { freeaddrinfo(list) }
-            var candidate: UnsafeMutablePointer<addrinfo>? = first
-            var lastError = "no address"
-            while let info = candidate {
-                let fd = socket(info.pointee.ai_family, info.pointee.ai_socktype | Int32(SOCK_CLOEXEC.rawValue), 0)
-                if fd >= 0 {
-                    if Glibc.connect(fd, info.pointee.ai_addr, info.pointee.ai_addrlen) == 0 {
-                        var one: Int32 = 1
-                        setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
-                        try applyTimeout(fd)
-                        return fd
-                    }
-                    lastError = errnoText()
-                    close(fd)
-                }
-                candidate = info.pointee.ai_next
-            }
-            throw LocalRuntimeError.connection("connect \(host):\(port): \(lastError)")
-        }
-    }
-
-    private func applyTimeout(_ fd: Int32) throws {
-        let (seconds, attoseconds) = timeout.components
-        var value = timeval(tv_sec: Int(seconds), tv_usec: Int(attoseconds / 1_000_000_000_000))
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &value, socklen_t(MemoryLayout<timeval>.size))
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &value, socklen_t(MemoryLayout<timeval>.size))
     }
 
     private func sendAll(_ fd: Int32, _ bytes: [UInt8]) throws {
@@ -261,4 +226,68 @@ private struct ResponseReader {
     }
 }
 
-private func errnoText() -> String { String(cString: strerror(errno)) }
+func errnoText() -> String { String(cString: strerror(errno)) }
+
+/// A connected stream socket to `transport`, with `timeout` for blocking sends and receives.
+func connectSocket(_ transport: EndpointURL.Transport, timeout: Duration) throws -> Int32 {
+    switch transport {
+    case let .unix(path):
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw LocalRuntimeError.connection("socket: \(errnoText())") }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
+            close(fd)
+            throw LocalRuntimeError.configuration("socket path too long: \(path)")
+        }
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            raw.copyBytes(from: bytes)
+            raw[bytes.count] = 0
+        }
+        let result = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
+        }
+        guard result == 0 else {
+            let text = errnoText()
+            close(fd)
+            throw LocalRuntimeError.connection("connect \(path): \(text)")
+        }
+        applyTimeout(fd, timeout)
+        return fd
+    case let .tcp(host, port):
+        var hints = addrinfo()
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        var list: UnsafeMutablePointer<addrinfo>?
+        guard getaddrinfo(host, String(port), &hints, &list) == 0, let first = list else {
+            throw LocalRuntimeError.connection("cannot resolve \(host)")
+        }
+        defer { freeaddrinfo(list) }
+        var candidate: UnsafeMutablePointer<addrinfo>? = first
+        var lastError = "no address"
+        while let info = candidate {
+            let fd = socket(info.pointee.ai_family, info.pointee.ai_socktype | Int32(SOCK_CLOEXEC.rawValue), 0)
+            if fd >= 0 {
+                if Glibc.connect(fd, info.pointee.ai_addr, info.pointee.ai_addrlen) == 0 {
+                    var one: Int32 = 1
+                    setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+                    applyTimeout(fd, timeout)
+                    return fd
+                }
+                lastError = errnoText()
+                close(fd)
+            }
+            candidate = info.pointee.ai_next
+        }
+        throw LocalRuntimeError.connection("connect \(host):\(port): \(lastError)")
+    }
+}
+
+private func applyTimeout(_ fd: Int32, _ timeout: Duration) {
+    let (seconds, attoseconds) = timeout.components
+    var value = timeval(tv_sec: Int(seconds), tv_usec: Int(attoseconds / 1_000_000_000_000))
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &value, socklen_t(MemoryLayout<timeval>.size))
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &value, socklen_t(MemoryLayout<timeval>.size))
+}

@@ -8,13 +8,15 @@ package import StatefulFunctions
 /// {"target": "example/greeter/ann", "type": "io.statefun.types/string", "value": "ann"}
 /// {"target": "example/greeter/ann", "type": "type.googleapis.com/example.GreetRequest", "fields": {"1": "ann"}}
 /// {"target": "example/raw/1", "type": "com.example/Blob", "base64": "AAEC"}
+/// {"target": "example/greeter/ann", "type": "type.googleapis.com/example.GreetRequest", "json": {"name": "ann"}}
 /// ```
 /// Built-in types take their JSON value; protobuf messages take their fields
 /// by number (strings, integers, booleans, nested objects) or their bytes in
-/// base64; any other type takes base64 bytes.
+/// base64, or, with a descriptor set, their proto3 JSON form; any other type
+/// takes base64 bytes.
 package enum JSONValues {
-    /// Parses one ingress line.
-    package static func ingress(_ line: String) throws -> (Address, AnyMessage) {
+    /// Parses one ingress line; `schema` encodes `"json"` values.
+    package static func ingress(_ line: String, schema: ProtobufSchema? = nil) throws -> (Address, AnyMessage) {
         guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
             throw LocalRuntimeError.input("not a JSON object: \(line)")
         }
@@ -25,6 +27,18 @@ package enum JSONValues {
         }
         let address = try Address("\(parts[0])/\(parts[1])", id: String(parts[2]))
         guard let type = object["type"] as? String else { throw LocalRuntimeError.input("no \"type\": \(line)") }
+        if object["json"] != nil {
+            guard let schema else {
+                throw LocalRuntimeError.input("a \"json\" value needs the message's schema: give --descriptor-set")
+            }
+            guard let name = schema.messageName(forType: type) else {
+                throw LocalRuntimeError.input("type \(type) names no message of the descriptor set")
+            }
+            guard case let .object(fields) = try JSONValue.parse(line), let json = fields["json"] else {
+                throw LocalRuntimeError.input("not a JSON object: \(line)")
+            }
+            return (address, AnyMessage(typeURL: type, value: try schema.encode(json, as: name)))
+        }
         return (address, try value(type: type, object))
     }
 
@@ -58,16 +72,20 @@ package enum JSONValues {
     }
 
     /// One egress record as a JSON line, decoded where the type is known.
-    package static func egressLine(_ message: EgressMessage) -> String {
+    package static func egressLine(_ message: EgressMessage, schema: ProtobufSchema? = nil) -> String {
         var object: [String: Any] = ["egress": message.egress.description, "type": message.message.typeURL]
-        describe(message.message, into: &object)
+        describe(message.message, into: &object, schema: schema)
         return jsonLine(object)
     }
 
-    /// The decoded value of a message, as JSON fields of `object`.
-    package static func describe(_ message: AnyMessage, into object: inout [String: Any]) {
+    /// The decoded value of a message, as JSON fields of `object`: `"json"` for
+    /// a protobuf message `schema` knows.
+    package static func describe(_ message: AnyMessage, into object: inout [String: Any], schema: ProtobufSchema? = nil) {
         if let value = builtIn(message) {
             object["value"] = value
+        } else if let schema, let name = schema.messageName(forType: message.typeURL),
+                  let json = schema.decode(message.value, as: name) {
+            object["json"] = json
         } else if let record = record(message) {
             for (key, value) in record { object[key] = value }
         } else if let fields = ProtobufFields.decode(message.value), !message.value.isEmpty {

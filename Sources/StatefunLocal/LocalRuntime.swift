@@ -21,6 +21,8 @@ package actor LocalRuntime {
         package var callTimeout: Duration = .seconds(60)
         /// The first retry's backoff; it doubles up to one second.
         package var initialBackoff: Duration = .milliseconds(10)
+        /// The protobuf messages egress records and undelivered messages are shown as JSON by.
+        package var schema: ProtobufSchema?
 
         package init() {}
     }
@@ -120,7 +122,7 @@ package actor LocalRuntime {
         guard module.endpoint(for: delivery.target.functionType) != nil else {
             summary.undelivered += 1
             var line: [String: Any] = ["undelivered": delivery.target.description, "type": delivery.message.typeURL]
-            JSONValues.describe(delivery.message, into: &line)
+            JSONValues.describe(delivery.message, into: &line, schema: options.schema)
             output(JSONValues.jsonLine(line))
             return
         }
@@ -190,7 +192,7 @@ package actor LocalRuntime {
                 delayed.apply(effects.delayed, from: address, now: now)
                 for message in effects.egress {
                     summary.egressRecords += 1
-                    output(JSONValues.egressLine(message))
+                    output(JSONValues.egressLine(message, schema: options.schema))
                 }
             }
         case let .failure(error):

@@ -33,6 +33,8 @@ final class Connection {
     var isClosed = false
     /// The epoll event mask currently registered.
     var interest: UInt32
+    /// Queued for the end-of-round interest update (``EventLoop``).
+    var interestPending = false
 
     // Input.
     var inbound: [UInt8] = []

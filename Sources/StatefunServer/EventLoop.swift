@@ -101,6 +101,8 @@ enum LoopMessage: Sendable {
     case response(connection: UInt64, stream: Int32, ServerResponse)
     /// Stop accepting, finish in-flight requests, force-close at `deadline` (monotonic ns).
     case shutdown(deadline: UInt64)
+    /// A job of a handler task preferring this loop (``LoopExecutor``), enqueued from another thread.
+    case job(UnownedJob)
 }
 
 /// One event loop: a thread with its own epoll instance, listening socket and
@@ -132,6 +134,16 @@ final class EventLoop: @unchecked Sendable {
     /// The built-in health check (``HTTPServerConfiguration/healthCheckPath``), answered on the loop.
     private let healthRoute: Route?
     private let inbox = Mutex(Inbox())
+    /// Runs handler tasks on this loop's thread (``HandlerExecution/eventLoop``).
+    private(set) lazy var executor = LoopExecutor(loop: self)
+    /// The loop's thread, once it runs.
+    private var loopThread: pthread_t?
+    /// Jobs of handler tasks enqueued on the loop's own thread, run after each round of events.
+    var localJobs: [UnownedJob] = []
+    /// Messages sent from the loop's own thread (a handler task that ran here): no lock, no wake-up.
+    private var localMessages: [LoopMessage] = []
+    /// Connections whose epoll interest may have changed this round.
+    private var interestPending: [Connection] = []
     private let wakeFD: Int32
     private let epollFD: Int32
 
@@ -210,10 +222,29 @@ final class EventLoop: @unchecked Sendable {
     /// The date for a response's `Date` field.
     func currentDate() -> String { dateCache.current() }
 
+    /// Whether the caller runs on this loop's thread.
+    var isLoopThread: Bool {
+        guard let loopThread else { return false }
+        return pthread_equal(loopThread, pthread_self()) != 0
+    }
+
     /// Hands `message` to the loop thread (thread-safe). Dropped if the loop has exited.
     func send(_ message: LoopMessage) {
+        if isLoopThread {
+            localMessages.append(message)
+            return
+        }
+        _ = post(message)
+    }
+
+    /// Hands a job to the loop from another thread; `false` once the loop has exited.
+    func sendJob(_ job: UnownedJob) -> Bool {
+        post(.job(job))
+    }
+
+    private func post(_ message: LoopMessage) -> Bool {
         inbox.withLock { inbox in
-            guard !inbox.closed else { return }
+            guard !inbox.closed else { return false }
             let wasEmpty = inbox.messages.isEmpty
             inbox.messages.append(message)
             if wasEmpty {
@@ -221,6 +252,7 @@ final class EventLoop: @unchecked Sendable {
                 var one: UInt64 = 1
                 _ = write(wakeFD, &one, 8)
             }
+            return true
         }
     }
 
@@ -228,9 +260,11 @@ final class EventLoop: @unchecked Sendable {
 
     /// Runs until shut down and drained; called on the loop's own thread.
     func run() {
+        loopThread = pthread_self()
         now = monotonicNanos()
         nextSweep = now + UInt64(context.tickMilliseconds) * 1_000_000
         while true {
+            applyInterest()
             let n = cshim_epoll_wait(epollFD, events, Self.maxEvents, epollTimeout())
             now = monotonicNanos()
             if n < 0 {
@@ -252,7 +286,7 @@ final class EventLoop: @unchecked Sendable {
                     if let connection = connections[event.data] { handleEvent(connection, event.events) }
                 }
             }
-            drainInbox()
+            runLocalWork()
             if let resumeAt = listenerResumeAt, now >= resumeAt { resumeListener() }
             if now >= nextSweep {
                 sweep()
@@ -275,6 +309,7 @@ final class EventLoop: @unchecked Sendable {
     }
 
     private func epollTimeout() -> Int32 {
+        if !localJobs.isEmpty || !localMessages.isEmpty { return 0 }
         var timeout = Int64(context.tickMilliseconds)
         if listenerResumeAt != nil { timeout = min(timeout, 100) }
         if draining {
@@ -292,13 +327,41 @@ final class EventLoop: @unchecked Sendable {
     private func teardown(notifyLifecycle: Bool = true) {
         closeListeners()
         for connection in Array(connections.values) { closeConnection(connection) }
-        inbox.withLock { inbox in
+        // Handler tasks still queued here finish elsewhere (their responses have nowhere to go).
+        let stranded = inbox.withLock { inbox -> [LoopMessage] in
             inbox.closed = true
-            inbox.messages = []
+            defer { inbox.messages = [] }
             close(wakeFD)
+            return inbox.messages
         }
+        for case .job(let job) in stranded { globalConcurrentExecutor.enqueue(job) }
+        for job in localJobs { globalConcurrentExecutor.enqueue(job) }
+        localJobs = []
+        localMessages = []
         close(epollFD)
         if notifyLifecycle { context.lifecycle.loopExited() }
+    }
+
+    /// Runs the handler jobs and handles the messages queued since the last
+    /// round, until none are left (a job may queue more of either).
+    private func runLocalWork() {
+        var rounds = 0
+        repeat {
+            if !localJobs.isEmpty {
+                let jobs = localJobs
+                localJobs.removeAll(keepingCapacity: true)
+                let executor = self.executor.asUnownedTaskExecutor()
+                for job in jobs { job.runSynchronously(on: executor) }
+            }
+            if !localMessages.isEmpty {
+                let messages = localMessages
+                localMessages.removeAll(keepingCapacity: true)
+                handle(messages)
+            }
+            drainInbox()
+            rounds += 1
+            // A task that keeps re-enqueuing itself must not starve the sockets.
+        } while (!localJobs.isEmpty || !localMessages.isEmpty) && rounds < 64
     }
 
     private func drainInbox() {
@@ -306,6 +369,10 @@ final class EventLoop: @unchecked Sendable {
             defer { inbox.messages = [] }
             return inbox.messages
         }
+        handle(messages)
+    }
+
+    private func handle(_ messages: [LoopMessage]) {
         for message in messages {
             switch message {
             case .response(let id, let stream, let response):
@@ -318,6 +385,8 @@ final class EventLoop: @unchecked Sendable {
                 }
             case .shutdown(let deadline):
                 beginDrain(deadline: deadline)
+            case .job(let job):
+                localJobs.append(job)
             }
         }
     }
@@ -712,9 +781,12 @@ final class EventLoop: @unchecked Sendable {
             }
             self.send(.response(connection: connection, stream: stream, response))
         }
-        if let pool = context.workerPool {
-            Task(executorPreference: pool, operation: operation)
-        } else {
+        switch context.configuration.handlerExecution {
+        case .eventLoop:
+            Task(executorPreference: executor, operation: operation)
+        case .workerThreads:
+            Task(executorPreference: context.workerPool, operation: operation)
+        case .cooperativePool:
             Task(operation: operation)
         }
         return nil
@@ -1023,14 +1095,30 @@ final class EventLoop: @unchecked Sendable {
         }
     }
 
+    /// Notes that the connection's epoll interest may have changed. The change is
+    /// made once the round's events and handler jobs are done (``applyInterest()``):
+    /// a request answered within the round leaves the interest where it was,
+    /// and costs no `epoll_ctl` at all (epoll is level-triggered, so deferring loses nothing).
     private func updateInterest(_ connection: Connection) {
-        guard !connection.isClosed else { return }
-        var wanted: UInt32 = wantsRead(connection) ? EPOLLIN : 0
-        if !connection.outbound.isEmpty { wanted |= EPOLLOUT }
-        if wanted != connection.interest {
-            connection.interest = wanted
-            _ = cshim_epoll_ctl(epollFD, cshim_epoll_ctl_mod(), connection.fd, wanted, connection.id)
+        guard !connection.isClosed, !connection.interestPending else { return }
+        connection.interestPending = true
+        interestPending.append(connection)
+    }
+
+    /// Makes the interest changes noted this round.
+    private func applyInterest() {
+        guard !interestPending.isEmpty else { return }
+        for connection in interestPending {
+            connection.interestPending = false
+            guard !connection.isClosed else { continue }
+            var wanted: UInt32 = wantsRead(connection) ? EPOLLIN : 0
+            if !connection.outbound.isEmpty { wanted |= EPOLLOUT }
+            if wanted != connection.interest {
+                connection.interest = wanted
+                _ = cshim_epoll_ctl(epollFD, cshim_epoll_ctl_mod(), connection.fd, wanted, connection.id)
+            }
         }
+        interestPending.removeAll(keepingCapacity: true)
     }
 
     private func closeConnection(_ connection: Connection) {

@@ -55,6 +55,11 @@ public struct HTTPServerConfiguration: Sendable {
     public var healthCheckPath: String?
     /// Log one `info` line per request answered (method, path, status, sizes, duration).
     public var accessLog: Bool
+    /// Tune glibc's allocator for request-sized buffers when the server starts
+    /// (process-wide): buffers up to 4 MiB stay in the heap instead of being
+    /// mapped and unmapped per request, and up to 16 MiB of freed memory is kept
+    /// for reuse. Saves the page faults that otherwise dominate large requests.
+    public var tuneAllocator = true
     /// Write the requests that handlers answer with a failure status to a
     /// directory, to replay them later (`nil`: off).
     public var failedRequestDump: FailedRequestDumpConfiguration?
@@ -142,16 +147,25 @@ public struct HTTP2Configuration: Sendable {
     }
 }
 
-/// Where route handlers run. Handlers never run on an event loop: the loops
-/// only read, parse and write, so a slow handler cannot stall other connections' I/O.
+/// Where route handlers run.
 public enum HandlerExecution: Sendable, Equatable {
+    /// Each request's handler is a task on the event loop that read the
+    /// request, run between two rounds of I/O: a request is read, handled and
+    /// answered on one thread, with no hand-over. The fastest, and right for
+    /// handlers that compute and `await` but never block their thread: while a
+    /// handler runs, the other connections of its loop wait. A handler that
+    /// awaits work elsewhere (an actor, I/O) resumes on its loop. What
+    /// `StatefunService` uses unless told otherwise.
+    case eventLoop
     /// Each request's handler is a task on Swift's global concurrent executor
-    /// (one thread per core). Right for handlers that `await` rather than block.
+    /// (one thread per core): the loops only read, parse and write. Costs a
+    /// hand-over between threads per request. The default of a plain ``HTTPServer``,
+    /// whose handlers may be anything.
     case cooperativePool
     /// Each request's handler is a task that prefers a dedicated pool of this
     /// many threads (a `TaskExecutor`). Right for handlers that block their
     /// thread (synchronous I/O, locks, long computations): they occupy a pool
-    /// thread, never one of the few threads all of Swift concurrency shares.
+    /// thread, never an event loop or one of the few threads all of Swift concurrency shares.
     case workerThreads(Int)
 }
 

@@ -163,6 +163,7 @@ struct RouteTable: Sendable {
 
 /// ASCII case-insensitive comparison of two strings.
 func asciiCaseInsensitiveEquals(_ a: String, _ b: String) -> Bool {
+    guard a.utf8.count == b.utf8.count else { return false }
     var ia = a.utf8.makeIterator()
     var ib = b.utf8.makeIterator()
     while true {

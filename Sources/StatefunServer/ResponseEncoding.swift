@@ -87,7 +87,15 @@ func encodeResponseHead(
     }
     var head: [UInt8] = []
     head.reserveCapacity(160 + response.headers.count * 48)
-    head.append(contentsOf: "HTTP/1.1 \(status) \(reasonPhrase(status))\r\n".utf8)
+    if status == 200 {
+        head.append(contentsOf: statusLine200)
+    } else {
+        head.append(contentsOf: "HTTP/1.1 ".utf8)
+        appendDecimal(status, to: &head)
+        head.append(UInt8(ascii: " "))
+        head.append(contentsOf: reasonPhrase(status).utf8)
+        head.append(contentsOf: "\r\n".utf8)
+    }
     for field in response.headers {
         if asciiCaseInsensitiveEquals(field.name, "content-length")
             || asciiCaseInsensitiveEquals(field.name, "transfer-encoding")
@@ -110,7 +118,9 @@ func encodeResponseHead(
     // 204 and 304 never carry a body (RFC 9110 §6.4.1); 204 has no Content-Length.
     let bodyAllowed = status != 204 && status != 304
     if status != 204 {
-        head.append(contentsOf: "Content-Length: \(bodyAllowed ? response.body.count : 0)\r\n".utf8)
+        head.append(contentsOf: "Content-Length: ".utf8)
+        appendDecimal(bodyAllowed ? response.body.count : 0, to: &head)
+        head.append(contentsOf: "\r\n".utf8)
     }
     if framing.close {
         head.append(contentsOf: "Connection: close\r\n".utf8)
@@ -121,6 +131,25 @@ func encodeResponseHead(
     head.append(contentsOf: date.utf8)
     head.append(contentsOf: "\r\n\r\n".utf8)
     return (head, bodyAllowed && !framing.headRequest && !response.body.isEmpty)
+}
+
+private let statusLine200 = Array("HTTP/1.1 200 OK\r\n".utf8)
+
+/// Appends the decimal digits of `value` (not negative), without building a String.
+func appendDecimal(_ value: Int, to bytes: inout [UInt8]) {
+    var value = max(value, 0)
+    var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                 UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+        (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+    var count = 0
+    withUnsafeMutableBytes(of: &digits) { buffer in
+        repeat {
+            buffer[19 - count] = UInt8(ascii: "0") + UInt8(value % 10)
+            value /= 10
+            count += 1
+        } while value > 0
+        bytes.append(contentsOf: buffer[(20 - count)...])
+    }
 }
 
 /// Caches the IMF-fixdate for the current second (one per event loop).

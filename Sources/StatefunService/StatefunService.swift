@@ -60,13 +60,15 @@ public struct StatefunService: Service {
     ///   - protocol: the StateFun protocol to speak, 2.x (`Any`) or 3.x (`TypedValue`).
     ///   - path: the URL path the runtime posts to, `/statefun` by default.
     ///   - configuration: addresses, protocols, limits, scheduling, logging and shutdown of the server.
+    ///     By default functions run on the event loops (``HandlerExecution/eventLoop``), the fastest
+    ///     for functions that never block; give `.workerThreads(n)` for functions that do.
     ///   - logger: where the server logs (start-up line, one line per failed request, access log).
     ///   - metrics: the registry the instruments go to; a new one by default. Pass the one given to
     ///     ``bootstrapMetrics(registry:)`` to serve the whole process's metrics.
     ///   - metricsPath: where `GET` answers with the metrics in Prometheus text format (`nil`: not served).
     public init(
         functions: StatefulFunctions, protocol version: ProtocolVersion = .v2, path: String = "/statefun",
-        configuration: HTTPServerConfiguration = HTTPServerConfiguration(),
+        configuration: HTTPServerConfiguration = HTTPServerConfiguration(handlerExecution: .eventLoop),
         logger: Logger = Logger(label: "statefun"),
         metrics: PrometheusCollectorRegistry = PrometheusCollectorRegistry(),
         metricsPath: String? = "/metrics"

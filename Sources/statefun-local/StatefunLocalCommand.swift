@@ -13,6 +13,8 @@ struct StatefunLocalCommand: AsyncParsableCommand {
             Each input line is a JSON object with a target address and a typed value, for example
               {"target": "example/greeter/ann", "type": "io.statefun.types/string", "value": "ann"}
               {"target": "example/greeter/ann", "type": "type.googleapis.com/example.GreetRequest", "fields": {"1": "ann"}}
+              {"target": "example/greeter/ann", "type": "type.googleapis.com/example.GreetRequest", "json": {"name": "ann"}}
+            ("json" takes the proto3 JSON form of a message of --descriptor-set.)
             Egress records (and messages to functions no endpoint serves) are printed as JSON Lines on
             standard output; progress and the closing summary go to standard error.
             """)
@@ -29,13 +31,25 @@ struct StatefunLocalCommand: AsyncParsableCommand {
     @Option(help: "Seconds one request may take, retries included, before the job fails.")
     var callTimeout: Int = 60
 
+    @Option(help: ArgumentHelp(
+        "A FileDescriptorSet (protoc --include_imports --descriptor_set_out=FILE): input lines may then give "
+            + "protobuf messages as \"json\", and egress values of its types are printed as JSON.",
+        valueName: "file"))
+    var descriptorSet: String?
+
+    @Flag(name: [.customLong("h2c"), .customLong("http2")],
+          help: "Speak HTTP/2 cleartext (prior knowledge) to every endpoint; h2c:// and h2c+unix:// URLs in module.yaml do so for one.")
+    var h2c = false
+
     func run() async throws {
         let moduleFile = try ModuleFile(yaml: String(contentsOfFile: module, encoding: .utf8))
         var options = LocalRuntime.Options()
         options.virtualClock = virtualClock
         options.callTimeout = .seconds(callTimeout)
+        let schema = try descriptorSet.map { try ProtobufSchema(contentsOfFile: $0) }
+        options.schema = schema
         let runtime = LocalRuntime(
-            module: moduleFile, client: HTTPClient(timeout: .seconds(callTimeout)), options: options,
+            module: moduleFile, client: HTTPClient(timeout: .seconds(callTimeout), http2: h2c), options: options,
             output: { line in FileHandle.standardOutput.write(Data((line + "\n").utf8)) })
 
         let progress = Task {
@@ -54,7 +68,7 @@ struct StatefunLocalCommand: AsyncParsableCommand {
         for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: true).enumerated() {
             guard !line.allSatisfy(\.isWhitespace) else { continue }
             do {
-                let (target, message) = try JSONValues.ingress(String(line))
+                let (target, message) = try JSONValues.ingress(String(line), schema: schema)
                 await runtime.ingest(message, to: target)
             } catch {
                 throw ValidationError("line \(number + 1): \(error)")

@@ -99,6 +99,27 @@ struct SchedulingTests {
         }
     }
 
+    @Test("with .eventLoop, handlers run on the loop that read the request, and one that awaits does not stall its loop")
+    func eventLoopExecution() async throws {
+        try await withProductionServer({
+            $0.handlerExecution = .eventLoop
+            $0.eventLoopCount = 1
+        }) { server in
+            for _ in 0..<5 {
+                let name = try await curl(["http://127.0.0.1:\(server.port)/thread"]).stdoutString
+                #expect(name == "http-loop-0", "ran on \(name)")
+            }
+            // The hanging handler awaits on the only loop; another connection is still served,
+            // and the hanging one resumes there once released.
+            async let slow = curl(["-X", "POST", server.base + "/hang"])
+            await server.hooks.handlerStarted.wait()
+            let fast = try await curl(["--data-binary", "fast", server.base + "/echo"])
+            #expect(fast.stdoutString == "fast")
+            server.hooks.releaseHang.open()
+            #expect(try await slow.stdoutString == "released")
+        }
+    }
+
     @Test("a slow async handler on one connection does not delay another connection")
     func slowConnection() async throws {
         try await withProductionServer { server in

@@ -8,6 +8,7 @@
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <malloc.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -60,6 +61,12 @@ void cshim_ignore_sigpipe(void);
 int cshim_install_termination_handlers(int fd);
 /// Restores the dispositions saved by cshim_install_termination_handlers.
 void cshim_restore_termination_handlers(void);
+
+/// glibc's mallopt thresholds (malloc.h is not in Swift's Glibc module).
+static inline void cshim_tune_malloc(int mmap_threshold, int trim_threshold) {
+    mallopt(M_MMAP_THRESHOLD, mmap_threshold);
+    mallopt(M_TRIM_THRESHOLD, trim_threshold);
+}
 
 #ifdef __cplusplus
 }

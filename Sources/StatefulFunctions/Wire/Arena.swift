@@ -1,36 +1,38 @@
 import CStatefunProtocol
+import Glibc
+import Synchronization
 
 /// A bump allocator handed to protobuf-c: a request is decoded (or a response
 /// built) into a few large chunks, and all of it is freed at once when the arena
 /// goes away, instead of one malloc and free per field.
 final class Arena {
-    private var chunks: [UnsafeMutableRawPointer] = []
+    private var chunks: [(pointer: UnsafeMutableRawPointer, size: Int)] = []
     private var cursor: UnsafeMutableRawPointer
     private var remaining: Int
     private var nextChunkSize: Int
 
     /// - Parameter capacity: the size of the first chunk; later chunks double.
     init(capacity: Int) {
-        let size = max(capacity, 1024)
-        cursor = .allocate(byteCount: size, alignment: 16)
-        chunks.append(cursor)
-        remaining = size
-        nextChunkSize = size * 2
+        let chunk = ChunkPool.shared.take(atLeast: max(capacity, 1024))
+        cursor = chunk.pointer
+        chunks.append(chunk)
+        remaining = chunk.size
+        nextChunkSize = chunk.size * 2
     }
 
     deinit {
-        for chunk in chunks { chunk.deallocate() }
+        for chunk in chunks { ChunkPool.shared.give(chunk) }
     }
 
     /// Returns `size` bytes aligned to 16, valid until the arena is released.
     func allocate(_ size: Int) -> UnsafeMutableRawPointer {
         let aligned = (size + 15) & ~15
         if aligned > remaining {
-            let chunkSize = max(aligned, nextChunkSize)
-            cursor = .allocate(byteCount: chunkSize, alignment: 16)
-            chunks.append(cursor)
-            remaining = chunkSize
-            nextChunkSize = min(chunkSize * 2, 64 << 20)
+            let chunk = ChunkPool.shared.take(atLeast: max(aligned, nextChunkSize))
+            cursor = chunk.pointer
+            chunks.append(chunk)
+            remaining = chunk.size
+            nextChunkSize = min(chunk.size * 2, 64 << 20)
         }
         let pointer = cursor
         cursor += aligned
@@ -51,8 +53,26 @@ final class Arena {
             .bindMemory(to: UnsafeMutablePointer<T>?.self, capacity: max(count, 1))
     }
 
-    /// A NUL-terminated copy of `string`, for a protobuf-c string field.
+    /// Strings copied lately, reused when the same string comes again: the
+    /// messages of a batch mostly repeat their type URLs and targets.
+    private var recentStrings: [(string: String, copy: UnsafeMutablePointer<CChar>)] = []
+    private var nextRecent = 0
+
+    /// A NUL-terminated copy of `string`, for a protobuf-c string field. The
+    /// copy may be shared with other fields (protobuf-c only reads it).
     func cString(_ string: String) -> UnsafeMutablePointer<CChar> {
+        for recent in recentStrings where recent.string == string { return recent.copy }
+        let copy = copyCString(string)
+        if recentStrings.count < 8 {
+            recentStrings.append((string, copy))
+        } else {
+            recentStrings[nextRecent] = (string, copy)
+            nextRecent = (nextRecent + 1) % 8
+        }
+        return copy
+    }
+
+    private func copyCString(_ string: String) -> UnsafeMutablePointer<CChar> {
         var string = string
         return string.withUTF8 { utf8 in
             let pointer = allocate(utf8.count + 1).bindMemory(to: CChar.self, capacity: utf8.count + 1)
@@ -82,6 +102,65 @@ final class Arena {
     }
 }
 
+/// Arena chunks kept for reuse: requests come one after another with bodies of
+/// similar size, and a fresh large chunk each time would cost the page faults
+/// of memory the allocator maps and unmaps (most of the time of a 64 KiB
+/// state, before this pool). Sizes are powers of two so that chunks fit again.
+final class ChunkPool: Sendable {
+    static let shared = ChunkPool()
+
+    /// The most chunks kept, and the largest chunk kept.
+    private static let maxKept = 32
+    private static let maxKeptSize = 8 << 20
+
+    private struct Chunk: @unchecked Sendable {
+        let pointer: UnsafeMutableRawPointer
+        let size: Int
+    }
+
+    private let kept = Mutex<[Chunk]>([])
+
+    func take(atLeast size: Int) -> (pointer: UnsafeMutableRawPointer, size: Int) {
+        let size = size <= 1024 ? 1024 : 1 << (Int.bitWidth - (size - 1).leadingZeroBitCount)
+        if size <= Self.maxKeptSize {
+            let reused = kept.withLock { kept -> Chunk? in
+                guard let index = kept.lastIndex(where: { $0.size == size }) else { return nil }
+                return kept.remove(at: index)
+            }
+            if let reused { return (reused.pointer, reused.size) }
+        }
+        return (.allocate(byteCount: size, alignment: 16), size)
+    }
+
+    func give(_ chunk: (pointer: UnsafeMutableRawPointer, size: Int)) {
+        if chunk.size <= Self.maxKeptSize {
+            let keptIt = kept.withLock { kept -> Bool in
+                guard kept.count < Self.maxKept else { return false }
+                kept.append(Chunk(pointer: chunk.pointer, size: chunk.size))
+                return true
+            }
+            if keptIt { return }
+        }
+        chunk.pointer.deallocate()
+    }
+}
+
+/// Turns the C strings of one decoded request into Swift strings, reusing
+/// the last string when the same text comes again (the invocations of a batch
+/// mostly share their type URL and their caller).
+struct CStringInterner {
+    private var lastSource: UnsafePointer<CChar>?
+    private var lastString = ""
+
+    mutating func string(_ pointer: UnsafePointer<CChar>?) -> String {
+        guard let pointer else { return "" }
+        if let lastSource, lastSource == pointer || strcmp(lastSource, pointer) == 0 { return lastString }
+        lastSource = pointer
+        lastString = String(cString: pointer)
+        return lastString
+    }
+}
+
 /// Swift values from protobuf-c fields.
 extension String {
     init(protobufC pointer: UnsafePointer<CChar>?) {
@@ -94,8 +173,12 @@ extension String {
 /// name or type name that changed in decoding could never match.
 func requireUTF8(_ fields: UnsafePointer<CChar>?..., in what: @autoclosure () -> String) throws {
     for field in fields {
-        guard let field, String(validatingCString: field) == nil else { continue }
-        throw MalformedRequest("\(what()) is not valid UTF-8")
+        guard let field else { continue }
+        // ASCII (every name the runtime sends, in practice) needs no decoding.
+        var byte = UnsafeRawPointer(field).assumingMemoryBound(to: UInt8.self)
+        while byte.pointee != 0 && byte.pointee < 0x80 { byte += 1 }
+        if byte.pointee == 0 { continue }
+        if String(validatingCString: field) == nil { throw MalformedRequest("\(what()) is not valid UTF-8") }
     }
 }
 
@@ -114,6 +197,13 @@ func packProtobufC(_ message: UnsafePointer<ProtobufCMessage>) -> [UInt8] {
     }
 }
 
+/// Packs a protobuf-c message struct (one of the generated `…__init`ed types).
+func packProtobufC<Message>(_ message: inout Message) -> [UInt8] {
+    withUnsafePointer(to: &message) {
+        $0.withMemoryRebound(to: ProtobufCMessage.self, capacity: 1) { packProtobufC($0) }
+    }
+}
+
 /// Decodes one protobuf-c message from `bytes` into a temporary arena and
 /// converts it to a Swift value; `nil` when the bytes do not decode.
 func decodeProtobufC<Message, Value>(
@@ -121,9 +211,44 @@ func decodeProtobufC<Message, Value>(
     _ unpack: (UnsafeMutablePointer<ProtobufCAllocator>?, Int, UnsafePointer<UInt8>?) -> UnsafeMutablePointer<Message>?,
     _ convert: (UnsafeMutablePointer<Message>) throws -> Value
 ) rethrows -> Value? {
-    let arena = Arena(capacity: bytes.count * 2 + 256)
-    return try arena.withAllocator { allocator in
+    try withScratchAllocator(capacity: min(bytes.count * 2 + 256, 2048)) { allocator in
         try bytes.withUnsafeBufferPointer { buffer in try unpack(allocator, buffer.count, buffer.baseAddress).map(convert) }
+    }
+}
+
+/// Where a scratch allocator stands: its stack buffer, then an arena for what does not fit.
+private struct ScratchState {
+    var cursor: UnsafeMutableRawPointer
+    var remaining: Int
+    var overflow: Arena?
+}
+
+/// Runs `body` with a protobuf-c allocator that bumps through `capacity` bytes
+/// of stack, then an arena: decoding a small message costs no heap allocation.
+/// Everything is freed when `body` returns.
+func withScratchAllocator<R>(
+    capacity: Int, _ body: (UnsafeMutablePointer<ProtobufCAllocator>) throws -> R
+) rethrows -> R {
+    try withUnsafeTemporaryAllocation(byteCount: max(capacity, 64), alignment: 16) { buffer in
+        var state = ScratchState(cursor: buffer.baseAddress!, remaining: buffer.count, overflow: nil)
+        return try withUnsafeMutablePointer(to: &state) { statePointer in
+            var allocator = ProtobufCAllocator(
+                alloc: { data, size in
+                    let state = data!.assumingMemoryBound(to: ScratchState.self)
+                    let aligned = (size + 15) & ~15
+                    if aligned <= state.pointee.remaining {
+                        let pointer = state.pointee.cursor
+                        state.pointee.cursor += aligned
+                        state.pointee.remaining -= aligned
+                        return pointer
+                    }
+                    if state.pointee.overflow == nil { state.pointee.overflow = Arena(capacity: max(size, 4096)) }
+                    return state.pointee.overflow!.allocate(size)
+                },
+                free: { _, _ in },  // freed all at once
+                allocator_data: UnsafeMutableRawPointer(statePointer))
+            return try body(&allocator)
+        }
     }
 }
 

@@ -94,13 +94,7 @@ enum ProtocolV2 {
                     }
                     return (name, value)
                 },
-                invocations: (0..<batch.pointee.n_invocations).compactMap { batch.pointee.invocations[$0] }.map {
-                    if let caller = $0.pointee.caller {
-                        try requireUTF8(caller.pointee.namespace_, caller.pointee.type, caller.pointee.id, in: "a caller address")
-                    }
-                    try requireUTF8($0.pointee.argument?.pointee.type_url, in: "an argument's type URL")
-                    return (caller: $0.pointee.caller.map(address), argument: $0.pointee.argument.map(anyMessage))
-                })
+                invocations: try invocations(batch.pointee.invocations, count: batch.pointee.n_invocations))
         }
     }
 
@@ -180,6 +174,28 @@ enum ProtocolV2 {
 
     // MARK: Pieces
 
+    private static func invocations(
+        _ pointers: UnsafeMutablePointer<UnsafeMutablePointer<Org__Apache__Flink__Statefun__Flink__Core__Polyglot__ToFunction__Invocation>?>?,
+        count: Int
+    ) throws -> [(caller: Address?, argument: AnyMessage?)] {
+        guard let pointers else { return [] }
+        var typeURLs = CStringInterner()
+        var invocations: [(caller: Address?, argument: AnyMessage?)] = []
+        invocations.reserveCapacity(count)
+        for case let invocation? in UnsafeBufferPointer(start: pointers, count: count) {
+            if let caller = invocation.pointee.caller {
+                try requireUTF8(caller.pointee.namespace_, caller.pointee.type, caller.pointee.id, in: "a caller address")
+            }
+            try requireUTF8(invocation.pointee.argument?.pointee.type_url, in: "an argument's type URL")
+            invocations.append((
+                caller: invocation.pointee.caller.map(address),
+                argument: invocation.pointee.argument.map {
+                    AnyMessage(typeURL: typeURLs.string($0.pointee.type_url), value: [UInt8](protobufC: $0.pointee.value))
+                }))
+        }
+        return invocations
+    }
+
     private static func estimatedSize(_ context: Context) -> Int {
         var size = 512
         for slot in context.states where slot.modified { size += slot.name.utf8.count + (slot.value?.value.count ?? 0) + 128 }
@@ -253,6 +269,14 @@ extension AnyMessage: PackableMessage {
 
     /// Serializes this `Any` as a `google.protobuf.Any` message.
     public func packedBytes() throws -> [UInt8] {
-        encodeProtobufC(capacity: value.count + typeURL.utf8.count) { ProtocolV2.any(self, $0) }
+        var any = ProtoAny()
+        google__protobuf__any__init(&any)
+        return typeURL.withCString { typeURL in
+            value.withUnsafeBufferPointer { value in
+                any.type_url = UnsafeMutablePointer(mutating: typeURL)
+                any.value = ProtobufCBinaryData(len: value.count, data: UnsafeMutablePointer(mutating: value.baseAddress))
+                return packProtobufC(&any)
+            }
+        }
     }
 }

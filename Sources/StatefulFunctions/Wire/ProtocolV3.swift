@@ -40,13 +40,7 @@ enum ProtocolV3 {
                     let value = state.pointee.state_value.flatMap { $0.pointee.has_value != 0 ? typedValue($0) : nil }
                     return (String(protobufC: state.pointee.state_name), value)
                 },
-                invocations: (0..<batch.pointee.n_invocations).compactMap { batch.pointee.invocations[$0] }.map {
-                    if let caller = $0.pointee.caller {
-                        try requireUTF8(caller.pointee.namespace_, caller.pointee.type, caller.pointee.id, in: "a caller address")
-                    }
-                    try requireUTF8($0.pointee.argument?.pointee.typename_, in: "an argument's type name")
-                    return (caller: $0.pointee.caller.map(address), argument: $0.pointee.argument.map(typedValue))
-                })
+                invocations: try invocations(batch.pointee.invocations, count: batch.pointee.n_invocations))
         }
     }
 
@@ -191,6 +185,28 @@ enum ProtocolV3 {
             pointer.pointee.type = arena.cString(address.type)
             pointer.pointee.id = arena.cString(address.id)
         }
+    }
+
+    private static func invocations(
+        _ pointers: UnsafeMutablePointer<UnsafeMutablePointer<Io__Statefun__Sdk__Reqreply__ToFunction__Invocation>?>?,
+        count: Int
+    ) throws -> [(caller: Address?, argument: AnyMessage?)] {
+        guard let pointers else { return [] }
+        var typeNames = CStringInterner()
+        var invocations: [(caller: Address?, argument: AnyMessage?)] = []
+        invocations.reserveCapacity(count)
+        for case let invocation? in UnsafeBufferPointer(start: pointers, count: count) {
+            if let caller = invocation.pointee.caller {
+                try requireUTF8(caller.pointee.namespace_, caller.pointee.type, caller.pointee.id, in: "a caller address")
+            }
+            try requireUTF8(invocation.pointee.argument?.pointee.typename_, in: "an argument's type name")
+            invocations.append((
+                caller: invocation.pointee.caller.map(address),
+                argument: invocation.pointee.argument.map {
+                    AnyMessage(typeURL: typeNames.string($0.pointee.typename_), value: [UInt8](protobufC: $0.pointee.value))
+                }))
+        }
+        return invocations
     }
 
     static func typedValue(_ pointer: UnsafeMutablePointer<V3TypedValue>) -> AnyMessage {

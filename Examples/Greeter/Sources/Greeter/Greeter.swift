@@ -19,8 +19,12 @@ public enum Greeter {
     /// Binds the greeter in `functions`.
     public static func register(in functions: StatefulFunctions) throws {
         try functions.bind(typename, Example_GreetRequest.self) { context, request in
-            let seen = (try context.state(seenCountState, as: Example_SeenCount.self)?.seen ?? 0) + 1
-            try context.setState(seenCountState, to: Example_SeenCount.with { $0.seen = seen })
+            // Update the stored message rather than build a new one: fields a newer
+            // version of the schema added survive (as in the reference twin).
+            var count = try context.state(seenCountState, as: Example_SeenCount.self) ?? Example_SeenCount()
+            count.seen += 1
+            try context.setState(seenCountState, to: count)
+            let seen = count.seen
 
             let response = Example_GreetResponse.with {
                 $0.name = request.name

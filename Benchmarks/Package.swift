@@ -1,0 +1,38 @@
+// swift-tools-version:6.2
+// The micro-benchmarks (ordo-one/benchmark, with its malloc counting) and the
+// profiling driver, in a package of their own so that the product's build
+// and CI never fetch or build the benchmark tooling. Run from the repository
+// root: `make bench-micro`, or `swift package --package-path Benchmarks benchmark`.
+import Foundation
+import PackageDescription
+
+// A path dependency is named after its folder: the clone's, whatever it is called.
+let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+let sdk = root.lastPathComponent
+
+let package = Package(
+    name: "swift-statefun-benchmarks",
+    platforms: [.macOS(.v15)],
+    dependencies: [
+        .package(path: ".."),
+        .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
+    ],
+    targets: [
+        // Payloads and endpoint set-up shared by the benchmarks and the profiling driver.
+        .target(
+            name: "BenchmarkSupport",
+            dependencies: [
+                .product(name: "StatefulFunctions", package: sdk),
+                .product(name: "StatefulFunctionsProtobuf", package: sdk),
+                .product(name: "Greeter", package: sdk),
+                .product(name: "GreeterV3", package: sdk),
+            ]),
+        .executableTarget(
+            name: "Handler",
+            dependencies: ["BenchmarkSupport", .product(name: "Benchmark", package: "benchmark")],
+            path: "Benchmarks/Handler",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]),
+        // Runs one payload through the handler N times: for callgrind and perf.
+        .executableTarget(name: "handler-profile", dependencies: ["BenchmarkSupport"]),
+    ]
+)
