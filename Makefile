@@ -1,5 +1,5 @@
 # The commands people type. .ci/run calls `make test`.
-.PHONY: deps build demo test generate clean bench bench-micro
+.PHONY: deps build demo test soak generate clean bench bench-micro
 
 deps:
 	scripts/install-deps.sh
@@ -12,6 +12,10 @@ demo:
 
 test:
 	scripts/test.sh
+
+# Ten minutes of mixed valid and invalid load over HTTP/1.1 and h2c (SOAK_DURATION=seconds to change).
+soak: deps
+	scripts/soak.sh
 
 # The load benchmark (release build, pinned cores; prints one table): see Benchmarks/README.md.
 bench:

@@ -58,6 +58,21 @@ public struct ServeOptions: ParsableArguments {
     @Option(help: "Seconds in-flight requests get to finish once the server stops accepting (env STATEFUN_SHUTDOWN_GRACE).")
     public var shutdownGrace: Double = environment("STATEFUN_SHUTDOWN_GRACE").flatMap(Double.init) ?? 30
 
+    @Option(help: "The largest request body accepted, in bytes; larger ones get 413 (env STATEFUN_MAX_BODY_SIZE).")
+    public var maxBodySize: Int = environment("STATEFUN_MAX_BODY_SIZE").flatMap(Int.init) ?? 32 * 1024 * 1024
+
+    @Option(help: "The largest request head (HTTP/2: header list) accepted, in bytes; larger ones get 431 (env STATEFUN_MAX_HEADER_SIZE).")
+    public var maxHeaderSize: Int = environment("STATEFUN_MAX_HEADER_SIZE").flatMap(Int.init) ?? 16 * 1024
+
+    @Option(help: "Seconds a connection may idle between requests, or a request body or HTTP/2 stream may stall (env STATEFUN_IDLE_TIMEOUT).")
+    public var idleTimeout: Double = environment("STATEFUN_IDLE_TIMEOUT").flatMap(Double.init) ?? 60
+
+    @Option(help: "Seconds a client may take to send a whole request head once it has begun (env STATEFUN_HEADER_TIMEOUT).")
+    public var headerTimeout: Double = environment("STATEFUN_HEADER_TIMEOUT").flatMap(Double.init) ?? 30
+
+    @Option(help: "HTTP/2 streams one connection may have open at once (env STATEFUN_HTTP2_MAX_STREAMS).")
+    public var http2MaxStreams: Int = environment("STATEFUN_HTTP2_MAX_STREAMS").flatMap(Int.init) ?? 256
+
     public init() {}
 
     public func validate() throws {
@@ -72,6 +87,10 @@ public struct ServeOptions: ParsableArguments {
         }
         guard workerThreads >= 0, shutdownDelay >= 0, shutdownGrace >= 0 else {
             throw ValidationError("--worker-threads, --shutdown-delay and --shutdown-grace must not be negative")
+        }
+        guard maxBodySize > 0, maxHeaderSize > 0, idleTimeout > 0, headerTimeout > 0, http2MaxStreams > 0 else {
+            throw ValidationError(
+                "--max-body-size, --max-header-size, --idle-timeout, --header-timeout and --http2-max-streams must be positive")
         }
     }
 
@@ -91,6 +110,11 @@ public struct ServeOptions: ParsableArguments {
         configuration.healthCheckPath = healthPath.isEmpty ? nil : healthPath
         configuration.shutdownDelay = .milliseconds(Int64(shutdownDelay * 1000))
         configuration.shutdownGracePeriod = .milliseconds(Int64(shutdownGrace * 1000))
+        configuration.maxBodySize = maxBodySize
+        configuration.maxHeaderSize = maxHeaderSize
+        configuration.idleTimeout = .milliseconds(Int64(idleTimeout * 1000))
+        configuration.headerTimeout = .milliseconds(Int64(headerTimeout * 1000))
+        configuration.http2.maxConcurrentStreams = http2MaxStreams
         return configuration
     }
 

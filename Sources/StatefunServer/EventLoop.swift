@@ -1177,7 +1177,7 @@ final class EventLoop: @unchecked Sendable {
                     session.closeIdle()
                     flush(connection)
                 } else {
-                    session.sweep(now: now, idleSince: connection.lastActivity)
+                    session.sweep(now: now)
                     flush(connection)
                 }
             }

@@ -40,8 +40,14 @@ final class HTTP2Stream {
     var record: RequestRecord?
     var responseBody: [UInt8] = []
     var responseOffset = 0
+    /// When the stream last moved (opened, body bytes in, response bytes out):
+    /// a stream that stops moving is timed out even while the client keeps the connection busy.
+    var lastProgress: UInt64
 
-    init(id: Int32) { self.id = id }
+    init(id: Int32, now: UInt64) {
+        self.id = id
+        self.lastProgress = now
+    }
 }
 
 /// The HTTP/2 side of a ``Connection``. Owned by, and only touched on, its event loop's thread.
@@ -52,6 +58,13 @@ final class HTTP2Session {
     private(set) var streams: [Int32: HTTP2Stream] = [:]
     /// Streams whose handler is running.
     private(set) var handlersRunning = 0
+    /// Streams the client reset while their handler ran: the handler task still
+    /// runs (and holds its memory) until it returns. Counted against
+    /// `SETTINGS_MAX_CONCURRENT_STREAMS` with the running ones, so a client
+    /// opening and resetting streams in a loop (CVE-2023-44487, "rapid reset")
+    /// cannot start more handlers than that at once.
+    private var orphanedHandlers: Set<Int32> = []
+    private var refusedForOrphans = false
 
     private enum Shutdown {
         case none
@@ -201,19 +214,35 @@ final class HTTP2Session {
         shutdown = .goawaySent
     }
 
-    /// Periodic checks: the shutdown PING that never came back, stalled request bodies.
-    func sweep(now: UInt64, idleSince lastActivity: UInt64) {
+    /// Periodic checks: the shutdown PING that never came back, stalled request
+    /// bodies, responses the client's flow-control window holds back for too
+    /// long. Per stream: a client keeping the connection busy (PINGs, other
+    /// streams) cannot keep a stalled stream open forever.
+    func sweep(now: UInt64) {
         if case .noticeSent(let at) = shutdown, now - at > 1_000_000_000 { sendFinalGoaway() }
-        guard now - lastActivity > loop.context.idleTimeout else { return }
-        for stream in Array(streams.values) where stream.state == .headers || stream.state == .body {
-            reject(stream, HTTPError(408, "request body stalled for \(configuration.idleTimeout)"))
+        let idleTimeout = loop.context.idleTimeout
+        for stream in Array(streams.values) where now - stream.lastProgress > idleTimeout {
+            switch stream.state {
+            case .headers, .body:
+                stream.lastProgress = now
+                reject(stream, HTTPError(408, "request body stalled for \(configuration.idleTimeout)"))
+            case .answered:
+                // The response (or the rest of the request we answered early) is stuck.
+                stream.lastProgress = now
+                loop.logger.notice(
+                    "HTTP/2 stream made no progress (the client's window stays closed, or it stopped sending); resetting it",
+                    metadata: ["peer": "\(connection.peerDescription)", "stream": "\(stream.id)"])
+                nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), stream.id, NGHTTP2_CANCEL.rawValue)
+            case .handling:
+                break
+            }
         }
     }
 
     // MARK: - Requests
 
     fileprivate func beginHeaders(_ id: Int32) {
-        let stream = HTTP2Stream(id: id)
+        let stream = HTTP2Stream(id: id, now: loop.now)
         streams[id] = stream
     }
 
@@ -276,6 +305,7 @@ final class HTTP2Session {
     fileprivate func data(_ id: Int32, _ bytes: UnsafeBufferPointer<UInt8>) {
         guard let stream = streams[id] else { return }
         stream.receivedLength += bytes.count
+        stream.lastProgress = loop.now
         guard stream.state == .body else { return }  // answered early: discarded
         if stream.body.count + bytes.count > configuration.maxBodySize {
             stream.body = []
@@ -293,6 +323,18 @@ final class HTTP2Session {
         guard let stream = streams[id] else { return }
         stream.requestComplete = true
         guard stream.state == .body, let route = stream.route, var record = stream.record else { return }
+        if handlersRunning + orphanedHandlers.count >= configuration.http2.maxConcurrentStreams {
+            // Only reachable when reset streams' handlers are still running: refuse (safe to retry).
+            if !refusedForOrphans {
+                refusedForOrphans = true
+                loop.logger.notice(
+                    "refusing HTTP/2 streams: the handlers of streams the client reset are still running",
+                    metadata: ["peer": "\(connection.peerDescription)", "orphaned": "\(orphanedHandlers.count)"])
+            }
+            stream.state = .answered
+            nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), id, NGHTTP2_REFUSED_STREAM.rawValue)
+            return
+        }
         stream.state = .handling
         handlersRunning += 1
         let (path, query) = splitTarget(stream.target)
@@ -311,7 +353,7 @@ final class HTTP2Session {
     /// Opens the record of stream 1 after an `Upgrade: h2c`: its request was read
     /// over HTTP/1.1 and its handler is about to run.
     func adoptUpgradedRequest(_ record: RequestRecord) {
-        let stream = HTTP2Stream(id: 1)
+        let stream = HTTP2Stream(id: 1, now: loop.now)
         stream.state = .handling
         stream.requestComplete = true
         stream.record = record
@@ -322,7 +364,10 @@ final class HTTP2Session {
 
     /// A handler's response, back on the loop. Dropped if the stream is gone (reset by the client).
     func handlerFinished(_ id: Int32, _ response: ServerResponse) {
-        guard let stream = streams[id], stream.state == .handling else { return }
+        guard let stream = streams[id], stream.state == .handling else {
+            orphanedHandlers.remove(id)
+            return
+        }
         handlersRunning -= 1
         answer(stream, response, rejection: nil)
     }
@@ -411,6 +456,7 @@ final class HTTP2Session {
     fileprivate func readBody(_ id: Int32, into buffer: UnsafeMutablePointer<UInt8>, length: Int, flags: UnsafeMutablePointer<UInt32>) -> Int {
         guard let stream = streams[id] else { return Int(NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue) }
         let n = min(length, stream.responseBody.count - stream.responseOffset)
+        stream.lastProgress = loop.now
         if n > 0 {
             stream.responseBody.withUnsafeBufferPointer { body in
                 buffer.update(from: body.baseAddress! + stream.responseOffset, count: n)
@@ -445,6 +491,7 @@ final class HTTP2Session {
         guard let stream = streams.removeValue(forKey: id) else { return }
         if stream.state == .handling {
             handlersRunning -= 1
+            orphanedHandlers.insert(id)
             loop.logger.debug(
                 "client reset a stream whose handler is running; its response will be dropped",
                 metadata: ["peer": "\(connection.peerDescription)", "stream": "\(id)", "error": "\(http2ErrorName(errorCode))"])

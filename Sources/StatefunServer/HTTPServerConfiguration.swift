@@ -28,6 +28,9 @@ public struct HTTPServerConfiguration: Sendable {
     /// answered with 431. Also the HTTP/2 `SETTINGS_MAX_HEADER_LIST_SIZE`.
     public var maxHeaderSize: Int
     /// How long a keep-alive connection may sit idle between requests before it is closed.
+    /// Also how long a request body may stall (408), and how long an HTTP/2 stream
+    /// may make no progress (408 while its request is unfinished, else `RST_STREAM`),
+    /// however busy the client keeps the connection otherwise.
     public var idleTimeout: Duration
     /// How long a client may take to send a complete request head once it has started one
     /// (answered with 408 and closed when exceeded).

@@ -175,6 +175,20 @@ extension String {
     }
 }
 
+/// Refuses a request whose string fields (proto3 `string`: UTF-8 by definition)
+/// are not UTF-8: decoding would silently replace the bad bytes, and a state
+/// name or type name that changed in decoding could never match.
+func requireUTF8(_ fields: UnsafePointer<CChar>?..., in what: @autoclosure () -> String) throws {
+    for field in fields {
+        guard let field else { continue }
+        // ASCII (every name the runtime sends, in practice) needs no decoding.
+        var byte = UnsafeRawPointer(field).assumingMemoryBound(to: UInt8.self)
+        while byte.pointee != 0 && byte.pointee < 0x80 { byte += 1 }
+        if byte.pointee == 0 { continue }
+        if String(validatingCString: field) == nil { throw MalformedRequest("\(what()) is not valid UTF-8") }
+    }
+}
+
 extension Array where Element == UInt8 {
     init(protobufC data: ProtobufCBinaryData) {
         guard data.len > 0, let bytes = data.data else { self = []; return }

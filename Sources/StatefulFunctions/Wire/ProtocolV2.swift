@@ -52,6 +52,9 @@ extension InvocationBatch {
         guard !invocations.isEmpty else {
             throw MalformedRequest("the invocation batch for \(target) has no invocations")
         }
+        if let index = invocations.firstIndex(where: { $0.argument == nil }) {
+            throw MalformedRequest("invocation \(index + 1) of \(invocations.count) for \(target) has no argument")
+        }
         self.init(
             target: target,
             states: states.map { StateSlot(name: $0.name, value: $0.value) },
@@ -87,16 +90,20 @@ enum ProtocolV2 {
                     == ORG__APACHE__FLINK__STATEFUN__FLINK__CORE__POLYGLOT__TO_FUNCTION__REQUEST_INVOCATION,
                   let batch = toFunction.pointee.invocation
             else { throw MalformedRequest("the ToFunction carries no invocation batch") }
+            if let target = batch.pointee.target {
+                try requireUTF8(target.pointee.namespace_, target.pointee.type, target.pointee.id, in: "the target address")
+            }
             return try InvocationBatch(
                 target: batch.pointee.target.map(address),
                 states: (0..<batch.pointee.n_state).compactMap { batch.pointee.state[$0] }.map { state in
+                    try requireUTF8(state.pointee.state_name, in: "a state name")
                     let name = String(protobufC: state.pointee.state_name)
                     let value = try decodeAny(state.pointee.state_value, allocator) {
                         "the value of state '\(name)' is not a serialized google.protobuf.Any"
                     }
                     return (name, value)
                 },
-                invocations: invocations(batch.pointee.invocations, count: batch.pointee.n_invocations))
+                invocations: try invocations(batch.pointee.invocations, count: batch.pointee.n_invocations))
         }
     }
 
@@ -179,12 +186,16 @@ enum ProtocolV2 {
     private static func invocations(
         _ pointers: UnsafeMutablePointer<UnsafeMutablePointer<Org__Apache__Flink__Statefun__Flink__Core__Polyglot__ToFunction__Invocation>?>?,
         count: Int
-    ) -> [(caller: Address?, argument: AnyMessage?)] {
+    ) throws -> [(caller: Address?, argument: AnyMessage?)] {
         guard let pointers else { return [] }
         var typeURLs = CStringInterner()
         var invocations: [(caller: Address?, argument: AnyMessage?)] = []
         invocations.reserveCapacity(count)
         for case let invocation? in UnsafeBufferPointer(start: pointers, count: count) {
+            if let caller = invocation.pointee.caller {
+                try requireUTF8(caller.pointee.namespace_, caller.pointee.type, caller.pointee.id, in: "a caller address")
+            }
+            try requireUTF8(invocation.pointee.argument?.pointee.type_url, in: "an argument's type URL")
             invocations.append((
                 caller: invocation.pointee.caller.map(address),
                 argument: invocation.pointee.argument.map {
@@ -249,6 +260,7 @@ enum ProtocolV2 {
         guard let decoded = google__protobuf__any__unpack(allocator, data.len, data.data) else {
             throw MalformedRequest(error())
         }
+        try requireUTF8(decoded.pointee.type_url, in: error() + ": its type URL")
         return anyMessage(decoded)
     }
 }

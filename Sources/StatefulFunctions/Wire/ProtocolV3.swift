@@ -29,13 +29,18 @@ enum ProtocolV3 {
             guard toFunction.pointee.request_case == IO__STATEFUN__SDK__REQREPLY__TO_FUNCTION__REQUEST_INVOCATION,
                   let batch = toFunction.pointee.invocation
             else { throw MalformedRequest("the ToFunction carries no invocation batch") }
+            if let target = batch.pointee.target {
+                try requireUTF8(target.pointee.namespace_, target.pointee.type, target.pointee.id, in: "the target address")
+            }
             return try InvocationBatch(
                 target: batch.pointee.target.map(address),
                 states: (0..<batch.pointee.n_state).compactMap { batch.pointee.state[$0] }.map { state in
+                    try requireUTF8(state.pointee.state_name, in: "a state name")
+                    try requireUTF8(state.pointee.state_value?.pointee.typename_, in: "the type name of a state")
                     let value = state.pointee.state_value.flatMap { $0.pointee.has_value != 0 ? typedValue($0) : nil }
                     return (String(protobufC: state.pointee.state_name), value)
                 },
-                invocations: invocations(batch.pointee.invocations, count: batch.pointee.n_invocations))
+                invocations: try invocations(batch.pointee.invocations, count: batch.pointee.n_invocations))
         }
     }
 
@@ -185,12 +190,16 @@ enum ProtocolV3 {
     private static func invocations(
         _ pointers: UnsafeMutablePointer<UnsafeMutablePointer<Io__Statefun__Sdk__Reqreply__ToFunction__Invocation>?>?,
         count: Int
-    ) -> [(caller: Address?, argument: AnyMessage?)] {
+    ) throws -> [(caller: Address?, argument: AnyMessage?)] {
         guard let pointers else { return [] }
         var typeNames = CStringInterner()
         var invocations: [(caller: Address?, argument: AnyMessage?)] = []
         invocations.reserveCapacity(count)
         for case let invocation? in UnsafeBufferPointer(start: pointers, count: count) {
+            if let caller = invocation.pointee.caller {
+                try requireUTF8(caller.pointee.namespace_, caller.pointee.type, caller.pointee.id, in: "a caller address")
+            }
+            try requireUTF8(invocation.pointee.argument?.pointee.typename_, in: "an argument's type name")
             invocations.append((
                 caller: invocation.pointee.caller.map(address),
                 argument: invocation.pointee.argument.map {
