@@ -136,8 +136,8 @@ final class EventLoop: @unchecked Sendable {
     private let inbox = Mutex(Inbox())
     /// Runs handler tasks on this loop's thread (``HandlerExecution/eventLoop``).
     private(set) lazy var executor = LoopExecutor(loop: self)
-    /// The loop's thread, once it runs.
-    private var loopThread: pthread_t?
+    /// The loop's thread (`pthread_self()`), once it runs; 0 before. Read from any thread.
+    private let loopThread = Atomic<UInt>(0)
     /// Jobs of handler tasks enqueued on the loop's own thread, run after each round of events.
     var localJobs: [UnownedJob] = []
     /// Messages sent from the loop's own thread (a handler task that ran here): no lock, no wake-up.
@@ -224,8 +224,8 @@ final class EventLoop: @unchecked Sendable {
 
     /// Whether the caller runs on this loop's thread.
     var isLoopThread: Bool {
-        guard let loopThread else { return false }
-        return pthread_equal(loopThread, pthread_self()) != 0
+        let thread = loopThread.load(ordering: .relaxed)
+        return thread != 0 && pthread_equal(thread, pthread_self()) != 0
     }
 
     /// Hands `message` to the loop thread (thread-safe). Dropped if the loop has exited.
@@ -260,7 +260,7 @@ final class EventLoop: @unchecked Sendable {
 
     /// Runs until shut down and drained; called on the loop's own thread.
     func run() {
-        loopThread = pthread_self()
+        loopThread.store(pthread_self(), ordering: .relaxed)
         now = monotonicNanos()
         nextSweep = now + UInt64(context.tickMilliseconds) * 1_000_000
         while true {
@@ -334,6 +334,8 @@ final class EventLoop: @unchecked Sendable {
             close(wakeFD)
             return inbox.messages
         }
+        // From now on no thread is this loop's (a new thread may reuse its id).
+        loopThread.store(0, ordering: .relaxed)
         for case .job(let job) in stranded { globalConcurrentExecutor.enqueue(job) }
         for job in localJobs { globalConcurrentExecutor.enqueue(job) }
         localJobs = []

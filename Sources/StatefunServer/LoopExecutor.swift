@@ -10,7 +10,8 @@ import Glibc
 /// loop's inbox. Once the loop has exited, jobs run on the global executor so
 /// that no task is stranded.
 final class LoopExecutor: TaskExecutor, @unchecked Sendable {
-    unowned(unsafe) let loop: EventLoop
+    /// Weak: a task may outlive its server (and keep its executor preference).
+    weak var loop: EventLoop?
 
     init(loop: EventLoop) {
         self.loop = loop
@@ -18,6 +19,10 @@ final class LoopExecutor: TaskExecutor, @unchecked Sendable {
 
     func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
+        guard let loop else {
+            globalConcurrentExecutor.enqueue(job)
+            return
+        }
         if loop.isLoopThread {
             loop.localJobs.append(job)
         } else if !loop.sendJob(job) {
