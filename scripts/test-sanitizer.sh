@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The test suite under a sanitizer: scripts/test-sanitizer.sh address|thread [swift test options]
+# Builds in a scratch path of its own (.build-asan, .build-tsan), so the plain
+# build stays as it is. `make test-asan`, `make test-tsan`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+sanitizer=${1:?usage: scripts/test-sanitizer.sh address|thread [swift test options]}
+shift
+case "$sanitizer" in
+  address) scratch=.build-asan ;;
+  thread) scratch=.build-tsan ;;
+  *) echo "unknown sanitizer: $sanitizer (address or thread)" >&2; exit 2 ;;
+esac
+scripts/install-deps.sh
+# halt_on_error: the first report fails the run (a report alone would not fail a test).
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:halt_on_error=1:abort_on_error=1}
+export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:abort_on_error=1:second_deadlock_stack=1}
+nice swift build --build-tests --sanitize="$sanitizer" --scratch-path "$scratch"
+swift test --skip-build --sanitize="$sanitizer" --scratch-path "$scratch" "$@"
