@@ -1,7 +1,7 @@
 // What the fuzz targets share: running async code from the synchronous
 // libFuzzer entry point, and a real HTTPServer (one event loop, on a Unix
 // socket) that a target talks to over a socket, in chunks.
-public import CFuzzer
+import CFuzzer
 import Dispatch
 import Glibc
 import Logging
@@ -11,22 +11,25 @@ public import StatefunServer
 public func runFuzzer(_ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32) -> Never {
     var argc = CommandLine.argc
     var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
+    cfuzzer_set_callback(callback)
     exit(LLVMFuzzerRunDriver(&argc, &argv, callback))
 }
 
 /// Runs `body` to completion and returns its result; blocks the calling thread.
 public func runBlocking<T: Sendable>(_ body: @escaping @Sendable () async -> T) -> T {
-    final class Box: @unchecked Sendable {
-        var value: T?
-        let done = DispatchSemaphore(value: 0)
-    }
-    let box = Box()
+    let box = BlockingBox<T>()
     Task {
         box.value = await body()
         box.done.signal()
     }
     box.done.wait()
     return box.value!
+}
+
+/// The result of ``runBlocking(_:)``: written by the task before it signals, read after the wait.
+private final class BlockingBox<T>: @unchecked Sendable {
+    var value: T?
+    let done = DispatchSemaphore(value: 0)
 }
 
 /// The routes the server targets serve: an echo, a 204, a 500 and the health check.
