@@ -90,6 +90,13 @@ public final class FuzzServer: Sendable {
         _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
 
         let start = Self.nanos()
+        defer {
+            if Self.reportSlow, Self.nanos() - start > 50_000_000 {
+                let head = String(decoding: chunks.joined().prefix(60), as: UTF8.self).debugDescription
+                let line = "slow exchange: \((Self.nanos() - start) / 1_000_000) ms, \(chunks.count) chunks: \(head)\n"
+                _ = line.withCString { write(2, $0, strlen($0)) }
+            }
+        }
         var sink = [UInt8](repeating: 0, count: 64 * 1024)
         var index = 0
         var offset = 0
@@ -146,7 +153,7 @@ public final class FuzzServer: Sendable {
 
     /// Splits `bytes` into chunks: `mode` 0 sends everything at once, other modes
     /// choose pseudo-random chunk sizes up to a bound that `mode` also picks.
-    public static func chunks(_ bytes: ArraySlice<UInt8>, mode: UInt8) -> [[UInt8]] {
+    public static func chunks(_ bytes: Slice<UnsafeBufferPointer<UInt8>>, mode: UInt8) -> [[UInt8]] {
         if mode == 0 || bytes.isEmpty { return [Array(bytes)] }
         let bounds = [1, 2, 3, 7, 16, 64, 512, 4096]
         let bound = bounds[Int(mode & 7)]
@@ -164,6 +171,9 @@ public final class FuzzServer: Sendable {
         }
         return result
     }
+
+    /// FUZZ_REPORT_SLOW=1: exchanges over 50 ms are reported on stderr.
+    private static let reportSlow = getenv("FUZZ_REPORT_SLOW") != nil
 
     private static func nanos() -> UInt64 {
         var ts = timespec()
