@@ -15,7 +15,10 @@ scripts/install-deps.sh
 # halt_on_error: the first report fails the run (a report alone would not fail a test).
 # (Not abort_on_error: an abort inside LeakSanitizer's exit-time check can hang the process.)
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:halt_on_error=1}
+export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/scripts/lsan.supp:print_suppressions=0}
 export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
+# Swift's own crash backtracer and a sanitizer's report collide (the process can hang).
+export SWIFT_BACKTRACE=enable=no
 nice swift build --build-tests --sanitize="$sanitizer" --scratch-path "$scratch"
 # Every test is a Swift Testing test: the XCTest pass would run none, and its
 # exit reports leaks of the XCTest runtime's own start-up allocations.
