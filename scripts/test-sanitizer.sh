@@ -16,7 +16,7 @@ scripts/install-deps.sh
 # (Not abort_on_error: an abort inside LeakSanitizer's exit-time check can hang the process.)
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:halt_on_error=1}
 export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/scripts/lsan.supp:print_suppressions=0}
-export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
+export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/scripts/tsan.supp}
 # Swift's own crash backtracer and a sanitizer's report collide (the process can hang).
 export SWIFT_BACKTRACE=enable=no
 nice swift build --build-tests --sanitize="$sanitizer" --scratch-path "$scratch"
