@@ -1,5 +1,5 @@
 # The commands people type. .ci/run calls `make test`.
-.PHONY: deps build demo test soak generate clean bench bench-micro
+.PHONY: deps build demo test test-asan test-tsan fuzz fuzz-smoke fuzz-corpus soak generate clean bench bench-micro
 
 deps:
 	scripts/install-deps.sh
@@ -25,10 +25,33 @@ bench:
 bench-micro:
 	scripts/bench-micro.sh
 
+# The test suite under AddressSanitizer (with LeakSanitizer) / ThreadSanitizer.
+test-asan:
+	scripts/test-sanitizer.sh address
+
+test-tsan:
+	scripts/test-sanitizer.sh thread
+
+# libFuzzer targets (Fuzz/): each runs FUZZ_SECONDS; `make fuzz FUZZ_TARGETS="http2"` for some.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?=
+export FUZZ_SECONDS
+
+fuzz: deps
+	scripts/fuzz.sh $(FUZZ_TARGETS)
+
+# What CI runs: the committed crash inputs, then 15 s of each target.
+fuzz-smoke: deps
+	FUZZ_SECONDS=15 scripts/fuzz.sh
+
+# Regenerates the committed seed corpora (Fuzz/Corpus).
+fuzz-corpus:
+	scripts/generate-fuzz-corpus.sh
+
 # Regenerates the committed protobuf-c and swift-protobuf code.
 generate: deps
 	scripts/generate-protocol.sh
 	scripts/generate-examples.sh
 
 clean:
-	rm -rf .build .build-protoc .build-release Benchmarks/.build
+	rm -rf .build .build-protoc .build-release .build-asan .build-tsan .build-fuzz Benchmarks/.build

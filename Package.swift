@@ -159,3 +159,33 @@ let package = Package(
             swiftSettings: strict),
     ]
 )
+
+// Fuzz targets (libFuzzer), only with STATEFUN_FUZZ=1 so that normal builds stay lean:
+// STATEFUN_FUZZ=1 swift build --scratch-path .build-fuzz -Xswiftc -sanitize=fuzzer,address
+//     --product fuzz-http-parser   (scripts/fuzz.sh does this). Each target's main hands
+// control to libFuzzer (LLVMFuzzerRunDriver): SwiftPM renames an executable's main.
+if Context.environment["STATEFUN_FUZZ"] == "1" {
+    package.targets += [
+        .target(name: "CFuzzer", path: "Fuzz/CFuzzer"),
+        .target(
+            name: "FuzzSupport",
+            dependencies: ["CFuzzer", "StatefunServer", .product(name: "Logging", package: "swift-log")],
+            path: "Fuzz/Support", swiftSettings: strict),
+        .executableTarget(
+            name: "fuzz-http-parser", dependencies: ["FuzzSupport", "StatefunServer"],
+            path: "Fuzz/http-parser", swiftSettings: strict),
+        .executableTarget(
+            name: "fuzz-http1-connection", dependencies: ["FuzzSupport", "StatefunServer"],
+            path: "Fuzz/http1-connection", swiftSettings: strict),
+        .executableTarget(
+            name: "fuzz-http2", dependencies: ["FuzzSupport", "StatefunServer"],
+            path: "Fuzz/http2", swiftSettings: strict),
+        .executableTarget(
+            name: "fuzz-tofunction-v2", dependencies: ["FuzzSupport", "StatefulFunctions", "Greeter", .product(name: "Logging", package: "swift-log")],
+            path: "Fuzz/tofunction-v2", swiftSettings: strict),
+        .executableTarget(
+            name: "fuzz-tofunction-v3",
+            dependencies: ["FuzzSupport", "StatefulFunctions", .product(name: "Logging", package: "swift-log")],
+            path: "Fuzz/tofunction-v3", swiftSettings: strict),
+    ]
+}

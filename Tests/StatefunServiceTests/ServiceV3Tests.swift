@@ -33,7 +33,9 @@ func startV3Service() throws -> HTTPServer {
     /// The 3.3 runtime opens up to 1024 connections per function type at once.
     @Test func acceptsAThousandConnectionsAtOnce() async throws {
         let server = try startV3Service()
-        let body = repositoryRoot.appendingPathComponent(".build/greeter-v3-request.bin").path
+        // In the temporary directory: `.build` need not exist (a sanitizer build uses `.build-asan`).
+        let body = NSTemporaryDirectory() + "greeter-v3-request-" + UUID().uuidString + ".bin"
+        defer { try? FileManager.default.removeItem(atPath: body) }
         // One greeter request, built with the official protocol classes.
         let (built, buildOutput) = try await run(pythonV3, [
             "-c",

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# The test suite under a sanitizer: scripts/test-sanitizer.sh address|thread [swift test options]
+# Builds in a scratch path of its own (.build-asan, .build-tsan), so the plain
+# build stays as it is. `make test-asan`, `make test-tsan`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+sanitizer=${1:?usage: scripts/test-sanitizer.sh address|thread [swift test options]}
+shift
+case "$sanitizer" in
+  address) scratch=.build-asan ;;
+  thread) scratch=.build-tsan ;;
+  *) echo "unknown sanitizer: $sanitizer (address or thread)" >&2; exit 2 ;;
+esac
+scripts/install-deps.sh
+# halt_on_error: the first report fails the run (a report alone would not fail a test).
+# (Not abort_on_error: an abort inside LeakSanitizer's exit-time check can hang the process.)
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:halt_on_error=1:suppressions=$PWD/scripts/asan.supp}
+export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/scripts/lsan.supp:print_suppressions=0}
+export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/scripts/tsan.supp}
+# Swift's own crash backtracer and a sanitizer's report collide (the process can hang).
+export SWIFT_BACKTRACE=enable=no
+nice swift build --build-tests --sanitize="$sanitizer" --scratch-path "$scratch"
+# Every test is a Swift Testing test: the XCTest pass would run none, and its
+# exit reports leaks of the XCTest runtime's own start-up allocations.
+if [ "$sanitizer" != address ]; then
+  exec swift test --skip-build --disable-xctest --sanitize="$sanitizer" --scratch-path "$scratch" "$@"
+fi
+# LeakSanitizer's report at the test process's exit is mostly swift-corelibs-foundation's
+# Process and FileHandle objects (reference cycles) that the test helpers create, which
+# no suppression can reach (their strings are allocated in the tests). So the report
+# does not fail the run by itself (exitcode=0); a leak allocated from our code does:
+# a leaked block whose allocation stack passes through Sources/ or Examples/.
+export LSAN_OPTIONS="$LSAN_OPTIONS:exitcode=0"
+log="$scratch/test-asan.log"
+status=0
+swift test --skip-build --disable-xctest --sanitize=address --scratch-path "$scratch" "$@" 2>&1 | tee "$log" || status=$?
+ours=$(awk '/^(Direct|Indirect) leak of/ { block = $0; next }
+            block != "" && /^$/ { if (block ~ /\/(Sources|Examples)\//) { print block; n++ } block = ""; next }
+            block != "" { block = block "\n" $0 }
+            END { exit n > 0 }' "$log") || {
+  printf '%b\n' "$ours" >&2
+  echo "LeakSanitizer: leaks allocated from Sources/ or Examples/ (above)" >&2
+  status=1
+}
+exit "$status"
