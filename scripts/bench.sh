@@ -9,21 +9,16 @@
 # The table also goes to Benchmarks/results/latest.md (and .json).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/install-deps.sh
-
-# Load tools and the Python peers, idempotently.
-missing=()
-for p in wrk nginx-light; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "installing: ${missing[*]}"
+# The load tools come with the project's own dependencies. Debian starts the
+# packaged nginx on port 80 when it installs it; the benchmark runs its own.
+nginx_was_installed=$(dpkg-query -W -f='${Status}' nginx-light 2>/dev/null | grep -c "install ok installed" || true)
+scripts/install-deps.sh wrk nginx-light
+if [ "$nginx_was_installed" = 0 ]; then
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  # Debian starts the packaged nginx on port 80; the benchmark runs its own.
   $sudo nginx -s quit 2>/dev/null || true
 fi
+
+# The Python peers, each in a venv of its own, idempotently.
 bench_venv() {  # bench_venv DIR REQUIREMENTS [EXTRA PIP ARGS...]
   local dir=$1 requirements=$2; shift 2
   [ -x "$dir/bin/python" ] || python3 -m venv "$dir"

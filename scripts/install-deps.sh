@@ -2,10 +2,12 @@
 # Installs what the project needs on a fresh Debian machine, idempotently:
 # system libraries and tools from apt, and a Python venv (.venv) with the
 # reference SDK and the HTTP clients the tests drive the server with.
+# Extra Debian packages to install as well may be given as arguments
+# (scripts/bench.sh adds its load tools that way).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-apt_packages=(pkg-config libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libnghttp2-dev nghttp2-client curl python3-venv)
+apt_packages=(pkg-config libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libnghttp2-dev nghttp2-client curl python3-venv "$@")
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
