@@ -116,23 +116,34 @@ final class Arena {
 final class ChunkPool: Sendable {
     static let shared = ChunkPool()
 
-    /// The most chunks kept, and the largest chunk kept.
+    /// The most chunks kept, the largest chunk kept, and the most bytes kept in all:
+    /// a burst of large requests must not leave its memory held for good.
     private static let maxKept = 32
     private static let maxKeptSize = 8 << 20
+    private static let maxKeptBytes = 16 << 20
 
     private struct Chunk: @unchecked Sendable {
         let pointer: UnsafeMutableRawPointer
         let size: Int
     }
 
-    private let kept = Mutex<[Chunk]>([])
+    private struct Kept {
+        var chunks: [Chunk] = []
+        var bytes = 0
+    }
+
+    private let kept = Mutex(Kept())
+
+    /// The bytes held for reuse.
+    var keptBytes: Int { kept.withLock { $0.bytes } }
 
     func take(atLeast size: Int) -> (pointer: UnsafeMutableRawPointer, size: Int) {
         let size = size <= 1024 ? 1024 : 1 << (Int.bitWidth - (size - 1).leadingZeroBitCount)
         if size <= Self.maxKeptSize {
             let reused = kept.withLock { kept -> Chunk? in
-                guard let index = kept.lastIndex(where: { $0.size == size }) else { return nil }
-                return kept.remove(at: index)
+                guard let index = kept.chunks.lastIndex(where: { $0.size == size }) else { return nil }
+                kept.bytes -= size
+                return kept.chunks.remove(at: index)
             }
             if let reused { return (reused.pointer, reused.size) }
         }
@@ -142,8 +153,9 @@ final class ChunkPool: Sendable {
     func give(_ chunk: (pointer: UnsafeMutableRawPointer, size: Int)) {
         if chunk.size <= Self.maxKeptSize {
             let keptIt = kept.withLock { kept -> Bool in
-                guard kept.count < Self.maxKept else { return false }
-                kept.append(Chunk(pointer: chunk.pointer, size: chunk.size))
+                guard kept.chunks.count < Self.maxKept, kept.bytes + chunk.size <= Self.maxKeptBytes else { return false }
+                kept.chunks.append(Chunk(pointer: chunk.pointer, size: chunk.size))
+                kept.bytes += chunk.size
                 return true
             }
             if keptIt { return }
