@@ -60,12 +60,22 @@ struct ServiceLifecycleTests {
         await server.waitUntilStopped()
 
         // A short delay: once it is over, the server stops accepting and run() returns by itself.
-        let (short, shortGroup, _, _) = Self.group { $0.shutdownDelay = .milliseconds(200) }
+        // (On a Unix socket of its own: a freed TCP port may be taken at once by a test running
+        // in parallel, so refusing connections there proves nothing.)
+        let socketPath = NSTemporaryDirectory() + "statefun-delay-" + UUID().uuidString + ".sock"
+        let (short, shortGroup, _, _) = Self.group {
+            $0.shutdownDelay = .milliseconds(200)
+            $0.tcpEnabled = false
+            $0.unixSocketPath = socketPath
+        }
         let shortRunning = Task { try await shortGroup.run() }
-        try await waitUntil("listening") { short.localPort != 0 }
+        try await waitUntil("listening") { !short.listeningAddresses.isEmpty }
+        #expect(try await curl(["--unix-socket", socketPath, "http://localhost/healthz"]).stdoutString == "ok\n")
         await shortGroup.triggerGracefulShutdown()
         try await shortRunning.value
-        #expect(throws: TestFailure.self) { try RawConnection(port: short.localPort) }
+        #expect(!FileManager.default.fileExists(atPath: socketPath), "the listening socket is gone")
+        let refused = try await curl(["--unix-socket", socketPath, "http://localhost/healthz"])
+        #expect(refused.status != 0, "connecting after the delay: \(refused.stdoutString)")
     }
 
     @Test("cancelling the group closes in-flight requests at once")

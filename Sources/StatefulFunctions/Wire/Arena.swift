@@ -134,6 +134,13 @@ final class ChunkPool: Sendable {
 
     private let kept = Mutex(Kept())
 
+    deinit {
+        kept.withLock { kept in
+            for chunk in kept.chunks { chunk.pointer.deallocate() }
+            kept = Kept()
+        }
+    }
+
     /// The bytes held for reuse.
     var keptBytes: Int { kept.withLock { $0.bytes } }
 
