@@ -8,6 +8,17 @@ package struct InvocationFailure: Error, CustomStringConvertible {
     package var description: String { "\(cause)" }
 }
 
+/// One invocation of a batch: the message, and who sent it (`nil` for an ingress).
+package struct BatchInvocation {
+    package var caller: Address?
+    package var argument: AnyMessage
+
+    package init(caller: Address?, argument: AnyMessage) {
+        self.caller = caller
+        self.argument = argument
+    }
+}
+
 extension StatefulFunction {
     /// Runs the invocations of one batch in order on `context`, each seeing the
     /// state the one before it left. The first failure stops the batch.
@@ -15,7 +26,7 @@ extension StatefulFunction {
     /// The request handler and the in-process test runtime both run batches
     /// this way, so they share the runtime's semantics.
     package func run(
-        _ invocations: [(caller: Address?, argument: AnyMessage)], in context: Context
+        _ invocations: [BatchInvocation], in context: Context
     ) async throws(InvocationFailure) {
         switch body {
         case .synchronous(let body):
@@ -94,6 +105,13 @@ extension Context {
             address: address,
             states: stateValues.map { StateSlot(name: $0.name, value: $0.value, typeName: $0.typeName) },
             protocolVersion: protocolVersion)
+    }
+
+    /// How many states the batch changed.
+    var modifiedStateCount: Int {
+        var count = 0
+        for index in states.indices where states[index].modified { count += 1 }
+        return count
     }
 
     /// What the batch run on this context asks of the runtime.

@@ -5,22 +5,26 @@
 /// invocation sees the state that the one before it left. Everything sent
 /// through the context is delivered only if the whole batch succeeds.
 public final class Context {
+    // A context serves one batch, on one task at a time (it is not Sendable),
+    // so its properties skip the dynamic exclusivity checks: they cost more
+    // than the state accesses they guard.
+
     /// The address of the function instance being invoked.
     public let address: Address
     /// The address of the function that sent the current message, or `nil`
     /// when the message came from an ingress.
-    public internal(set) var caller: Address?
+    @exclusivity(unchecked) public internal(set) var caller: Address?
 
-    var states: [StateSlot]
-    private var stateIndex: [String: Int]?
+    @exclusivity(unchecked) var states: [StateSlot]
+    private let stateIndex: [String: Int]?
     /// The protocol of the request: cancellation tokens need 3.x.
     let protocolVersion: ProtocolVersion
-    var outgoing: [OutgoingMessage] = []
-    var delayed: [DelayedEffect] = []
-    var egress: [EgressMessage] = []
+    @exclusivity(unchecked) var outgoing: [OutgoingMessage] = []
+    @exclusivity(unchecked) var delayed: [DelayedEffect] = []
+    @exclusivity(unchecked) var egress: [EgressMessage] = []
     /// The first misuse of the state subscript, which cannot throw: it fails
     /// the invocation once the function returns.
-    var deferredError: StatefulFunctionsError?
+    @exclusivity(unchecked) var deferredError: StatefulFunctionsError?
 
     init(address: Address, states: [StateSlot], protocolVersion: ProtocolVersion = .v2) {
         self.address = address
@@ -31,6 +35,8 @@ public final class Context {
             var index = [String: Int](minimumCapacity: states.count)
             for (i, slot) in states.enumerated() { index[slot.name] = i }
             stateIndex = index
+        } else {
+            stateIndex = nil
         }
     }
 
@@ -102,11 +108,21 @@ public final class Context {
     ///   ``StatefulFunctionsError/typeMismatch(typeURL:expected:)`` when it holds another type.
     public func state<M: PackableMessage>(_ name: String, as type: M.Type = M.self) throws -> M? {
         let index = try checkedSlot(name)
-        if let typed = states[index].typed as? M { return typed }
+        if let typed = states[index].typed, let value = Self.value(typed, as: M.self) { return value }
         try encodePending(index)
         guard let value = try states[index].value?.unpack(type) else { return nil }
         states[index].typed = value
         return value
+    }
+
+    /// `value` if it is an `M`. Compares the types and copies the value, where
+    /// `as? M` would take the runtime's general dynamic cast.
+    private static func value<M: PackableMessage>(_ value: any PackableMessage, as type: M.Type) -> M? {
+        func open<T: PackableMessage>(_ value: T) -> M? {
+            guard T.self == M.self else { return nil }
+            return withUnsafePointer(to: value) { $0.withMemoryRebound(to: M.self, capacity: 1) { $0.pointee } }
+        }
+        return open(value)
     }
 
     /// Stores `value` under `name`. It is packed into an `Any` once, when the

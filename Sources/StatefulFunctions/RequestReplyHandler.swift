@@ -53,7 +53,7 @@ public struct RequestReplyError: Error, Sendable, CustomStringConvertible {
 /// invocations per request, `statefun_failed_requests_total{status}` counts
 /// the requests answered 400, 404 or 500.
 public struct RequestReplyHandler: Sendable {
-    private let functions: [FunctionType: StatefulFunction]
+    private let functions: FunctionTable
     private let logger: Logger
     private let instruments: Instruments
     /// The protocol the handler speaks.
@@ -68,10 +68,10 @@ public struct RequestReplyHandler: Sendable {
         logger: Logger = Logger(label: "statefun.handler"),
         metricsFactory: any MetricsFactory = MetricsSystem.factory
     ) {
-        self.functions = functions.snapshot
+        self.functions = FunctionTable(functions.snapshot, metricsFactory: metricsFactory)
         self.protocolVersion = protocolVersion
         self.logger = logger
-        self.instruments = Instruments(functionTypes: Array(self.functions.keys), factory: metricsFactory)
+        self.instruments = Instruments(factory: metricsFactory)
     }
 
     /// Handles one request body and returns the response to send.
@@ -105,35 +105,38 @@ public struct RequestReplyHandler: Sendable {
         let batch: InvocationBatch
         do {
             switch protocolVersion {
-            case .v2: batch = try ProtocolV2.decodeRequest(body)
-            case .v3: batch = try ProtocolV3.decodeRequest(body)
+            case .v2: batch = try ProtocolV2.decodeRequest(body, functions: functions)
+            case .v3: batch = try ProtocolV3.decodeRequest(body, functions: functions)
             }
         } catch {
             throw RequestReplyError(status: 400, message: "bad request: \(error)")
         }
-        guard let function = functions[batch.target.functionType] else {
+        guard let entryIndex = batch.entry else {
             throw RequestReplyError(
                 status: 404,
                 message: "no function is bound to \(batch.target.typename) (address \(batch.target))")
         }
+        let entry = functions.entries[entryIndex]
+        let function = entry.function
         let states: [StateSlot]
         switch protocolVersion {
         case .v2:
             states = batch.states
         case .v3:
-            let missing = function.valueSpecs.filter { spec in !batch.states.contains { $0.name == spec.name } }
-            if !missing.isEmpty { return ProtocolV3.encodeIncompleteContext(missing: missing) }
+            if function.valueSpecs.contains(where: { spec in !batch.states.contains { $0.name == spec.name } }) {
+                let missing = function.valueSpecs.filter { spec in !batch.states.contains { $0.name == spec.name } }
+                return ProtocolV3.encodeIncompleteContext(missing: missing)
+            }
             states = try declaredStates(function.valueSpecs, from: batch)
         }
         let context = Context(address: batch.target, states: states, protocolVersion: protocolVersion)
-        let invocations = instruments.invocations[batch.target.functionType]
-        instruments.batchSizes[batch.target.functionType]?.record(batch.invocations.count)
+        entry.batchSizes.record(batch.invocations.count)
         // The same batch loop as the in-process test runtime (StatefulFunction.run).
         do {
-            try await function.run(batch.invocations.map { ($0.caller, $0.argument) }, in: context)
-            invocations?.increment(by: batch.invocations.count)
+            try await function.run(batch.invocations, in: context)
+            entry.invocations.increment(by: batch.invocations.count)
         } catch {
-            invocations?.increment(by: error.index + 1)
+            entry.invocations.increment(by: error.index + 1)
             throw RequestReplyError(
                 status: 500,
                 message: "function \(batch.target.typename) at address \(batch.target) failed"
@@ -166,24 +169,14 @@ public struct RequestReplyHandler: Sendable {
     }
 }
 
-/// The handler's swift-metrics instruments, created once per handler.
+/// The handler's failure counters, created once per handler (the
+/// per-function instruments live in its ``FunctionTable``).
 private struct Instruments: Sendable {
-    let invocations: [FunctionType: Counter]
-    let batchSizes: [FunctionType: Recorder]
     private let failures: [Int: Counter]
     private let factory: any MetricsFactory
 
-    init(functionTypes: [FunctionType], factory: any MetricsFactory) {
+    init(factory: any MetricsFactory) {
         self.factory = factory
-        var invocations: [FunctionType: Counter] = [:]
-        var batchSizes: [FunctionType: Recorder] = [:]
-        for type in functionTypes {
-            let dimensions = [("function_type", type.description)]
-            invocations[type] = Counter(label: "statefun_invocations_total", dimensions: dimensions, factory: factory)
-            batchSizes[type] = Recorder(label: "statefun_batch_size", dimensions: dimensions, aggregate: true, factory: factory)
-        }
-        self.invocations = invocations
-        self.batchSizes = batchSizes
         var failures: [Int: Counter] = [:]
         for status in [400, 404, 500] {
             failures[status] = Counter(

@@ -182,7 +182,7 @@ public final class TestRuntime {
             for: address, specs: specs(for: address.functionType), now: now, typed: protocolVersion == .v3)
         let context = Context(address: address, stateValues: values, protocolVersion: protocolVersion)
         do {
-            try await function.run(batch.map { ($0.caller, $0.message) }, in: context)
+            try await function.run(batch.map { BatchInvocation(caller: $0.caller, argument: $0.message) }, in: context)
         } catch {
             throw TestRuntimeError.invocationFailed(
                 address: address, message: batch[error.index].message, cause: "\(error.cause)")

@@ -6,38 +6,50 @@ import Synchronization
 /// built) into a few large chunks, and all of it is freed at once when the arena
 /// goes away, instead of one malloc and free per field.
 final class Arena {
-    private var chunks: [(pointer: UnsafeMutableRawPointer, size: Int)] = []
-    private var cursor: UnsafeMutableRawPointer
-    private var remaining: Int
-    private var nextChunkSize: Int
+    private struct Chunk {
+        let pointer: UnsafeMutableRawPointer
+        let size: Int
+    }
+
+    // Unchecked exclusivity: an arena belongs to one request on one thread,
+    // and a dynamic access check on every allocation costs more than the bump.
+    /// The first chunk, and the chunks added when it ran out (most requests need none).
+    private let first: Chunk
+    @exclusivity(unchecked) private var more: [Chunk] = []
+    @exclusivity(unchecked) private var cursor: UnsafeMutableRawPointer
+    @exclusivity(unchecked) private var remaining: Int
+    @exclusivity(unchecked) private var nextChunkSize: Int
 
     /// - Parameter capacity: the size of the first chunk; later chunks double.
     init(capacity: Int) {
         let chunk = ChunkPool.shared.take(atLeast: max(capacity, 1024))
+        first = Chunk(pointer: chunk.pointer, size: chunk.size)
         cursor = chunk.pointer
-        chunks.append(chunk)
         remaining = chunk.size
         nextChunkSize = chunk.size * 2
     }
 
     deinit {
-        for chunk in chunks { ChunkPool.shared.give(chunk) }
+        ChunkPool.shared.give((first.pointer, first.size))
+        for chunk in more { ChunkPool.shared.give((chunk.pointer, chunk.size)) }
     }
 
     /// Returns `size` bytes aligned to 16, valid until the arena is released.
     func allocate(_ size: Int) -> UnsafeMutableRawPointer {
         let aligned = (size + 15) & ~15
-        if aligned > remaining {
-            let chunk = ChunkPool.shared.take(atLeast: max(aligned, nextChunkSize))
-            cursor = chunk.pointer
-            chunks.append(chunk)
-            remaining = chunk.size
-            nextChunkSize = min(chunk.size * 2, 64 << 20)
-        }
+        if aligned > remaining { addChunk(aligned) }
         let pointer = cursor
         cursor += aligned
         remaining -= aligned
         return pointer
+    }
+
+    private func addChunk(_ needed: Int) {
+        let chunk = ChunkPool.shared.take(atLeast: max(needed, nextChunkSize))
+        more.append(Chunk(pointer: chunk.pointer, size: chunk.size))
+        cursor = chunk.pointer
+        remaining = chunk.size
+        nextChunkSize = min(chunk.size * 2, 64 << 20)
     }
 
     /// Allocates and initialises one protobuf-c message struct.
@@ -56,10 +68,10 @@ final class Arena {
     /// The strings copied last, reused when the same string comes again: the
     /// messages of a batch mostly repeat their type URLs, targets and egresses.
     /// Four fixed slots, not a collection: a hit must cost less than the copy.
-    private var recent: (String, String, String, String) = ("", "", "", "")
-    private var recentCopies: (UnsafeMutablePointer<CChar>?, UnsafeMutablePointer<CChar>?,
+    @exclusivity(unchecked) private var recent: (String, String, String, String) = ("", "", "", "")
+    @exclusivity(unchecked) private var recentCopies: (UnsafeMutablePointer<CChar>?, UnsafeMutablePointer<CChar>?,
                                UnsafeMutablePointer<CChar>?, UnsafeMutablePointer<CChar>?) = (nil, nil, nil, nil)
-    private var nextRecent = 0
+    @exclusivity(unchecked) private var nextRecent = 0
 
     /// A NUL-terminated copy of `string`, for a protobuf-c string field. The
     /// copy may be shared with other fields (protobuf-c only reads it).
@@ -102,7 +114,8 @@ final class Arena {
     /// Runs `body` with a protobuf-c allocator that allocates from this arena.
     func withAllocator<R>(_ body: (UnsafeMutablePointer<ProtobufCAllocator>) throws -> R) rethrows -> R {
         var allocator = ProtobufCAllocator(
-            alloc: { data, size in Unmanaged<Arena>.fromOpaque(data!).takeUnretainedValue().allocate(size) },
+            // The arena outlives the allocator (withExtendedLifetime below): no retain per allocation.
+            alloc: { data, size in Unmanaged<Arena>.fromOpaque(data!)._withUnsafeGuaranteedRef { $0.allocate(size) } },
             free: { _, _ in },  // freed with the arena
             allocator_data: Unmanaged.passUnretained(self).toOpaque())
         return try withExtendedLifetime(self) { try body(&allocator) }
@@ -168,22 +181,6 @@ final class ChunkPool: Sendable {
             if keptIt { return }
         }
         chunk.pointer.deallocate()
-    }
-}
-
-/// Turns the C strings of one decoded request into Swift strings, reusing
-/// the last string when the same text comes again (the invocations of a batch
-/// mostly share their type URL and their caller).
-struct CStringInterner {
-    private var lastSource: UnsafePointer<CChar>?
-    private var lastString = ""
-
-    mutating func string(_ pointer: UnsafePointer<CChar>?) -> String {
-        guard let pointer else { return "" }
-        if let lastSource, lastSource == pointer || strcmp(lastSource, pointer) == 0 { return lastString }
-        lastSource = pointer
-        lastString = String(cString: pointer)
-        return lastString
     }
 }
 

@@ -14,28 +14,19 @@ typealias ProtoAny = Google__Protobuf__Any
 /// One decoded `ToFunction`: the target address, its states before the batch,
 /// and the invocations to run in order.
 struct InvocationBatch {
-    struct Invocation {
-        let caller: Address?
-        let argument: AnyMessage
-    }
-
     let target: Address
+    /// The handler's entry for the target's function type; `nil` when none is bound.
+    let entry: Int?
     let states: [StateSlot]
-    let invocations: [Invocation]
+    let invocations: [BatchInvocation]
 }
 
 extension InvocationBatch {
     /// Assembles a decoded request, with the checks both protocols share: a
     /// target with a function type, no state twice, at least one invocation.
-    /// An absent or all-empty caller is no caller (an ingress message).
-    init(
-        target: Address?, states: [(name: String, value: AnyMessage?)],
-        invocations: [(caller: Address?, argument: AnyMessage?)]
-    ) throws {
-        guard let target else { throw MalformedRequest("the invocation batch has no target address") }
-        guard !target.namespace.isEmpty, !target.type.isEmpty else {
-            throw MalformedRequest("the target address \(target) has no function type")
-        }
+    static func checked(
+        target: Address, entry: Int?, states: [StateSlot], invocations: [BatchInvocation]
+    ) throws -> InvocationBatch {
         // Few states are the norm: compare pairs rather than build a set.
         if states.count <= 16 {
             for i in states.indices {
@@ -52,17 +43,36 @@ extension InvocationBatch {
         guard !invocations.isEmpty else {
             throw MalformedRequest("the invocation batch for \(target) has no invocations")
         }
-        if let index = invocations.firstIndex(where: { $0.argument == nil }) {
-            throw MalformedRequest("invocation \(index + 1) of \(invocations.count) for \(target) has no argument")
+        return InvocationBatch(target: target, entry: entry, states: states, invocations: invocations)
+    }
+
+    /// The target of a request, found among the handler's functions.
+    static func resolveTarget(
+        _ namespace: UnsafePointer<CChar>?, _ type: UnsafePointer<CChar>?, _ id: UnsafePointer<CChar>?,
+        present: Bool, in functions: FunctionTable
+    ) throws -> (address: Address, entry: Int?) {
+        guard present else { throw MalformedRequest("the invocation batch has no target address") }
+        try requireUTF8(namespace, type, id, in: "the target address")
+        let target = functions.target(namespace: namespace, type: type, id: id)
+        guard !target.address.namespace.isEmpty, !target.address.type.isEmpty else {
+            throw MalformedRequest("the target address \(target.address) has no function type")
         }
-        self.init(
-            target: target,
-            states: states.map { StateSlot(name: $0.name, value: $0.value) },
-            invocations: invocations.map { caller, argument in
-                Invocation(
-                    caller: caller.flatMap { $0.namespace.isEmpty && $0.type.isEmpty && $0.id.isEmpty ? nil : $0 },
-                    argument: argument ?? AnyMessage(typeURL: "", value: []))
-            })
+        return target
+    }
+
+    /// The caller of an invocation: none when absent or all empty (an ingress message).
+    static func caller(
+        _ namespace: UnsafePointer<CChar>?, _ type: UnsafePointer<CChar>?, _ id: UnsafePointer<CChar>?,
+        in functions: FunctionTable
+    ) throws -> Address? {
+        func isEmpty(_ field: UnsafePointer<CChar>?) -> Bool { field.map { $0.pointee == 0 } ?? true }
+        if isEmpty(namespace) && isEmpty(type) && isEmpty(id) { return nil }
+        try requireUTF8(namespace, type, id, in: "a caller address")
+        return functions.target(namespace: namespace, type: type, id: id).address
+    }
+
+    static func missingArgument(_ index: Int, of count: Int, for target: Address) -> MalformedRequest {
+        MalformedRequest("invocation \(index + 1) of \(count) for \(target) has no argument")
     }
 }
 
@@ -76,7 +86,7 @@ struct MalformedRequest: Error, CustomStringConvertible {
 enum ProtocolV2 {
     /// Decodes a `ToFunction` body. All protobuf-c memory lives in one arena,
     /// released when this returns.
-    static func decodeRequest(_ body: [UInt8]) throws -> InvocationBatch {
+    static func decodeRequest(_ body: [UInt8], functions: FunctionTable) throws -> InvocationBatch {
         let arena = Arena(capacity: body.count * 2 + 4096)
         return try arena.withAllocator { allocator in
             let decoded = body.withUnsafeBufferPointer { buffer in
@@ -90,20 +100,41 @@ enum ProtocolV2 {
                     == ORG__APACHE__FLINK__STATEFUN__FLINK__CORE__POLYGLOT__TO_FUNCTION__REQUEST_INVOCATION,
                   let batch = toFunction.pointee.invocation
             else { throw MalformedRequest("the ToFunction carries no invocation batch") }
-            if let target = batch.pointee.target {
-                try requireUTF8(target.pointee.namespace_, target.pointee.type, target.pointee.id, in: "the target address")
+            let target = batch.pointee.target
+            let (address, entry) = try InvocationBatch.resolveTarget(
+                target?.pointee.namespace_, target?.pointee.type, target?.pointee.id, present: target != nil,
+                in: functions)
+
+            var states: [StateSlot] = []
+            states.reserveCapacity(batch.pointee.n_state)
+            for case let state? in UnsafeBufferPointer(start: batch.pointee.state, count: batch.pointee.n_state) {
+                try requireUTF8(state.pointee.state_name, in: "a state name")
+                let name = String(protobufC: state.pointee.state_name)
+                let value = try decodeAny(state.pointee.state_value, allocator) {
+                    "the value of state '\(name)' is not a serialized google.protobuf.Any"
+                }
+                states.append(StateSlot(name: name, value: value))
             }
-            return try InvocationBatch(
-                target: batch.pointee.target.map(address),
-                states: (0..<batch.pointee.n_state).compactMap { batch.pointee.state[$0] }.map { state in
-                    try requireUTF8(state.pointee.state_name, in: "a state name")
-                    let name = String(protobufC: state.pointee.state_name)
-                    let value = try decodeAny(state.pointee.state_value, allocator) {
-                        "the value of state '\(name)' is not a serialized google.protobuf.Any"
-                    }
-                    return (name, value)
-                },
-                invocations: try invocations(batch.pointee.invocations, count: batch.pointee.n_invocations))
+
+            let count = batch.pointee.n_invocations
+            var typeURLs = CStringInterner(known: entry.map { functions.entries[$0].messageTypeNames } ?? [])
+            var invocations: [BatchInvocation] = []
+            invocations.reserveCapacity(count)
+            for case let invocation? in UnsafeBufferPointer(start: batch.pointee.invocations, count: count) {
+                let caller = try invocation.pointee.caller.flatMap {
+                    try InvocationBatch.caller($0.pointee.namespace_, $0.pointee.type, $0.pointee.id, in: functions)
+                }
+                guard let argument = invocation.pointee.argument else {
+                    throw InvocationBatch.missingArgument(invocations.count, of: count, for: address)
+                }
+                try requireUTF8(argument.pointee.type_url, in: "an argument's type URL")
+                invocations.append(BatchInvocation(
+                    caller: caller,
+                    argument: AnyMessage(
+                        typeURL: typeURLs.string(argument.pointee.type_url),
+                        value: [UInt8](protobufC: argument.pointee.value))))
+            }
+            return try InvocationBatch.checked(target: address, entry: entry, states: states, invocations: invocations)
         }
     }
 
@@ -111,13 +142,16 @@ enum ProtocolV2 {
     /// the changed states, then every message in emission order.
     static func encodeResponse(_ context: Context) -> [UInt8] {
         let arena = Arena(capacity: estimatedSize(context))
-        let mutations = context.states.filter(\.modified)
         let response = arena.message(V2Response.self) {
             org__apache__flink__statefun__flink__core__polyglot__from_function__invocation_response__init($0)
         }
-        response.pointee.n_state_mutations = mutations.count
-        response.pointee.state_mutations = arena.pointers(to: V2Mutation.self, count: mutations.count)
-        for (i, slot) in mutations.enumerated() {
+        let mutations = context.modifiedStateCount
+        response.pointee.n_state_mutations = mutations
+        response.pointee.state_mutations = arena.pointers(to: V2Mutation.self, count: mutations)
+        var i = 0
+        for index in context.states.indices where context.states[index].modified {
+            let slot = context.states[index]
+            defer { i += 1 }
             response.pointee.state_mutations[i] = arena.message(V2Mutation.self) { mutation in
                 org__apache__flink__statefun__flink__core__polyglot__from_function__persisted_value_mutation__init(mutation)
                 mutation.pointee.state_name = arena.cString(slot.name)
@@ -143,14 +177,14 @@ enum ProtocolV2 {
         }
 
         // 2.x has no cancellation (the context refuses it), so only messages are encoded.
-        let delayedMessages = context.delayed.compactMap { effect -> (Int64, OutgoingMessage)? in
-            guard case let .message(delay, message, _) = effect else { return nil }
-            return (delay, message)
-        }
-        response.pointee.n_delayed_invocations = delayedMessages.count
-        response.pointee.delayed_invocations = arena.pointers(to: V2Delayed.self, count: delayedMessages.count)
-        for (i, (delay, message)) in delayedMessages.enumerated() {
-            response.pointee.delayed_invocations[i] = arena.message(V2Delayed.self) { delayed in
+        var delayedCount = 0
+        for case .message in context.delayed { delayedCount += 1 }
+        response.pointee.n_delayed_invocations = delayedCount
+        response.pointee.delayed_invocations = arena.pointers(to: V2Delayed.self, count: delayedCount)
+        var d = 0
+        for case let .message(delay, message, _) in context.delayed {
+            defer { d += 1 }
+            response.pointee.delayed_invocations[d] = arena.message(V2Delayed.self) { delayed in
                 org__apache__flink__statefun__flink__core__polyglot__from_function__delayed_invocation__init(delayed)
                 delayed.pointee.delay_in_ms = delay
                 delayed.pointee.target = address(message.target, arena)
@@ -182,28 +216,6 @@ enum ProtocolV2 {
     }
 
     // MARK: Pieces
-
-    private static func invocations(
-        _ pointers: UnsafeMutablePointer<UnsafeMutablePointer<Org__Apache__Flink__Statefun__Flink__Core__Polyglot__ToFunction__Invocation>?>?,
-        count: Int
-    ) throws -> [(caller: Address?, argument: AnyMessage?)] {
-        guard let pointers else { return [] }
-        var typeURLs = CStringInterner()
-        var invocations: [(caller: Address?, argument: AnyMessage?)] = []
-        invocations.reserveCapacity(count)
-        for case let invocation? in UnsafeBufferPointer(start: pointers, count: count) {
-            if let caller = invocation.pointee.caller {
-                try requireUTF8(caller.pointee.namespace_, caller.pointee.type, caller.pointee.id, in: "a caller address")
-            }
-            try requireUTF8(invocation.pointee.argument?.pointee.type_url, in: "an argument's type URL")
-            invocations.append((
-                caller: invocation.pointee.caller.map(address),
-                argument: invocation.pointee.argument.map {
-                    AnyMessage(typeURL: typeURLs.string($0.pointee.type_url), value: [UInt8](protobufC: $0.pointee.value))
-                }))
-        }
-        return invocations
-    }
 
     private static func estimatedSize(_ context: Context) -> Int {
         var size = 512

@@ -17,7 +17,7 @@ typealias V3Expiration = Io__Statefun__Sdk__Reqreply__FromFunction__ExpirationSp
 enum ProtocolV3 {
     /// Decodes a `ToFunction` body. A state's value is `nil` when the runtime
     /// sent it without a value; its type name is the value's `typeURL`.
-    static func decodeRequest(_ body: [UInt8]) throws -> InvocationBatch {
+    static func decodeRequest(_ body: [UInt8], functions: FunctionTable) throws -> InvocationBatch {
         let arena = Arena(capacity: body.count * 2 + 4096)
         return try arena.withAllocator { allocator in
             let decoded = body.withUnsafeBufferPointer { buffer in
@@ -29,18 +29,47 @@ enum ProtocolV3 {
             guard toFunction.pointee.request_case == IO__STATEFUN__SDK__REQREPLY__TO_FUNCTION__REQUEST_INVOCATION,
                   let batch = toFunction.pointee.invocation
             else { throw MalformedRequest("the ToFunction carries no invocation batch") }
-            if let target = batch.pointee.target {
-                try requireUTF8(target.pointee.namespace_, target.pointee.type, target.pointee.id, in: "the target address")
+            let target = batch.pointee.target
+            let (address, entry) = try InvocationBatch.resolveTarget(
+                target?.pointee.namespace_, target?.pointee.type, target?.pointee.id, present: target != nil,
+                in: functions)
+
+            var stateTypeNames = CStringInterner(known: entry.map { functions.entries[$0].stateTypeNames } ?? [])
+            var states: [StateSlot] = []
+            states.reserveCapacity(batch.pointee.n_state)
+            for case let state? in UnsafeBufferPointer(start: batch.pointee.state, count: batch.pointee.n_state) {
+                try requireUTF8(state.pointee.state_name, in: "a state name")
+                let typedValue = state.pointee.state_value
+                try requireUTF8(typedValue?.pointee.typename_, in: "the type name of a state")
+                let value = typedValue.flatMap {
+                    $0.pointee.has_value != 0
+                        ? AnyMessage(
+                            typeURL: stateTypeNames.string($0.pointee.typename_),
+                            value: [UInt8](protobufC: $0.pointee.value))
+                        : nil
+                }
+                states.append(StateSlot(name: String(protobufC: state.pointee.state_name), value: value))
             }
-            return try InvocationBatch(
-                target: batch.pointee.target.map(address),
-                states: (0..<batch.pointee.n_state).compactMap { batch.pointee.state[$0] }.map { state in
-                    try requireUTF8(state.pointee.state_name, in: "a state name")
-                    try requireUTF8(state.pointee.state_value?.pointee.typename_, in: "the type name of a state")
-                    let value = state.pointee.state_value.flatMap { $0.pointee.has_value != 0 ? typedValue($0) : nil }
-                    return (String(protobufC: state.pointee.state_name), value)
-                },
-                invocations: try invocations(batch.pointee.invocations, count: batch.pointee.n_invocations))
+
+            let count = batch.pointee.n_invocations
+            var typeNames = CStringInterner(known: entry.map { functions.entries[$0].messageTypeNames } ?? [])
+            var invocations: [BatchInvocation] = []
+            invocations.reserveCapacity(count)
+            for case let invocation? in UnsafeBufferPointer(start: batch.pointee.invocations, count: count) {
+                let caller = try invocation.pointee.caller.flatMap {
+                    try InvocationBatch.caller($0.pointee.namespace_, $0.pointee.type, $0.pointee.id, in: functions)
+                }
+                guard let argument = invocation.pointee.argument else {
+                    throw InvocationBatch.missingArgument(invocations.count, of: count, for: address)
+                }
+                try requireUTF8(argument.pointee.typename_, in: "an argument's type name")
+                invocations.append(BatchInvocation(
+                    caller: caller,
+                    argument: AnyMessage(
+                        typeURL: typeNames.string(argument.pointee.typename_),
+                        value: [UInt8](protobufC: argument.pointee.value))))
+            }
+            return try InvocationBatch.checked(target: address, entry: entry, states: states, invocations: invocations)
         }
     }
 
@@ -48,13 +77,16 @@ enum ProtocolV3 {
     /// carries the declared type name), then every message in emission order.
     static func encodeResponse(_ context: Context) -> [UInt8] {
         let arena = Arena(capacity: 4096)
-        let mutations = context.states.filter(\.modified)
         let response = arena.message(V3Response.self) {
             io__statefun__sdk__reqreply__from_function__invocation_response__init($0)
         }
-        response.pointee.n_state_mutations = mutations.count
-        response.pointee.state_mutations = arena.pointers(to: V3Mutation.self, count: mutations.count)
-        for (i, slot) in mutations.enumerated() {
+        let mutations = context.modifiedStateCount
+        response.pointee.n_state_mutations = mutations
+        response.pointee.state_mutations = arena.pointers(to: V3Mutation.self, count: mutations)
+        var i = 0
+        for index in context.states.indices where context.states[index].modified {
+            let slot = context.states[index]
+            defer { i += 1 }
             response.pointee.state_mutations[i] = arena.message(V3Mutation.self) { mutation in
                 io__statefun__sdk__reqreply__from_function__persisted_value_mutation__init(mutation)
                 mutation.pointee.state_name = arena.cString(slot.name)
@@ -185,28 +217,6 @@ enum ProtocolV3 {
             pointer.pointee.type = arena.cString(address.type)
             pointer.pointee.id = arena.cString(address.id)
         }
-    }
-
-    private static func invocations(
-        _ pointers: UnsafeMutablePointer<UnsafeMutablePointer<Io__Statefun__Sdk__Reqreply__ToFunction__Invocation>?>?,
-        count: Int
-    ) throws -> [(caller: Address?, argument: AnyMessage?)] {
-        guard let pointers else { return [] }
-        var typeNames = CStringInterner()
-        var invocations: [(caller: Address?, argument: AnyMessage?)] = []
-        invocations.reserveCapacity(count)
-        for case let invocation? in UnsafeBufferPointer(start: pointers, count: count) {
-            if let caller = invocation.pointee.caller {
-                try requireUTF8(caller.pointee.namespace_, caller.pointee.type, caller.pointee.id, in: "a caller address")
-            }
-            try requireUTF8(invocation.pointee.argument?.pointee.typename_, in: "an argument's type name")
-            invocations.append((
-                caller: invocation.pointee.caller.map(address),
-                argument: invocation.pointee.argument.map {
-                    AnyMessage(typeURL: typeNames.string($0.pointee.typename_), value: [UInt8](protobufC: $0.pointee.value))
-                }))
-        }
-        return invocations
     }
 
     static func typedValue(_ pointer: UnsafeMutablePointer<V3TypedValue>) -> AnyMessage {

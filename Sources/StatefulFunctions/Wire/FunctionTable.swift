@@ -1,0 +1,112 @@
+import CStatefunProtocol
+import CoreMetrics
+import Glibc
+
+/// The functions a handler serves, found from the bytes of a request's target.
+///
+/// A request names its function type as two C strings. Comparing those bytes
+/// with the few registered types costs less than building two Swift strings
+/// and hashing them; the target address then shares the registered strings.
+/// Each entry also carries its metrics and the type names its messages usually
+/// have, so that a decoded type URL can share the string the function's
+/// unpacker compares it with.
+final class FunctionTable: Sendable {
+    struct Entry: Sendable {
+        let type: FunctionType
+        let function: StatefulFunction
+        let invocations: Counter
+        let batchSizes: Recorder
+        /// The type names of the function's accepted message types, as
+        /// Swift strings and as C strings.
+        let messageTypeNames: [KnownString]
+        /// The type names of its declared states (3.x).
+        let stateTypeNames: [KnownString]
+        fileprivate let namespace: [CChar]
+        fileprivate let name: [CChar]
+    }
+
+    let entries: [Entry]
+    /// By function type, for handlers serving many functions (a scan is faster for a few).
+    private let index: [FunctionType: Int]?
+
+    init(_ functions: [FunctionType: StatefulFunction], metricsFactory: any MetricsFactory) {
+        entries = functions.sorted { $0.key.description < $1.key.description }.map { type, function in
+            let dimensions = [("function_type", type.description)]
+            return Entry(
+                type: type, function: function,
+                invocations: Counter(label: "statefun_invocations_total", dimensions: dimensions, factory: metricsFactory),
+                batchSizes: Recorder(
+                    label: "statefun_batch_size", dimensions: dimensions, aggregate: true, factory: metricsFactory),
+                messageTypeNames: (function.acceptedTypes ?? []).map { KnownString($0.typeName) },
+                stateTypeNames: function.valueSpecs.map { KnownString($0.typeName) },
+                namespace: Array(type.namespace.utf8CString), name: Array(type.name.utf8CString))
+        }
+        if entries.count > 8 {
+            var index: [FunctionType: Int] = [:]
+            for (i, entry) in entries.enumerated() { index[entry.type] = i }
+            self.index = index
+        } else {
+            self.index = nil
+        }
+    }
+
+    var functionTypes: [FunctionType] { entries.map(\.type) }
+
+    /// The target address of a request, and the entry of the function it names (if any).
+    func target(
+        namespace: UnsafePointer<CChar>?, type: UnsafePointer<CChar>?, id: UnsafePointer<CChar>?
+    ) -> (address: Address, entry: Int?) {
+        let id = String(protobufC: id)
+        if let index {
+            let address = Address(namespace: String(protobufC: namespace), type: String(protobufC: type), id: id)
+            return (address, index[address.functionType])
+        }
+        for (i, entry) in entries.enumerated()
+        where Self.equal(namespace, entry.namespace) && Self.equal(type, entry.name) {
+            return (Address(namespace: entry.type.namespace, type: entry.type.name, id: id), i)
+        }
+        return (Address(namespace: String(protobufC: namespace), type: String(protobufC: type), id: id), nil)
+    }
+
+    private static func equal(_ field: UnsafePointer<CChar>?, _ known: [CChar]) -> Bool {
+        guard let field else { return known.count == 1 }  // an absent field is the empty string
+        return known.withUnsafeBufferPointer { strcmp(field, $0.baseAddress!) == 0 }
+    }
+}
+
+/// A string known before any request comes (a type name): decoded fields equal
+/// to it become this very string, whose comparisons then succeed at once.
+struct KnownString: Sendable {
+    let string: String
+    let cString: [CChar]
+
+    init(_ string: String) {
+        self.string = string
+        self.cString = Array(string.utf8CString)
+    }
+}
+
+/// Turns the C strings of one decoded request into Swift strings, reusing
+/// the last string when the same text comes again (the invocations of a batch
+/// mostly share their type URL and their caller), and the known strings.
+struct CStringInterner {
+    private let known: [KnownString]
+    private var lastSource: UnsafePointer<CChar>?
+    private var lastString = ""
+
+    init(known: [KnownString] = []) {
+        self.known = known
+    }
+
+    mutating func string(_ pointer: UnsafePointer<CChar>?) -> String {
+        guard let pointer else { return "" }
+        if let lastSource, lastSource == pointer || strcmp(lastSource, pointer) == 0 { return lastString }
+        lastSource = pointer
+        for candidate in known where candidate.cString.withUnsafeBufferPointer({ strcmp($0.baseAddress!, pointer) == 0 }) {
+            lastString = candidate.string
+            return lastString
+        }
+        lastString = String(cString: pointer)
+        return lastString
+    }
+}
