@@ -34,5 +34,13 @@ let package = Package(
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]),
         // Runs one payload through the handler N times: for callgrind and perf.
         .executableTarget(name: "handler-profile", dependencies: ["BenchmarkSupport"]),
+        // Serves one payload through the real server, driven over a Unix socket: for callgrind.
+        .executableTarget(
+            name: "server-profile",
+            dependencies: [
+                "BenchmarkSupport",
+                .product(name: "StatefunService", package: sdk),
+                .product(name: "StatefunServer", package: sdk),
+            ]),
     ]
 )

@@ -106,46 +106,76 @@ public final class Context {
     ///
     /// - Throws: ``StatefulFunctionsError/undeclaredState(_:)``, or
     ///   ``StatefulFunctionsError/typeMismatch(typeURL:expected:)`` when it holds another type.
+    @inlinable
     public func state<M: PackableMessage>(_ name: String, as type: M.Type = M.self) throws -> M? {
-        let index = try checkedSlot(name)
-        if let typed = states[index].typed, let value = Self.value(typed, as: M.self) { return value }
-        try encodePending(index)
-        guard let value = try states[index].value?.unpack(type) else { return nil }
-        states[index].typed = value
+        // Inlined so that `M` is concrete here: generic code would look up runtime
+        // metadata (for `M?`, for the box) on every read.
+        let index = try stateIndex(name)
+        if let box = typedState(at: index) as? TypedState<M> { return box.value }
+        guard let stored = try storedState(at: index) else { return nil }
+        let value = try stored.unpack(M.self)
+        setTypedState(TypedState(value), at: index, pending: false)
         return value
-    }
-
-    /// `value` if it is an `M`. Compares the types and copies the value, where
-    /// `as? M` would take the runtime's general dynamic cast.
-    private static func value<M: PackableMessage>(_ value: any PackableMessage, as type: M.Type) -> M? {
-        func open<T: PackableMessage>(_ value: T) -> M? {
-            guard T.self == M.self else { return nil }
-            return withUnsafePointer(to: value) { $0.withMemoryRebound(to: M.self, capacity: 1) { $0.pointee } }
-        }
-        return open(value)
     }
 
     /// Stores `value` under `name`. It is packed into an `Any` once, when the
     /// batch completes (or when the state is read as an ``AnyMessage``), however
     /// often the batch stores it.
+    @inlinable
     public func setState<M: PackableMessage>(_ name: String, to value: M) throws {
-        let index = try checkedSlot(name)
-        if let declared = states[index].typeName {
-            let typeName = M.typeName
-            guard typeName == declared else {
-                throw StatefulFunctionsError.stateTypeMismatch(
-                    state: states[index].name, typeURL: typeName, declared: declared)
-            }
+        let index = try stateIndex(name)
+        if let box = typedState(at: index) as? TypedState<M> {
+            // The type was checked when the box was made.
+            box.value = value
+            markPending(at: index)
+        } else {
+            try checkDeclaredType(M.typeName, at: index)
+            setTypedState(TypedState(value), at: index, pending: true)
         }
-        states[index].typed = value
+    }
+
+    @usableFromInline
+    func stateIndex(_ name: String) throws -> Int {
+        try checkedSlot(name)
+    }
+
+    @usableFromInline
+    func typedState(at index: Int) -> TypedStateBox? {
+        states[index].typed
+    }
+
+    /// The stored value, with any pending typed value packed first.
+    @usableFromInline
+    func storedState(at index: Int) throws -> AnyMessage? {
+        try encodePending(index)
+        return states[index].value
+    }
+
+    @usableFromInline
+    func setTypedState(_ box: TypedStateBox, at index: Int, pending: Bool) {
+        states[index].typed = box
+        if pending { markPending(at: index) }
+    }
+
+    @usableFromInline
+    func markPending(at index: Int) {
         states[index].encodePending = true
         states[index].modified = true
+    }
+
+    /// Refuses a value whose type is not the state's declared type (3.x value specs).
+    @usableFromInline
+    func checkDeclaredType(_ typeName: String, at index: Int) throws {
+        if let declared = states[index].typeName, typeName != declared {
+            throw StatefulFunctionsError.stateTypeMismatch(
+                state: states[index].name, typeURL: typeName, declared: declared)
+        }
     }
 
     /// Packs the value ``setState(_:to:)`` stored at `index`, if not done yet.
     private func encodePending(_ index: Int) throws {
         guard states[index].encodePending, let typed = states[index].typed else { return }
-        states[index].value = try AnyMessage(packing: typed)
+        states[index].value = try typed.packed()
         states[index].encodePending = false
     }
 
@@ -280,7 +310,7 @@ struct StateSlot {
     var typeName: String? = nil
     /// The value as last decoded or stored by `setState`, so that a batch
     /// decodes and encodes each state once, not once per invocation.
-    var typed: (any PackableMessage)? = nil
+    var typed: TypedStateBox? = nil
     /// `typed` was stored by `setState` and `value` does not hold it yet.
     var encodePending = false
 }
@@ -289,4 +319,29 @@ struct StateSlot {
 enum DelayedEffect: Equatable {
     case message(delayInMilliseconds: Int64, OutgoingMessage, cancellationToken: String?)
     case cancellation(token: String)
+}
+
+/// A state's decoded value, kept for the batch (see `StateSlot.typed`). A class,
+/// so that a batch that stores the state on every invocation updates one box
+/// instead of boxing each value anew.
+@usableFromInline
+class TypedStateBox {
+    @usableFromInline
+    init() {}
+
+    /// The value packed into an `Any`.
+    func packed() throws -> AnyMessage { fatalError("TypedStateBox is abstract") }
+}
+
+@usableFromInline
+final class TypedState<M: PackableMessage>: TypedStateBox {
+    @usableFromInline
+    var value: M
+
+    @usableFromInline
+    init(_ value: M) {
+        self.value = value
+    }
+
+    override func packed() throws -> AnyMessage { try AnyMessage(packing: value) }
 }

@@ -1,6 +1,10 @@
 import Glibc
 
 /// The state of one client connection. Owned by, and only touched on, its event loop's thread.
+///
+/// That ownership is why its properties skip Swift's dynamic exclusivity
+/// checks: every request reads and writes dozens of them, and the checks cost
+/// more than the accesses.
 final class Connection {
     enum Phase {
         /// Waiting for (the rest of) a request head; idle if nothing is buffered.
@@ -26,49 +30,49 @@ final class Connection {
     /// `ip:port` of the client (`unix:<path>` on a Unix socket), formatted on first use.
     lazy var peerDescription: String = unixSocketPath.map { "unix:" + $0 } ?? peer.description
     /// The HTTP/2 session, once the connection has switched (preface or `Upgrade: h2c`).
-    var http2: HTTP2Session?
+    @exclusivity(unchecked) var http2: HTTP2Session?
     /// Until the first request head: the input may still turn out to be the HTTP/2 preface.
-    var mayBePreface: Bool
-    var phase = Phase.head
-    var isClosed = false
+    @exclusivity(unchecked) var mayBePreface: Bool
+    @exclusivity(unchecked) var phase = Phase.head
+    @exclusivity(unchecked) var isClosed = false
     /// The epoll event mask currently registered.
-    var interest: UInt32
+    @exclusivity(unchecked) var interest: UInt32
     /// Queued for the end-of-round interest update (``EventLoop``).
-    var interestPending = false
+    @exclusivity(unchecked) var interestPending = false
 
     // Input.
-    var inbound: [UInt8] = []
+    @exclusivity(unchecked) var inbound: [UInt8] = []
     /// Bytes before this index are consumed.
-    var inboundStart = 0
+    @exclusivity(unchecked) var inboundStart = 0
     /// Where the head scan resumes (bytes before were checked already).
-    var scanResume = 0
+    @exclusivity(unchecked) var scanResume = 0
     /// When the first byte of the current request head arrived.
-    var headStartedAt: UInt64?
-    var lastActivity: UInt64
+    @exclusivity(unchecked) var headStartedAt: UInt64?
+    @exclusivity(unchecked) var lastActivity: UInt64
     /// The client shut down its sending side (read returned 0).
-    var peerClosed = false
+    @exclusivity(unchecked) var peerClosed = false
 
     // The request being read or handled.
-    var head: ParsedHead?
-    var route: Route?
-    var body: [UInt8] = []
-    var bodyRemaining = 0
-    var chunkedDecoder: ChunkedDecoder?
-    var closeAfterResponse = false
+    @exclusivity(unchecked) var head: ParsedHead?
+    @exclusivity(unchecked) var route: Route?
+    @exclusivity(unchecked) var body: [UInt8] = []
+    @exclusivity(unchecked) var bodyRemaining = 0
+    @exclusivity(unchecked) var chunkedDecoder: ChunkedDecoder?
+    @exclusivity(unchecked) var closeAfterResponse = false
     /// What the logs and metrics need of the request being handled.
-    var record: RequestRecord?
+    @exclusivity(unchecked) var record: RequestRecord?
 
     // Output: a FIFO of byte chunks (never empty chunks) and the offset into the first.
-    var outbound: [[UInt8]] = []
-    var outboundOffset = 0
+    @exclusivity(unchecked) var outbound: [[UInt8]] = []
+    @exclusivity(unchecked) var outboundOffset = 0
     /// Bytes queued in `outbound` and not yet written.
-    var outboundBytes = 0
-    var lastWriteProgress: UInt64 = 0
+    @exclusivity(unchecked) var outboundBytes = 0
+    @exclusivity(unchecked) var lastWriteProgress: UInt64 = 0
     /// Set when the response being written ends this connection's request/response cycle.
-    var responseInFlight = false
+    @exclusivity(unchecked) var responseInFlight = false
 
-    var lingerDeadline: UInt64 = 0
-    var lingerDiscarded = 0
+    @exclusivity(unchecked) var lingerDeadline: UInt64 = 0
+    @exclusivity(unchecked) var lingerDiscarded = 0
 
     init(
         id: UInt64, fd: Int32, peer: SocketAddress, unixSocketPath: String?, interest: UInt32, now: UInt64,

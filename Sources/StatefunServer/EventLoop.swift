@@ -138,26 +138,29 @@ final class EventLoop: @unchecked Sendable {
     private(set) lazy var executor = LoopExecutor(loop: self)
     /// The loop's thread (`pthread_self()`), once it runs; 0 before. Read from any thread.
     private let loopThread = Atomic<UInt>(0)
+    // The loop-thread state below skips dynamic exclusivity checks: only the
+    // loop's own thread touches it, and a request accesses it many times.
+
     /// Jobs of handler tasks enqueued on the loop's own thread, run after each round of events.
-    var localJobs: [UnownedJob] = []
+    @exclusivity(unchecked) var localJobs: [UnownedJob] = []
     /// Messages sent from the loop's own thread (a handler task that ran here): no lock, no wake-up.
-    private var localMessages: [LoopMessage] = []
+    @exclusivity(unchecked) private var localMessages: [LoopMessage] = []
     /// Connections whose epoll interest may have changed this round.
-    private var interestPending: [Connection] = []
+    @exclusivity(unchecked) private var interestPending: [Connection] = []
     private let wakeFD: Int32
     private let epollFD: Int32
 
     // Loop-thread state.
-    private var listeners: [Listener]
-    private var connections: [UInt64: Connection] = [:]
-    private var nextConnectionID: UInt64 = EventLoop.firstConnectionID
-    private(set) var now: UInt64 = 0
-    private var nextSweep: UInt64 = 0
-    private var draining = false
-    private var drainDeadline: UInt64 = 0
-    private var listenerResumeAt: UInt64?
-    private var lastAcceptErrorLog: UInt64 = 0
-    private var dateCache = DateCache()
+    @exclusivity(unchecked) private var listeners: [Listener]
+    @exclusivity(unchecked) private var connections: [UInt64: Connection] = [:]
+    @exclusivity(unchecked) private var nextConnectionID: UInt64 = EventLoop.firstConnectionID
+    @exclusivity(unchecked) private(set) var now: UInt64 = 0
+    @exclusivity(unchecked) private var nextSweep: UInt64 = 0
+    @exclusivity(unchecked) private var draining = false
+    @exclusivity(unchecked) private var drainDeadline: UInt64 = 0
+    @exclusivity(unchecked) private var listenerResumeAt: UInt64?
+    @exclusivity(unchecked) private var lastAcceptErrorLog: UInt64 = 0
+    @exclusivity(unchecked) private var dateCache = DateCache()
     private let readBuffer: UnsafeMutableRawBufferPointer
     private let events: UnsafeMutablePointer<cshim_epoll_event>
 

@@ -38,22 +38,32 @@ public enum Payloads {
 public enum Endpoints {
     /// The 2.x greeter (and showcase) behind a 2.x handler.
     public static func v2() -> RequestReplyHandler {
+        RequestReplyHandler(v2Functions(), protocol: .v2)
+    }
+
+    /// The functions of the 2.x handler.
+    public static func v2Functions() -> StatefulFunctions {
         let functions = StatefulFunctions()
         try! Greeter.register(in: functions)
-        return RequestReplyHandler(functions, protocol: .v2)
+        return functions
     }
 
     /// The 3.x greeter behind a 3.x handler, and `bench/state`: a function that
     /// reads its `blob` state (a string) and writes it back one character longer,
     /// for the 64 KiB state payload.
     public static func v3() -> RequestReplyHandler {
+        RequestReplyHandler(v3Functions(), protocol: .v3)
+    }
+
+    /// The functions of the 3.x handler.
+    public static func v3Functions() -> StatefulFunctions {
         let functions = StatefulFunctions()
         try! GreeterV3.register(in: functions)
         try! functions.bind("bench/state", String.self, states: [ValueSpec("blob", String.self)]) { context, _ in
             let blob = try context.state("blob", as: String.self) ?? ""
             try context.setState("blob", to: blob + "x")
         }
-        return RequestReplyHandler(functions, protocol: .v3)
+        return functions
     }
 
     /// The handler for payload `name` (by its `v2-`/`v3-` prefix).

@@ -11,7 +11,7 @@ import Glibc
 /// have, so that a decoded type URL can share the string the function's
 /// unpacker compares it with.
 final class FunctionTable: Sendable {
-    struct Entry: Sendable {
+    final class Entry: Sendable {
         let type: FunctionType
         let function: StatefulFunction
         let invocations: Counter
@@ -23,6 +23,19 @@ final class FunctionTable: Sendable {
         let stateTypeNames: [KnownString]
         fileprivate let namespace: [CChar]
         fileprivate let name: [CChar]
+
+        init(type: FunctionType, function: StatefulFunction, metricsFactory: any MetricsFactory) {
+            let dimensions = [("function_type", type.description)]
+            self.type = type
+            self.function = function
+            invocations = Counter(label: "statefun_invocations_total", dimensions: dimensions, factory: metricsFactory)
+            batchSizes = Recorder(
+                label: "statefun_batch_size", dimensions: dimensions, aggregate: true, factory: metricsFactory)
+            messageTypeNames = (function.acceptedTypes ?? []).map { KnownString($0.typeName) }
+            stateTypeNames = function.valueSpecs.map { KnownString($0.typeName) }
+            namespace = Array(type.namespace.utf8CString)
+            name = Array(type.name.utf8CString)
+        }
     }
 
     let entries: [Entry]
@@ -31,15 +44,7 @@ final class FunctionTable: Sendable {
 
     init(_ functions: [FunctionType: StatefulFunction], metricsFactory: any MetricsFactory) {
         entries = functions.sorted { $0.key.description < $1.key.description }.map { type, function in
-            let dimensions = [("function_type", type.description)]
-            return Entry(
-                type: type, function: function,
-                invocations: Counter(label: "statefun_invocations_total", dimensions: dimensions, factory: metricsFactory),
-                batchSizes: Recorder(
-                    label: "statefun_batch_size", dimensions: dimensions, aggregate: true, factory: metricsFactory),
-                messageTypeNames: (function.acceptedTypes ?? []).map { KnownString($0.typeName) },
-                stateTypeNames: function.valueSpecs.map { KnownString($0.typeName) },
-                namespace: Array(type.namespace.utf8CString), name: Array(type.name.utf8CString))
+            Entry(type: type, function: function, metricsFactory: metricsFactory)
         }
         if entries.count > 8 {
             var index: [FunctionType: Int] = [:]
