@@ -161,6 +161,8 @@ final class EventLoop: @unchecked Sendable {
     @exclusivity(unchecked) private var listenerResumeAt: UInt64?
     @exclusivity(unchecked) private var lastAcceptErrorLog: UInt64 = 0
     @exclusivity(unchecked) private var dateCache = DateCache()
+    /// The metrics of the last request answered (see `ServerMetrics.RequestInstruments`).
+    @exclusivity(unchecked) private var lastRequestInstruments: ServerMetrics.RequestInstruments?
     private let readBuffer: UnsafeMutableRawBufferPointer
     private let events: UnsafeMutablePointer<cshim_epoll_event>
 
@@ -758,7 +760,7 @@ final class EventLoop: @unchecked Sendable {
             method: head.method, path: head.path, query: head.query, version: head.version.string,
             headers: HTTPHeaders(head.headers), body: connection.body, peer: connection.peerDescription)
         connection.body = []
-        if configuration.http2.enabled && !draining, let settings = h2cUpgradeSettings(head) {
+        if head.upgrade && configuration.http2.enabled && !draining, let settings = h2cUpgradeSettings(head) {
             upgradeToHTTP2(connection, request, route: route, settings: settings, headRequest: head.method == "HEAD")
             return
         }
@@ -865,8 +867,15 @@ final class EventLoop: @unchecked Sendable {
     /// Records an answered request: metrics, the failure line, the access log line.
     func requestAnswered(_ record: RequestRecord, response: ServerResponse, status: Int, rejection: HTTPError?) {
         let elapsed = now >= record.startedAt ? now - record.startedAt : 0
-        context.metrics.requestAnswered(
-            path: record.routePath, status: status, protocolName: record.protocolName, nanoseconds: elapsed)
+        let key = ServerMetrics.RequestKey(path: record.routePath, status: status, protocolName: record.protocolName)
+        let instruments: ServerMetrics.RequestInstruments
+        if let last = lastRequestInstruments, last.key == key {
+            instruments = last
+        } else {
+            instruments = context.metrics.instruments(for: key)
+            lastRequestInstruments = instruments
+        }
+        context.metrics.record(instruments, elapsed)
         if let rejection {
             var metadata: Logger.Metadata = [
                 "peer": "\(record.peer)", "status": "\(rejection.status)", "cause": "\(rejection.message)",

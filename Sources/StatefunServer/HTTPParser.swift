@@ -3,6 +3,8 @@
 // materialised. Anything ambiguous is rejected rather than guessed at, since
 // lenient parsing is how request-smuggling bugs happen.
 
+import Glibc
+
 /// A protocol error: the status to answer with and a short human-readable reason.
 struct HTTPError: Error {
     var status: Int
@@ -40,6 +42,8 @@ struct ParsedHead {
     var connectionClose = false
     var connectionKeepAlive = false
     var expectContinue = false
+    /// An `Upgrade` header is present (h2c upgrades are looked for only then).
+    var upgrade = false
 
     /// Whether the connection may serve another request after this one.
     var keepAlive: Bool {
@@ -99,6 +103,24 @@ let LF = UInt8(ascii: "\n")
 
 @inline(__always) func makeString(_ bytes: UnsafeBufferPointer<UInt8>) -> String {
     String(decoding: bytes, as: UTF8.self)
+}
+
+/// The header names and values nearly every request carries, as constant
+/// strings: a request head then costs no string building for them.
+private let commonHeaderStrings: [(bytes: [UInt8], string: String)] = [
+    "Host", "host", "Content-Type", "content-type", "Content-Length", "content-length", "User-Agent",
+    "user-agent", "Accept", "accept", "Connection", "connection", "keep-alive", "close", "*/*",
+    "application/octet-stream", "application/json", "text/plain",
+].map { (Array($0.utf8), $0) }
+
+/// `makeString`, with the common header names and values shared.
+func makeHeaderString(_ bytes: UnsafeBufferPointer<UInt8>) -> String {
+    for common in commonHeaderStrings where common.bytes.count == bytes.count {
+        if common.bytes.withUnsafeBufferPointer({ memcmp($0.baseAddress!, bytes.baseAddress!, bytes.count) == 0 }) {
+            return common.string
+        }
+    }
+    return makeString(bytes)
 }
 
 // MARK: - Head scanning
@@ -172,7 +194,7 @@ func parseHead(_ head: UnsafeBufferPointer<UInt8>) throws(HTTPError) -> ParsedHe
         }
         let nameBytes = UnsafeBufferPointer(rebasing: line[0..<colon])
         let valueBytes = UnsafeBufferPointer(rebasing: line[valueStart..<valueEnd])
-        let value = makeString(valueBytes)
+        let value = makeHeaderString(valueBytes)
 
         switch nameBytes.count {
         case 4 where bytesEqualLowercase(nameBytes, "host"):
@@ -188,6 +210,8 @@ func parseHead(_ head: UnsafeBufferPointer<UInt8>) throws(HTTPError) -> ParsedHe
                 if asciiCaseInsensitiveEquals(t, "close") { result.connectionClose = true }
                 if asciiCaseInsensitiveEquals(t, "keep-alive") { result.connectionKeepAlive = true }
             }
+        case 7 where bytesEqualLowercase(nameBytes, "upgrade"):
+            result.upgrade = true
         case 6 where bytesEqualLowercase(nameBytes, "expect"):
             if asciiCaseInsensitiveEquals(value, "100-continue") {
                 result.expectContinue = true
@@ -197,7 +221,7 @@ func parseHead(_ head: UnsafeBufferPointer<UInt8>) throws(HTTPError) -> ParsedHe
         default:
             break
         }
-        result.headers.append((name: makeString(nameBytes), value: value))
+        result.headers.append((name: makeHeaderString(nameBytes), value: value))
     }
 
     if result.version == .http11 && hostCount == 0 { throw HTTPError(400, "missing Host header") }

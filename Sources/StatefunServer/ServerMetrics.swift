@@ -9,10 +9,18 @@ import Synchronization
 /// - `http_connections_total`: connections accepted; `http_connections_open`: open now.
 /// - `http_handler_tasks_in_flight`: route handlers running now.
 final class ServerMetrics: Sendable {
-    private struct RequestKey: Hashable {
+    struct RequestKey: Hashable {
         var path: String
         var status: Int
         var protocolName: String
+    }
+
+    /// The instruments of one kind of request: an event loop keeps the last
+    /// ones it used, as requests mostly repeat, and skips the shared tables' locks.
+    struct RequestInstruments {
+        let key: RequestKey
+        let counter: Counter
+        let timer: CoreMetrics.Timer
     }
 
     private let factory: any MetricsFactory
@@ -29,28 +37,32 @@ final class ServerMetrics: Sendable {
         handlersInFlight = Meter(label: "http_handler_tasks_in_flight", dimensions: [], factory: factory)
     }
 
-    /// Records one answered request. `path` must be a route path or `unmatched`
-    /// (never the raw request path: that would let clients create series at will).
-    func requestAnswered(path: String, status: Int, protocolName: String, nanoseconds: UInt64?) {
-        let key = RequestKey(path: path, status: status, protocolName: protocolName)
+    /// Records one answered request with instruments looked up before.
+    func record(_ instruments: RequestInstruments, _ nanoseconds: UInt64?) {
+        instruments.counter.increment()
+        if let nanoseconds { instruments.timer.recordNanoseconds(Int64(clamping: nanoseconds)) }
+    }
+
+    /// The instruments of requests of `key`, created on first use. The key's
+    /// path must be a route path or `unmatched` (never the raw request path:
+    /// that would let clients create series at will).
+    func instruments(for key: RequestKey) -> RequestInstruments {
         let counter = counters.withLock { counters in
             if let counter = counters[key] { return counter }
             let counter = Counter(
                 label: "http_requests_total",
-                dimensions: [("path", path), ("status", String(status)), ("protocol", protocolName)],
+                dimensions: [("path", key.path), ("status", String(key.status)), ("protocol", key.protocolName)],
                 factory: factory)
             counters[key] = counter
             return counter
         }
-        counter.increment()
-        guard let nanoseconds else { return }
         let timer = timers.withLock { timers in
-            if let timer = timers[path] { return timer }
+            if let timer = timers[key.path] { return timer }
             let timer = CoreMetrics.Timer(
-                label: "http_request_duration_seconds", dimensions: [("path", path)], factory: factory)
-            timers[path] = timer
+                label: "http_request_duration_seconds", dimensions: [("path", key.path)], factory: factory)
+            timers[key.path] = timer
             return timer
         }
-        timer.recordNanoseconds(Int64(clamping: nanoseconds))
+        return RequestInstruments(key: key, counter: counter, timer: timer)
     }
 }
