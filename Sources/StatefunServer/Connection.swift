@@ -61,6 +61,8 @@ final class Connection {
     @exclusivity(unchecked) var closeAfterResponse = false
     /// What the logs and metrics need of the request being handled.
     @exclusivity(unchecked) var record: RequestRecord?
+    /// How the response to the request being handled is framed (set when it is dispatched).
+    @exclusivity(unchecked) var responseFraming = (http10: false, headRequest: false)
 
     // Output: a FIFO of byte chunks (never empty chunks) and the offset into the first.
     @exclusivity(unchecked) var outbound: [[UInt8]] = []

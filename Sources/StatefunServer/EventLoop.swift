@@ -753,7 +753,9 @@ final class EventLoop: @unchecked Sendable {
 
     /// Runs the route handler (as a Task; its response comes back through the inbox).
     private func dispatch(_ connection: Connection) {
-        guard let head = connection.head, let route = connection.route else { return }
+        // The head moves into the request (no copy); deliver needs only its framing.
+        guard connection.route != nil, let head = connection.head.take(), let route = connection.route else { return }
+        connection.responseFraming = (http10: head.version == .http10, headRequest: head.method == "HEAD")
         connection.phase = .handling
         connection.record?.requestBytes = connection.body.count
         let request = ServerRequest(
@@ -800,7 +802,8 @@ final class EventLoop: @unchecked Sendable {
     }
 
     private func deliver(_ response: ServerResponse, to connection: Connection) {
-        guard connection.phase == .handling, let head = connection.head else { return }
+        guard connection.phase == .handling else { return }
+        let framing = connection.responseFraming
         if response.headers.contains(where: { field in
             asciiCaseInsensitiveEquals(field.name, "connection")
                 && field.value.split(separator: ",").contains { asciiCaseInsensitiveEquals($0.trimmingOWS(), "close") }
@@ -812,17 +815,21 @@ final class EventLoop: @unchecked Sendable {
         var problems: [ResponseProblem] = []
         let (bytes, sendBody) = encodeResponseHead(
             response,
-            framing: ResponseFraming(close: close, http10: head.version == .http10, headRequest: head.method == "HEAD"),
+            framing: ResponseFraming(close: close, http10: framing.http10, headRequest: framing.headRequest),
             date: dateCache.current(), problems: &problems)
         for problem in problems {
             switch problem {
             case .invalidStatus(let status):
-                logger.error("handler returned invalid status \(status); sending 500", metadata: ["path": "\(head.path)"])
+                logger.error(
+                    "handler returned invalid status \(status); sending 500",
+                    metadata: ["path": "\(connection.record?.path ?? "")"])
             case .invalidHeader(let name):
-                logger.error("handler returned an invalid header field; dropped it", metadata: ["path": "\(head.path)", "header": "\(name)"])
+                logger.error(
+                    "handler returned an invalid header field; dropped it",
+                    metadata: ["path": "\(connection.record?.path ?? "")", "header": "\(name)"])
             }
         }
-        if var record = connection.record {
+        if var record = connection.record.take() {
             record.responseBytes = sendBody ? response.body.count : 0
             let status = (200...999).contains(response.status) ? response.status : 500
             requestAnswered(record, response: response, status: status, rejection: nil)

@@ -68,39 +68,40 @@ final class Arena {
     /// The strings copied last, reused when the same string comes again: the
     /// messages of a batch mostly repeat their type URLs, targets and egresses.
     /// Four fixed slots, not a collection: a hit must cost less than the copy.
-    @exclusivity(unchecked) private var recent: (String, String, String, String) = ("", "", "", "")
-    @exclusivity(unchecked) private var recentCopies: (UnsafeMutablePointer<CChar>?, UnsafeMutablePointer<CChar>?,
-                               UnsafeMutablePointer<CChar>?, UnsafeMutablePointer<CChar>?) = (nil, nil, nil, nil)
+    /// A slot is the copy and its length; a string matches by its bytes, so
+    /// the arena holds no reference to the strings themselves.
+    @exclusivity(unchecked) private var recent: ((UnsafeMutablePointer<CChar>, Int)?, (UnsafeMutablePointer<CChar>, Int)?,
+                                                 (UnsafeMutablePointer<CChar>, Int)?, (UnsafeMutablePointer<CChar>, Int)?) =
+        (nil, nil, nil, nil)
     @exclusivity(unchecked) private var nextRecent = 0
 
     /// A NUL-terminated copy of `string`, for a protobuf-c string field. The
     /// copy may be shared with other fields (protobuf-c only reads it).
     func cString(_ string: String) -> UnsafeMutablePointer<CChar> {
-        if let copy = recentCopies.0, recent.0 == string { return copy }
-        if let copy = recentCopies.1, recent.1 == string { return copy }
-        if let copy = recentCopies.2, recent.2 == string { return copy }
-        if let copy = recentCopies.3, recent.3 == string { return copy }
-        let copy = copyCString(string)
+        if let copy = string.utf8.withContiguousStorageIfAvailable({ cString($0) }) { return copy }
+        var string = string
+        return string.withUTF8 { cString($0) }
+    }
+
+    private func cString(_ utf8: UnsafeBufferPointer<UInt8>) -> UnsafeMutablePointer<CChar> {
+        func matches(_ slot: (UnsafeMutablePointer<CChar>, Int)?) -> UnsafeMutablePointer<CChar>? {
+            guard let (copy, count) = slot, count == utf8.count else { return nil }
+            return count == 0 || memcmp(copy, utf8.baseAddress!, count) == 0 ? copy : nil
+        }
+        if let copy = matches(recent.0) ?? matches(recent.1) ?? matches(recent.2) ?? matches(recent.3) { return copy }
+        let copy = allocate(utf8.count + 1).bindMemory(to: CChar.self, capacity: utf8.count + 1)
+        if let base = utf8.baseAddress {
+            UnsafeMutableRawPointer(copy).copyMemory(from: base, byteCount: utf8.count)
+        }
+        copy[utf8.count] = 0
         switch nextRecent {
-        case 0: (recent.0, recentCopies.0) = (string, copy)
-        case 1: (recent.1, recentCopies.1) = (string, copy)
-        case 2: (recent.2, recentCopies.2) = (string, copy)
-        default: (recent.3, recentCopies.3) = (string, copy)
+        case 0: recent.0 = (copy, utf8.count)
+        case 1: recent.1 = (copy, utf8.count)
+        case 2: recent.2 = (copy, utf8.count)
+        default: recent.3 = (copy, utf8.count)
         }
         nextRecent = (nextRecent + 1) & 3
         return copy
-    }
-
-    private func copyCString(_ string: String) -> UnsafeMutablePointer<CChar> {
-        var string = string
-        return string.withUTF8 { utf8 in
-            let pointer = allocate(utf8.count + 1).bindMemory(to: CChar.self, capacity: utf8.count + 1)
-            if let base = utf8.baseAddress {
-                UnsafeMutableRawPointer(pointer).copyMemory(from: base, byteCount: utf8.count)
-            }
-            pointer[utf8.count] = 0
-            return pointer
-        }
     }
 
     /// A copy of `bytes`, for a protobuf-c bytes field.
