@@ -209,6 +209,35 @@ import Testing
         #expect(response.text.contains("no function is bound to example/nobody"))
     }
 
+    /// The handler finds a request's function from the target's bytes: by a
+    /// scan for a few functions, by a table beyond eight. Either way a request
+    /// reaches exactly its own function, and a name that only shares a prefix
+    /// with a bound one (or extends it) reaches none.
+    @Test(arguments: [3, 12])
+    func eachRequestReachesItsOwnFunction(functionCount: Int) async throws {
+        let functions = StatefulFunctions()
+        for i in 0..<functionCount {
+            try functions.bind("bench/f\(i)") { context, _ in
+                try context.sendEgress("out/hit", message: AnyMessage(typeURL: "test/which", value: Array("f\(i)".utf8)))
+            }
+        }
+        let handler = RequestReplyHandler(functions)
+        for i in 0..<functionCount {
+            let body = try toFunction(
+                target: Address(namespace: "bench", type: "f\(i)", id: "x"), invocations: [(nil, try greet("x"))])
+            let result = try invocationResult(await handler.handle(body))
+            #expect(result.outgoingEgresses.map { String(decoding: $0.argument.value, as: UTF8.self) } == ["f\(i)"])
+        }
+        for type in ["f", "f1x", "F1", "f\(functionCount)"] {
+            let body = try toFunction(
+                target: Address(namespace: "bench", type: type, id: "x"), invocations: [(nil, try greet("x"))])
+            #expect(await handler.handle(body).status == 404, "bench/\(type)")
+        }
+        let otherNamespace = try toFunction(
+            target: Address(namespace: "benc", type: "f1", id: "x"), invocations: [(nil, try greet("x"))])
+        #expect(await handler.handle(otherNamespace).status == 404)
+    }
+
     @Test(arguments: [
         [UInt8]([0xff, 0xff, 0xff, 0xff]),
         [UInt8](),  // no invocation batch

@@ -82,6 +82,27 @@ struct StateCacheTests {
         #expect(mutations["c"]?.mutationType == .delete)
     }
 
+    @Test("a state stored as one type, then another, then read back: each read sees the last value, the reply carries the last type")
+    func typeChangesWithinABatch() async throws {
+        let handler = try handler { context, _ in
+            let counter = try context.state("v", as: CountingCounter.self)
+            #expect(counter == CountingCounter(value: 3))
+            try context.setState("v", to: CountingCounter(value: 4))
+            #expect(try context.state("v", as: CountingCounter.self) == CountingCounter(value: 4))
+            try context.setState("v", to: "now a string")
+            #expect(throws: StatefulFunctionsError.self) { try context.state("v", as: CountingCounter.self) }
+            #expect(try context.state("v", as: String.self) == "now a string")
+            try context.setState("v", to: "the last string")
+        }
+        let stored = try AnyMessage(typeURL: CountingCounter.typeName, value: Int32(3).packedBytes())
+        let body = try toFunction(
+            target: address, states: [("v", stored)], invocations: [(caller: nil, argument: try AnyMessage(packing: "go"))])
+        let result = try invocationResult(await handler.handle(body))
+        let written = try stateAny(try #require(result.stateMutations.first))
+        #expect(written.typeURL == String.typeName)
+        #expect(try String(packedBytes: written.value) == "the last string")
+    }
+
     @Test("a stored value that cannot be encoded fails the batch with a 500 naming the state")
     func encodingFailure() async throws {
         let handler = try handler { context, _ in
