@@ -29,7 +29,10 @@ public struct OutgoingMessage: Sendable, Hashable {
     ///
     /// - Throws: ``StatefulFunctionsError/missingArgument(_:)`` for an empty id or type name.
     public init(to target: Address, message: AnyMessage) throws {
-        _ = try FunctionType(target.typename)
+        if target.namespace.isEmpty || target.type.isEmpty || target.namespace.utf8.contains(UInt8(ascii: "/"))
+            || target.type.utf8.contains(UInt8(ascii: "/")) {
+            _ = try FunctionType(target.typename)  // throws, naming what is wrong
+        }
         guard !target.id.isEmpty else { throw StatefulFunctionsError.missingArgument("id") }
         guard !message.typeURL.isEmpty else { throw StatefulFunctionsError.missingArgument("message type URL") }
         self.target = target
@@ -51,8 +54,13 @@ public struct EgressMessage: Sendable, Hashable {
 
     /// An already packed message to the egress `typename`.
     public init(_ typename: String, message: AnyMessage) throws {
-        egress = try FunctionType(typename)
+        try self.init(egress: FunctionType(typename), message: message)
+    }
+
+    /// An already packed message to an egress whose type was parsed before.
+    init(egress: FunctionType, message: AnyMessage) throws {
         guard !message.typeURL.isEmpty else { throw StatefulFunctionsError.missingArgument("message type URL") }
+        self.egress = egress
         self.message = message
     }
 }

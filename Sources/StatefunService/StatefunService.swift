@@ -5,6 +5,11 @@ public import ServiceLifecycle
 public import StatefulFunctions
 public import StatefunServer
 
+/// The headers of every successful StateFun reply, built once.
+private let protobufHeaders: [(name: String, value: String)] = [
+    (name: "Content-Type", value: RequestReplyResponse.protobufContentType)
+]
+
 extension Route {
     /// A route that serves a ``RequestReplyHandler`` at `path` for `POST` requests.
     /// A failure's text (the handler's error line) becomes the response's
@@ -13,7 +18,9 @@ extension Route {
         Route(path: path, methods: ["POST"]) { request in
             let response = await handler.handle(request.body)
             return ServerResponse(
-                status: response.status, headers: [(name: "Content-Type", value: response.contentType)],
+                status: response.status,
+                headers: response.contentType == RequestReplyResponse.protobufContentType
+                    ? protobufHeaders : [(name: "Content-Type", value: response.contentType)],
                 body: response.body,
                 cause: response.status == 200 ? nil : String(decoding: response.body, as: UTF8.self))
         }
