@@ -109,11 +109,6 @@ enum LoopMessage: Sendable {
 /// connections. Other threads only ever call ``send(_:)``; everything else runs
 /// on the loop's own thread, which is what makes the unchecked Sendable sound.
 final class EventLoop: @unchecked Sendable {
-    private struct Inbox {
-        var messages: [LoopMessage] = []
-        var closed = false
-    }
-
     /// A listening socket of this loop: its own SO_REUSEPORT TCP socket, or its
     /// duplicate of the one Unix socket all loops share (watched with EPOLLEXCLUSIVE).
     struct Listener {
@@ -133,21 +128,17 @@ final class EventLoop: @unchecked Sendable {
     let context: ServerContext
     /// The built-in health check (``HTTPServerConfiguration/healthCheckPath``), answered on the loop.
     private let healthRoute: Route?
-    private let inbox = Mutex(Inbox())
+    /// The loop's thread, its local jobs, its inbox and its eventfd (see ``LoopMailbox``).
+    let mailbox: LoopMailbox
     /// Runs handler tasks on this loop's thread (``HandlerExecution/eventLoop``).
-    private(set) lazy var executor = LoopExecutor(loop: self)
-    /// The loop's thread (`pthread_self()`), once it runs; 0 before. Read from any thread.
-    private let loopThread = Atomic<UInt>(0)
+    let executor: LoopExecutor
     // The loop-thread state below skips dynamic exclusivity checks: only the
     // loop's own thread touches it, and a request accesses it many times.
 
-    /// Jobs of handler tasks enqueued on the loop's own thread, run after each round of events.
-    @exclusivity(unchecked) var localJobs: [UnownedJob] = []
     /// Messages sent from the loop's own thread (a handler task that ran here): no lock, no wake-up.
     @exclusivity(unchecked) private var localMessages: [LoopMessage] = []
     /// Connections whose epoll interest may have changed this round.
     @exclusivity(unchecked) private var interestPending: [Connection] = []
-    private let wakeFD: Int32
     private let epollFD: Int32
 
     // Loop-thread state.
@@ -210,7 +201,8 @@ final class EventLoop: @unchecked Sendable {
             throw .system("epoll_ctl", e)
         }
         self.epollFD = ep
-        self.wakeFD = wake
+        self.mailbox = LoopMailbox(wakeFD: wake)
+        self.executor = LoopExecutor(mailbox: mailbox)
         self.readBuffer = .allocate(byteCount: Self.readChunk, alignment: 16)
         self.events = .allocate(capacity: Int(Self.maxEvents))
     }
@@ -228,10 +220,7 @@ final class EventLoop: @unchecked Sendable {
     func currentDate() -> String { dateCache.current() }
 
     /// Whether the caller runs on this loop's thread.
-    var isLoopThread: Bool {
-        let thread = loopThread.load(ordering: .relaxed)
-        return thread != 0 && pthread_equal(thread, pthread_self()) != 0
-    }
+    var isLoopThread: Bool { mailbox.isLoopThread }
 
     /// Hands `message` to the loop thread (thread-safe). Dropped if the loop has exited.
     func send(_ message: LoopMessage) {
@@ -239,33 +228,14 @@ final class EventLoop: @unchecked Sendable {
             localMessages.append(message)
             return
         }
-        _ = post(message)
-    }
-
-    /// Hands a job to the loop from another thread; `false` once the loop has exited.
-    func sendJob(_ job: UnownedJob) -> Bool {
-        post(.job(job))
-    }
-
-    private func post(_ message: LoopMessage) -> Bool {
-        inbox.withLock { inbox in
-            guard !inbox.closed else { return false }
-            let wasEmpty = inbox.messages.isEmpty
-            inbox.messages.append(message)
-            if wasEmpty {
-                // Written under the lock so it can never hit a closed (or reused) fd.
-                var one: UInt64 = 1
-                _ = write(wakeFD, &one, 8)
-            }
-            return true
-        }
+        _ = mailbox.post(message)
     }
 
     // MARK: - The loop
 
     /// Runs until shut down and drained; called on the loop's own thread.
     func run() {
-        loopThread.store(pthread_self(), ordering: .relaxed)
+        mailbox.thread.store(pthread_self(), ordering: .relaxed)
         now = monotonicNanos()
         nextSweep = now + UInt64(context.tickMilliseconds) * 1_000_000
         while true {
@@ -283,7 +253,7 @@ final class EventLoop: @unchecked Sendable {
                 switch event.data {
                 case Self.wakeToken:
                     var value: UInt64 = 0
-                    _ = read(wakeFD, &value, 8)
+                    _ = read(mailbox.wakeFD, &value, 8)
                 case 1..<Self.firstConnectionID:
                     let i = Int(event.data - 1)
                     if i < listeners.count && listeners[i].fd >= 0 { acceptConnections(listeners[i]) }
@@ -314,7 +284,7 @@ final class EventLoop: @unchecked Sendable {
     }
 
     private func epollTimeout() -> Int32 {
-        if !localJobs.isEmpty || !localMessages.isEmpty { return 0 }
+        if !mailbox.localJobs.isEmpty || !localMessages.isEmpty { return 0 }
         var timeout = Int64(context.tickMilliseconds)
         if listenerResumeAt != nil { timeout = min(timeout, 100) }
         if draining {
@@ -333,17 +303,12 @@ final class EventLoop: @unchecked Sendable {
         closeListeners()
         for connection in Array(connections.values) { closeConnection(connection) }
         // Handler tasks still queued here finish elsewhere (their responses have nowhere to go).
-        let stranded = inbox.withLock { inbox -> [LoopMessage] in
-            inbox.closed = true
-            defer { inbox.messages = [] }
-            close(wakeFD)
-            return inbox.messages
-        }
+        let stranded = mailbox.close()
         // From now on no thread is this loop's (a new thread may reuse its id).
-        loopThread.store(0, ordering: .relaxed)
+        mailbox.thread.store(0, ordering: .relaxed)
         for case .job(let job) in stranded { globalConcurrentExecutor.enqueue(job) }
-        for job in localJobs { globalConcurrentExecutor.enqueue(job) }
-        localJobs = []
+        for job in mailbox.localJobs { globalConcurrentExecutor.enqueue(job) }
+        mailbox.localJobs = []
         localMessages = []
         close(epollFD)
         if notifyLifecycle { context.lifecycle.loopExited() }
@@ -354,9 +319,9 @@ final class EventLoop: @unchecked Sendable {
     private func runLocalWork() {
         var rounds = 0
         repeat {
-            if !localJobs.isEmpty {
-                let jobs = localJobs
-                localJobs.removeAll(keepingCapacity: true)
+            if !mailbox.localJobs.isEmpty {
+                let jobs = mailbox.localJobs
+                mailbox.localJobs.removeAll(keepingCapacity: true)
                 let executor = self.executor.asUnownedTaskExecutor()
                 for job in jobs { job.runSynchronously(on: executor) }
             }
@@ -368,15 +333,11 @@ final class EventLoop: @unchecked Sendable {
             drainInbox()
             rounds += 1
             // A task that keeps re-enqueuing itself must not starve the sockets.
-        } while (!localJobs.isEmpty || !localMessages.isEmpty) && rounds < 64
+        } while (!mailbox.localJobs.isEmpty || !localMessages.isEmpty) && rounds < 64
     }
 
     private func drainInbox() {
-        let messages = inbox.withLock { inbox -> [LoopMessage] in
-            defer { inbox.messages = [] }
-            return inbox.messages
-        }
-        handle(messages)
+        handle(mailbox.drain())
     }
 
     private func handle(_ messages: [LoopMessage]) {
@@ -393,7 +354,7 @@ final class EventLoop: @unchecked Sendable {
             case .shutdown(let deadline):
                 beginDrain(deadline: deadline)
             case .job(let job):
-                localJobs.append(job)
+                mailbox.localJobs.append(job)
             }
         }
     }

@@ -53,8 +53,11 @@ final class HTTP2Stream {
 /// The HTTP/2 side of a ``Connection``. Owned by, and only touched on, its event loop's thread.
 final class HTTP2Session {
     private(set) var session: OpaquePointer!
-    unowned let loop: EventLoop
-    unowned let connection: Connection
+    // Unsafe unowned: no reference counting on each use. The connection owns
+    // this session and the loop owns the connection, and nothing else keeps a
+    // session, so both outlive it.
+    unowned(unsafe) let loop: EventLoop
+    unowned(unsafe) let connection: Connection
     private(set) var streams: [Int32: HTTP2Stream] = [:]
     /// Streams whose handler is running.
     private(set) var handlersRunning = 0
