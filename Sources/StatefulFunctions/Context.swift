@@ -115,7 +115,7 @@ public final class Context {
         if let box = typedState(at: index) as? TypedState<M> { return box.value }
         guard let stored = try storedState(at: index) else { return nil }
         let value = try stored.unpack(M.self)
-        setTypedState(TypedState(value), at: index, pending: false)
+        setTypedState(TypedState(value, typeChecked: false), at: index, pending: false)
         return value
     }
 
@@ -126,12 +126,16 @@ public final class Context {
     public func setState<M: PackableMessage>(_ name: String, to value: M) throws {
         let index = try stateIndex(name)
         if let box = typedState(at: index) as? TypedState<M> {
-            // The type was checked when the box was made.
+            // Checked once per box: a box a read made has not been checked yet.
+            if !box.typeChecked {
+                try checkDeclaredType(M.typeName, at: index)
+                box.typeChecked = true
+            }
             box.value = value
             markPending(at: index)
         } else {
             try checkDeclaredType(M.typeName, at: index)
-            setTypedState(TypedState(value), at: index, pending: true)
+            setTypedState(TypedState(value, typeChecked: true), at: index, pending: true)
         }
     }
 
@@ -166,8 +170,8 @@ public final class Context {
 
     /// Refuses a value whose type is not the state's declared type (3.x value specs).
     @usableFromInline
-    func checkDeclaredType(_ typeName: String, at index: Int) throws {
-        if let declared = states[index].typeName, typeName != declared {
+    func checkDeclaredType(_ typeName: @autoclosure () -> String, at index: Int) throws {
+        if let declared = states[index].typeName, case let typeName = typeName(), typeName != declared {
             throw StatefulFunctionsError.stateTypeMismatch(
                 state: states[index].name, typeURL: typeName, declared: declared)
         }
@@ -348,10 +352,15 @@ class TypedStateBox {
 final class TypedState<M: PackableMessage>: TypedStateBox {
     @usableFromInline
     var value: M
+    /// Whether `M` was checked against the state's declared type (a store
+    /// checks it; a read does not, as reading under a matching name is allowed).
+    @usableFromInline
+    var typeChecked: Bool
 
     @usableFromInline
-    init(_ value: M) {
+    init(_ value: M, typeChecked: Bool) {
         self.value = value
+        self.typeChecked = typeChecked
     }
 
     override func packed() throws -> AnyMessage { try AnyMessage(packing: value) }

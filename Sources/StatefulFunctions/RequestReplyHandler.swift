@@ -123,10 +123,8 @@ public struct RequestReplyHandler: Sendable {
         case .v2:
             states = batch.states
         case .v3:
-            if function.valueSpecs.contains(where: { spec in !batch.states.contains { $0.name == spec.name } }) {
-                let missing = function.valueSpecs.filter { spec in !batch.states.contains { $0.name == spec.name } }
-                return ProtocolV3.encodeIncompleteContext(missing: missing)
-            }
+            let missing = function.valueSpecs.filter { spec in !batch.states.contains { $0.name == spec.name } }
+            if !missing.isEmpty { return ProtocolV3.encodeIncompleteContext(missing: missing) }
             states = try declaredStates(function.valueSpecs, from: batch)
         }
         let context = Context(address: batch.target, states: states, protocolVersion: protocolVersion)
