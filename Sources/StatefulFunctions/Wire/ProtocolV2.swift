@@ -71,8 +71,34 @@ extension InvocationBatch {
         return functions.target(namespace: namespace, type: type, id: id).address
     }
 
-    static func missingArgument(_ index: Int, of count: Int, for target: Address) -> MalformedRequest {
-        MalformedRequest("invocation \(index + 1) of \(count) for \(target) has no argument")
+    /// The fields of one decoded invocation, as both protocols carry them.
+    struct InvocationFields {
+        var caller: (namespace: UnsafePointer<CChar>?, type: UnsafePointer<CChar>?, id: UnsafePointer<CChar>?)?
+        var argument: (typeName: UnsafePointer<CChar>?, value: ProtobufCBinaryData)?
+    }
+
+    /// The invocations of a decoded batch, with the checks both protocols share.
+    /// Argument type names equal to one of `knownTypeNames` share its string.
+    static func invocations<Invocation>(
+        _ pointers: UnsafeMutablePointer<UnsafeMutablePointer<Invocation>?>?, count: Int, for target: Address,
+        knownTypeNames: [KnownString], in functions: FunctionTable, typeNameField: String,
+        _ fields: (UnsafeMutablePointer<Invocation>) -> InvocationFields
+    ) throws -> [BatchInvocation] {
+        var typeNames = CStringInterner(known: knownTypeNames)
+        var invocations: [BatchInvocation] = []
+        invocations.reserveCapacity(count)
+        for case let invocation? in UnsafeBufferPointer(start: pointers, count: count) {
+            let decoded = fields(invocation)
+            let sender = try decoded.caller.flatMap { try Self.caller($0.namespace, $0.type, $0.id, in: functions) }
+            guard let argument = decoded.argument else {
+                throw MalformedRequest("invocation \(invocations.count + 1) of \(count) for \(target) has no argument")
+            }
+            try requireUTF8(argument.typeName, in: typeNameField)
+            invocations.append(BatchInvocation(
+                caller: sender,
+                argument: AnyMessage(typeURL: typeNames.string(argument.typeName), value: [UInt8](protobufC: argument.value))))
+        }
+        return invocations
     }
 }
 
@@ -116,26 +142,27 @@ enum ProtocolV2 {
                 states.append(StateSlot(name: name, value: value))
             }
 
-            let count = batch.pointee.n_invocations
-            var typeURLs = CStringInterner(known: entry.map { functions.entries[$0].messageTypeNames } ?? [])
-            var invocations: [BatchInvocation] = []
-            invocations.reserveCapacity(count)
-            for case let invocation? in UnsafeBufferPointer(start: batch.pointee.invocations, count: count) {
-                let caller = try invocation.pointee.caller.flatMap {
-                    try InvocationBatch.caller($0.pointee.namespace_, $0.pointee.type, $0.pointee.id, in: functions)
-                }
-                guard let argument = invocation.pointee.argument else {
-                    throw InvocationBatch.missingArgument(invocations.count, of: count, for: address)
-                }
-                try requireUTF8(argument.pointee.type_url, in: "an argument's type URL")
-                invocations.append(BatchInvocation(
-                    caller: caller,
-                    argument: AnyMessage(
-                        typeURL: typeURLs.string(argument.pointee.type_url),
-                        value: [UInt8](protobufC: argument.pointee.value))))
-            }
+            let invocations = try InvocationBatch.invocations(
+                batch.pointee.invocations, count: batch.pointee.n_invocations, for: address,
+                knownTypeNames: entry.map { functions.entries[$0].messageTypeNames } ?? [], in: functions,
+                typeNameField: "an argument's type URL", invocationFields)
             return try InvocationBatch.checked(target: address, entry: entry, states: states, invocations: invocations)
         }
+    }
+
+    /// The caller and argument fields of one decoded invocation.
+    private static func invocationFields(
+        _ invocation: UnsafeMutablePointer<Org__Apache__Flink__Statefun__Flink__Core__Polyglot__ToFunction__Invocation>
+    ) -> InvocationBatch.InvocationFields {
+        var fields = InvocationBatch.InvocationFields()
+        if let caller: UnsafeMutablePointer<V2Address> = invocation.pointee.caller {
+            fields.caller = (UnsafePointer(caller.pointee.namespace_), UnsafePointer(caller.pointee.type),
+                             UnsafePointer(caller.pointee.id))
+        }
+        if let argument = invocation.pointee.argument {
+            fields.argument = (UnsafePointer(argument.pointee.type_url), argument.pointee.value)
+        }
+        return fields
     }
 
     /// Encodes the effects of a completed batch as one `FromFunction`:

@@ -51,26 +51,27 @@ enum ProtocolV3 {
                 states.append(StateSlot(name: String(protobufC: state.pointee.state_name), value: value))
             }
 
-            let count = batch.pointee.n_invocations
-            var typeNames = CStringInterner(known: entry.map { functions.entries[$0].messageTypeNames } ?? [])
-            var invocations: [BatchInvocation] = []
-            invocations.reserveCapacity(count)
-            for case let invocation? in UnsafeBufferPointer(start: batch.pointee.invocations, count: count) {
-                let caller = try invocation.pointee.caller.flatMap {
-                    try InvocationBatch.caller($0.pointee.namespace_, $0.pointee.type, $0.pointee.id, in: functions)
-                }
-                guard let argument = invocation.pointee.argument else {
-                    throw InvocationBatch.missingArgument(invocations.count, of: count, for: address)
-                }
-                try requireUTF8(argument.pointee.typename_, in: "an argument's type name")
-                invocations.append(BatchInvocation(
-                    caller: caller,
-                    argument: AnyMessage(
-                        typeURL: typeNames.string(argument.pointee.typename_),
-                        value: [UInt8](protobufC: argument.pointee.value))))
-            }
+            let invocations = try InvocationBatch.invocations(
+                batch.pointee.invocations, count: batch.pointee.n_invocations, for: address,
+                knownTypeNames: entry.map { functions.entries[$0].messageTypeNames } ?? [], in: functions,
+                typeNameField: "an argument's type name", invocationFields)
             return try InvocationBatch.checked(target: address, entry: entry, states: states, invocations: invocations)
         }
+    }
+
+    /// The caller and argument fields of one decoded invocation.
+    private static func invocationFields(
+        _ invocation: UnsafeMutablePointer<Io__Statefun__Sdk__Reqreply__ToFunction__Invocation>
+    ) -> InvocationBatch.InvocationFields {
+        var fields = InvocationBatch.InvocationFields()
+        if let caller: UnsafeMutablePointer<V3Address> = invocation.pointee.caller {
+            fields.caller = (UnsafePointer(caller.pointee.namespace_), UnsafePointer(caller.pointee.type),
+                             UnsafePointer(caller.pointee.id))
+        }
+        if let argument = invocation.pointee.argument {
+            fields.argument = (UnsafePointer(argument.pointee.typename_), argument.pointee.value)
+        }
+        return fields
     }
 
     /// Encodes the effects of a completed batch: the changed states (MODIFY
