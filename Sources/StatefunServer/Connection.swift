@@ -57,6 +57,11 @@ final class Connection {
     @exclusivity(unchecked) var route: Route?
     @exclusivity(unchecked) var body: [UInt8] = []
     @exclusivity(unchecked) var bodyRemaining = 0
+    /// A fixed-length body of moderate size is allocated whole when its first
+    /// bytes arrive (`body.count` is then the declared length) and read
+    /// straight into: `bodyFilled` bytes of it have arrived. Otherwise `body`
+    /// grows as bytes arrive and this is `nil`.
+    @exclusivity(unchecked) var bodyFilled: Int?
     @exclusivity(unchecked) var chunkedDecoder: ChunkedDecoder?
     @exclusivity(unchecked) var closeAfterResponse = false
     /// What the logs and metrics need of the request being handled.
@@ -90,6 +95,14 @@ final class Connection {
     }
 
     var hasBufferedInput: Bool { inboundStart < inbound.count }
+
+    /// Allocates a body read whole (``bodyFilled``) if it is not yet: no byte
+    /// of it is read before all have arrived.
+    func allocateWholeBody() {
+        guard bodyFilled == 0, body.isEmpty else { return }
+        let length = bodyRemaining
+        body = [UInt8](unsafeUninitializedCapacity: length) { _, count in count = length }
+    }
 
     /// Drops consumed input so the buffer does not grow without bound.
     func compactInbound() {
@@ -125,6 +138,7 @@ final class Connection {
         route = nil
         body = []
         bodyRemaining = 0
+        bodyFilled = nil
         chunkedDecoder = nil
         headStartedAt = nil
         record = nil

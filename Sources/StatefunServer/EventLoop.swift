@@ -123,6 +123,9 @@ final class EventLoop: @unchecked Sendable {
     private static let readChunk = 128 * 1024
     /// An HTTP/2 connection stops reading (and nghttp2 stops producing) above this much queued output.
     private static let http2HighWater = 1 << 20
+    /// Fixed-length bodies up to this size are allocated whole when their head
+    /// arrives and read into directly; larger ones grow as they arrive.
+    static let wholeBodyLimit = 256 * 1024
 
     let index: Int
     let context: ServerContext
@@ -152,6 +155,7 @@ final class EventLoop: @unchecked Sendable {
     @exclusivity(unchecked) private var listenerResumeAt: UInt64?
     @exclusivity(unchecked) private var lastAcceptErrorLog: UInt64 = 0
     @exclusivity(unchecked) private var dateCache = DateCache()
+    @exclusivity(unchecked) private var encodedFieldsCache = EncodedFieldsCache()
     /// The metrics of the last request answered (see `ServerMetrics.RequestInstruments`).
     @exclusivity(unchecked) private var lastRequestInstruments: ServerMetrics.RequestInstruments?
     private let readBuffer: UnsafeMutableRawBufferPointer
@@ -451,12 +455,25 @@ final class EventLoop: @unchecked Sendable {
         for _ in 0..<4 {
             guard wantsRead(connection) else { break }
             connection.compactInbound()
-            let n = read(connection.fd, readBuffer.baseAddress, readBuffer.count)
+            // A body allocated whole is read into directly, never past its end
+            // (what follows belongs to the next request): no copy of it is made.
+            let direct = connection.phase == .body && connection.bodyFilled != nil && !connection.hasBufferedInput
+            if direct { connection.allocateWholeBody() }
+            let wanted = direct ? connection.bodyRemaining : readBuffer.count
+            let n = direct
+                ? connection.body.withUnsafeMutableBytes { read(connection.fd, $0.baseAddress! + connection.bodyFilled!, wanted) }
+                : read(connection.fd, readBuffer.baseAddress, wanted)
             if n > 0 {
                 connection.lastActivity = now
-                ingest(connection, UnsafeRawBufferPointer(rebasing: readBuffer[0..<n]))
+                if direct {
+                    connection.bodyFilled! += n
+                    connection.bodyRemaining -= n
+                    process(connection)
+                } else {
+                    ingest(connection, UnsafeRawBufferPointer(rebasing: readBuffer[0..<n]))
+                }
                 if connection.isClosed { return }
-                if n < readBuffer.count { break }
+                if n < wanted { break }
             } else if n == 0 {
                 peerClosedInput(connection)
                 break
@@ -492,7 +509,29 @@ final class EventLoop: @unchecked Sendable {
             return
         }
         var bytes = bytes
-        // Fast path: body bytes of a fixed-length body go straight into the body.
+        // Fast path: a read that holds a whole request head is parsed where it
+        // was read. The bytes of a fixed-length body that came with it go
+        // straight into the body; nothing is buffered.
+        if connection.phase == .head && !connection.hasBufferedInput && !connection.mayBePreface,
+           case .head(let head, _, let end) = headStep(bytes.assumingMemoryBound(to: UInt8.self), start: 0, resume: 0)
+        {
+            connection.headStartedAt = nil
+            guard head.hasBody && !head.chunked && !head.expectContinue else {
+                // Buffered with the head already consumed, then processed as usual.
+                let base = connection.inbound.count
+                connection.inbound.append(contentsOf: bytes)
+                connection.inboundStart = base + end
+                connection.scanResume = base + end
+                beginRequest(connection, head)
+                process(connection)
+                return
+            }
+            beginRequest(connection, head)
+            // Rejected (answered, and closing): the rest of the input is never read.
+            guard connection.phase == .body else { return }
+            bytes = UnsafeRawBufferPointer(rebasing: bytes[end...])
+        }
+        // Body bytes of a fixed-length body go straight into the body.
         if connection.phase == .body && connection.chunkedDecoder == nil && !connection.hasBufferedInput {
             let n = min(bytes.count, connection.bodyRemaining)
             appendBody(connection, UnsafeRawBufferPointer(rebasing: bytes[0..<n]))
@@ -504,6 +543,22 @@ final class EventLoop: @unchecked Sendable {
 
     private func appendBody(_ connection: Connection, _ bytes: UnsafeRawBufferPointer) {
         guard !bytes.isEmpty else { return }
+        if let filled = connection.bodyFilled {
+            if filled == 0 && bytes.count == connection.bodyRemaining {
+                // The whole body in one piece (a small request): an array of exactly its bytes.
+                connection.body = Array(bytes.assumingMemoryBound(to: UInt8.self))
+                connection.bodyFilled = bytes.count
+                connection.bodyRemaining = 0
+                return
+            }
+            connection.allocateWholeBody()
+            connection.body.withUnsafeMutableBytes { body in
+                (body.baseAddress! + filled).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
+            }
+            connection.bodyFilled = filled + bytes.count
+            connection.bodyRemaining -= bytes.count
+            return
+        }
         let needed = connection.body.count + bytes.count
         if needed > connection.body.capacity {
             // Grow towards the declared length, without trusting it up front.
@@ -546,6 +601,33 @@ final class EventLoop: @unchecked Sendable {
         case failure(HTTPError)
     }
 
+    /// Looks for a complete request head in `buffer` from `start`, the bytes
+    /// before `resume` having been scanned already.
+    private func headStep(_ buffer: UnsafeBufferPointer<UInt8>, start: Int, resume: Int) -> HeadStep {
+        let maxHeaderSize = configuration.maxHeaderSize
+        var start = start
+        // RFC 9112 §2.2: ignore empty lines before the request line.
+        while start + 1 < buffer.count && buffer[start] == CR && buffer[start + 1] == LF { start += 2 }
+        if start + 1 == buffer.count && buffer[start] == CR { return .needMore(start: start, resume: start) }
+        do throws(HTTPError) {
+            switch try scanHead(buffer, start: start, from: resume) {
+            case .incomplete(let resume):
+                if buffer.count - start > maxHeaderSize {
+                    return .failure(HTTPError(431, "request head exceeds the limit of \(maxHeaderSize) bytes"))
+                }
+                return .needMore(start: start, resume: resume)
+            case .complete(let end):
+                if end - start > maxHeaderSize {
+                    return .failure(HTTPError(431, "request head exceeds the limit of \(maxHeaderSize) bytes"))
+                }
+                let head = try parseHead(UnsafeBufferPointer(rebasing: buffer[start..<end]))
+                return .head(head, start: start, end: end)
+            }
+        } catch {
+            return .failure(error)
+        }
+    }
+
     /// Advances the request state machine as far as the buffered input allows.
     private func process(_ connection: Connection) {
         while !connection.isClosed {
@@ -565,29 +647,8 @@ final class EventLoop: @unchecked Sendable {
                         return
                     }
                 }
-                let maxHeaderSize = configuration.maxHeaderSize
-                let step = connection.inbound.withUnsafeBufferPointer { buffer -> HeadStep in
-                    var start = connection.inboundStart
-                    // RFC 9112 §2.2: ignore empty lines before the request line.
-                    while start + 1 < buffer.count && buffer[start] == CR && buffer[start + 1] == LF { start += 2 }
-                    if start + 1 == buffer.count && buffer[start] == CR { return .needMore(start: start, resume: start) }
-                    do throws(HTTPError) {
-                        switch try scanHead(buffer, start: start, from: connection.scanResume) {
-                        case .incomplete(let resume):
-                            if buffer.count - start > maxHeaderSize {
-                                return .failure(HTTPError(431, "request head exceeds the limit of \(maxHeaderSize) bytes"))
-                            }
-                            return .needMore(start: start, resume: resume)
-                        case .complete(let end):
-                            if end - start > maxHeaderSize {
-                                return .failure(HTTPError(431, "request head exceeds the limit of \(maxHeaderSize) bytes"))
-                            }
-                            let head = try parseHead(UnsafeBufferPointer(rebasing: buffer[start..<end]))
-                            return .head(head, start: start, end: end)
-                        }
-                    } catch {
-                        return .failure(error)
-                    }
+                let step = connection.inbound.withUnsafeBufferPointer {
+                    headStep($0, start: connection.inboundStart, resume: connection.scanResume)
                 }
                 switch step {
                 case .needMore(let start, let resume):
@@ -693,6 +754,7 @@ final class EventLoop: @unchecked Sendable {
         connection.head = head
         connection.closeAfterResponse = !head.keepAlive
         connection.body = []
+        connection.bodyFilled = nil
         guard head.hasBody else {
             dispatch(connection)
             return
@@ -703,7 +765,13 @@ final class EventLoop: @unchecked Sendable {
         } else {
             let length = head.contentLength ?? 0
             connection.bodyRemaining = length
-            connection.body.reserveCapacity(min(length, 256 * 1024))
+            if length <= Self.wholeBodyLimit {
+                // Allocated whole when its first bytes arrive (Connection.allocateWholeBody).
+                connection.bodyFilled = 0
+            } else {
+                // Grown towards the declared length as bytes arrive, without trusting it up front.
+                connection.body.reserveCapacity(Self.wholeBodyLimit)
+            }
         }
         // Only ask for the body if the client is waiting for us to (nothing sent yet).
         if head.expectContinue && head.version == .http11 && !connection.hasBufferedInput {
@@ -723,6 +791,7 @@ final class EventLoop: @unchecked Sendable {
             method: head.method, path: head.path, query: head.query, version: head.version.string,
             headers: HTTPHeaders(head.headers), body: connection.body, peer: connection.peerDescription)
         connection.body = []
+        connection.bodyFilled = nil
         if head.upgrade && configuration.http2.enabled && !draining, let settings = h2cUpgradeSettings(head) {
             upgradeToHTTP2(connection, request, route: route, settings: settings, headRequest: head.method == "HEAD")
             return
@@ -737,13 +806,13 @@ final class EventLoop: @unchecked Sendable {
     /// Starts `route`'s handler for `request`. A built-in route answers at once
     /// (the response is returned); any other runs as a Task on the configured
     /// executor and sends its response back to this loop.
-    func startHandler(_ route: Route, _ request: ServerRequest, connection: UInt64, stream: Int32) -> ServerResponse? {
+    func startHandler(_ route: Route, _ request: consuming ServerRequest, connection: UInt64, stream: Int32) -> ServerResponse? {
         if let inline = route.inlineHandler { return inline(request) }
         let handler = route.handler
         let context = self.context
         let unixSocketPath = request.peer.hasPrefix("unix:") ? context.configuration.unixSocketPath : nil
         context.metrics.handlersInFlight.increment()
-        let operation: @Sendable () async -> Void = { [self] in
+        let operation: @Sendable () async -> Void = { [self, request = consume request] in
             let response = await handler(request)
             context.metrics.handlersInFlight.decrement()
             if let dumper = context.dumper, dumper.shouldDump(response.status) {
@@ -765,19 +834,14 @@ final class EventLoop: @unchecked Sendable {
     private func deliver(_ response: ServerResponse, to connection: Connection) {
         guard connection.phase == .handling else { return }
         let framing = connection.responseFraming
-        if response.headers.contains(where: { field in
-            asciiCaseInsensitiveEquals(field.name, "connection")
-                && field.value.split(separator: ",").contains { asciiCaseInsensitiveEquals($0.trimmingOWS(), "close") }
-        }) {
-            connection.closeAfterResponse = true
-        }
-        let close = connection.closeAfterResponse || connection.peerClosed || draining
-        connection.closeAfterResponse = close
         var problems: [ResponseProblem] = []
+        let fields = encodedFieldsCache.encode(response.headers, problems: &problems)
+        let close = connection.closeAfterResponse || fields.asksClose || connection.peerClosed || draining
+        connection.closeAfterResponse = close
         let (bytes, sendBody) = encodeResponseHead(
-            response,
+            response, fields: fields,
             framing: ResponseFraming(close: close, http10: framing.http10, headRequest: framing.headRequest),
-            date: dateCache.current(), problems: &problems)
+            dateLine: dateCache.currentHeadLine(), problems: &problems)
         for problem in problems {
             switch problem {
             case .invalidStatus(let status):
@@ -812,8 +876,9 @@ final class EventLoop: @unchecked Sendable {
         response.headers.append(contentsOf: extraHeaders)
         var problems: [ResponseProblem] = []
         let (bytes, sendBody) = encodeResponseHead(
-            response, framing: ResponseFraming(close: true, http10: false, headRequest: headRequest),
-            date: dateCache.current(), problems: &problems)
+            response, fields: encodeHeaderFields(response.headers, problems: &problems),
+            framing: ResponseFraming(close: true, http10: false, headRequest: headRequest),
+            dateLine: dateCache.currentHeadLine(), problems: &problems)
         var record = connection.record ?? RequestRecord(
             method: "", path: "", routePath: "unmatched", protocolName: "HTTP/1.1",
             peer: connection.peerDescription, startedAt: now)
@@ -1115,6 +1180,7 @@ final class EventLoop: @unchecked Sendable {
         connection.outboundBytes = 0
         connection.inbound = []
         connection.body = []
+        connection.bodyFilled = nil
         context.metrics.connectionsOpen.decrement()
     }
 

@@ -59,19 +59,13 @@ struct ParsedHead {
 
 // MARK: - Character classes
 
+/// tchar (RFC 9110 §5.6.2): ALPHA, DIGIT and `!#$%&'*+-.^_`|~`, as two
+/// 64-bit masks over ASCII (a test of one bit, not a chain of comparisons;
+/// ParserTests checks them against the definition).
 @inline(__always) func isTChar(_ c: UInt8) -> Bool {
-    switch c {
-    case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-        UInt8(ascii: "0")...UInt8(ascii: "9"):
-        return true
-    case UInt8(ascii: "!"), UInt8(ascii: "#"), UInt8(ascii: "$"), UInt8(ascii: "%"),
-        UInt8(ascii: "&"), UInt8(ascii: "'"), UInt8(ascii: "*"), UInt8(ascii: "+"),
-        UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "^"), UInt8(ascii: "_"),
-        UInt8(ascii: "`"), UInt8(ascii: "|"), UInt8(ascii: "~"):
-        return true
-    default:
-        return false
-    }
+    if c < 64 { return (0x03FF_6CFA_0000_0000 as UInt64) >> UInt64(c) & 1 != 0 }
+    if c < 128 { return (0x57FF_FFFF_C7FF_FFFE as UInt64) >> UInt64(c - 64) & 1 != 0 }
+    return false
 }
 
 /// field-vchar / SP / HTAB (obs-text allowed, as RFC 9110 permits).
@@ -106,18 +100,25 @@ let LF = UInt8(ascii: "\n")
 }
 
 /// The header names and values nearly every request carries, as constant
-/// strings: a request head then costs no string building for them.
-private let commonHeaderStrings: [(bytes: [UInt8], string: String)] = [
-    "Host", "host", "Content-Type", "content-type", "Content-Length", "content-length", "User-Agent",
-    "user-agent", "Accept", "accept", "Connection", "connection", "keep-alive", "close", "*/*",
-    "application/octet-stream", "application/json", "text/plain",
-].map { (Array($0.utf8), $0) }
+/// strings by length: a request head then costs no string building for them.
+private let commonHeaderStrings: [[(bytes: [UInt8], string: String)]] = {
+    let strings = [
+        "Host", "host", "Content-Type", "content-type", "Content-Length", "content-length", "User-Agent",
+        "user-agent", "Accept", "accept", "Connection", "connection", "keep-alive", "close", "*/*",
+        "application/octet-stream", "application/json", "text/plain", "POST", "GET",
+    ]
+    var byLength = [[(bytes: [UInt8], string: String)]](repeating: [], count: 1 + strings.map(\.utf8.count).max()!)
+    for string in strings { byLength[string.utf8.count].append((Array(string.utf8), string)) }
+    return byLength
+}()
 
-/// `makeString`, with the common header names and values shared.
+/// `makeString`, with the common header names and values (and methods) shared.
 func makeHeaderString(_ bytes: UnsafeBufferPointer<UInt8>) -> String {
-    for common in commonHeaderStrings where common.bytes.count == bytes.count {
-        if common.bytes.withUnsafeBufferPointer({ memcmp($0.baseAddress!, bytes.baseAddress!, bytes.count) == 0 }) {
-            return common.string
+    if bytes.count < commonHeaderStrings.count {
+        for common in commonHeaderStrings[bytes.count] {
+            if common.bytes.withUnsafeBufferPointer({ memcmp($0.baseAddress!, bytes.baseAddress!, bytes.count) == 0 }) {
+                return common.string
+            }
         }
     }
     return makeString(bytes)
@@ -153,6 +154,8 @@ func scanHead(_ buffer: UnsafeBufferPointer<UInt8>, start: Int, from: Int) throw
 /// Parses a complete request head (request line, header lines, the empty line).
 func parseHead(_ head: UnsafeBufferPointer<UInt8>) throws(HTTPError) -> ParsedHead {
     var result = ParsedHead()
+    // Room for a typical request's fields: growing the array one field at a time costs more.
+    result.headers.reserveCapacity(8)
     var lineStart = 0
     var isFirstLine = true
     var hostCount = 0
@@ -241,6 +244,9 @@ func parseHead(_ head: UnsafeBufferPointer<UInt8>) throws(HTTPError) -> ParsedHe
     return result
 }
 
+private let http11Word = Array("HTTP/1.1".utf8).withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }
+private let http10Word = Array("HTTP/1.0".utf8).withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }
+
 private func parseRequestLine(_ line: UnsafeBufferPointer<UInt8>, into result: inout ParsedHead) throws(HTTPError) {
     // method SP request-target SP HTTP-version, single spaces only.
     var i = 0
@@ -263,9 +269,11 @@ private func parseRequestLine(_ line: UnsafeBufferPointer<UInt8>, into result: i
     let targetEnd = i
     let version = UnsafeBufferPointer(rebasing: line[(i + 1)...])
 
-    if version.elementsEqual("HTTP/1.1".utf8) {
+    // The two versions as one 8-byte load each.
+    let versionWord = version.count == 8 ? UnsafeRawPointer(version.baseAddress!).loadUnaligned(as: UInt64.self) : 0
+    if versionWord == http11Word {
         result.version = .http11
-    } else if version.elementsEqual("HTTP/1.0".utf8) {
+    } else if versionWord == http10Word {
         result.version = .http10
     } else if version.count == 8, version.starts(with: "HTTP/".utf8),
         (0x30...0x39).contains(version[5]), version[6] == UInt8(ascii: "."), (0x30...0x39).contains(version[7])
@@ -275,7 +283,7 @@ private func parseRequestLine(_ line: UnsafeBufferPointer<UInt8>, into result: i
         throw HTTPError(400, "malformed request line: invalid HTTP version")
     }
 
-    result.method = makeString(UnsafeBufferPointer(rebasing: line[0..<methodEnd]))
+    result.method = makeHeaderString(UnsafeBufferPointer(rebasing: line[0..<methodEnd]))
     try parseTarget(UnsafeBufferPointer(rebasing: line[targetStart..<targetEnd]), into: &result)
 }
 

@@ -74,32 +74,29 @@ enum ResponseProblem {
     case invalidHeader(String)
 }
 
-/// Encodes the status line and header section of `response`. Returns the head
-/// bytes and whether the body must be sent. Invalid header fields (bad names,
-/// CR/LF in values: response splitting) are dropped and reported via `problems`.
-func encodeResponseHead(
-    _ response: ServerResponse, framing: ResponseFraming, date: String, problems: inout [ResponseProblem]
-) -> (head: [UInt8], sendBody: Bool) {
-    var status = response.status
-    if status < 200 || status > 999 {
-        problems.append(.invalidStatus(status))
-        status = 500
-    }
-    var head: [UInt8] = []
-    head.reserveCapacity(160 + response.headers.count * 48)
-    if status == 200 {
-        head.append(contentsOf: statusLine200)
-    } else {
-        head.append(contentsOf: "HTTP/1.1 ".utf8)
-        appendDecimal(status, to: &head)
-        head.append(UInt8(ascii: " "))
-        head.append(contentsOf: reasonPhrase(status).utf8)
-        head.append(contentsOf: "\r\n".utf8)
-    }
-    for field in response.headers {
+/// A response's header fields, checked and encoded as header lines, and
+/// whether one of them asks to close the connection.
+struct EncodedFields {
+    var lines: [UInt8] = []
+    var asksClose = false
+}
+
+/// Encodes the header fields a handler gave. The fields the server frames
+/// itself (Content-Length, Transfer-Encoding, Connection, Date) are left out;
+/// invalid fields (bad names, CR/LF in values: response splitting) are dropped
+/// and reported via `problems`.
+func encodeHeaderFields(_ fields: [(name: String, value: String)], problems: inout [ResponseProblem]) -> EncodedFields {
+    var encoded = EncodedFields()
+    encoded.lines.reserveCapacity(fields.count * 48)
+    for field in fields {
+        if asciiCaseInsensitiveEquals(field.name, "connection") {
+            if field.value.split(separator: ",").contains(where: { asciiCaseInsensitiveEquals($0.trimmingOWS(), "close") }) {
+                encoded.asksClose = true
+            }
+            continue
+        }
         if asciiCaseInsensitiveEquals(field.name, "content-length")
             || asciiCaseInsensitiveEquals(field.name, "transfer-encoding")
-            || asciiCaseInsensitiveEquals(field.name, "connection")
             || asciiCaseInsensitiveEquals(field.name, "date")
         {
             continue
@@ -110,29 +107,81 @@ func encodeResponseHead(
             problems.append(.invalidHeader(field.name))
             continue
         }
-        head.append(contentsOf: field.name.utf8)
-        head.append(contentsOf: ": ".utf8)
-        head.append(contentsOf: field.value.utf8)
+        encoded.lines.append(contentsOf: field.name.utf8)
+        encoded.lines.append(contentsOf: ": ".utf8)
+        encoded.lines.append(contentsOf: field.value.utf8)
+        encoded.lines.append(contentsOf: "\r\n".utf8)
+    }
+    return encoded
+}
+
+/// The encoding of the header fields of the last response an event loop sent.
+/// Handlers mostly answer with one shared array of fields (a constant), whose
+/// checked encoding is then reused. The array is recognised by its storage,
+/// which the cache keeps alive, so no other array can have it meanwhile.
+struct EncodedFieldsCache {
+    private var fields: [(name: String, value: String)] = []
+    private var encoded = EncodedFields()
+
+    mutating func encode(_ fields: [(name: String, value: String)], problems: inout [ResponseProblem]) -> EncodedFields {
+        if fields.isEmpty { return EncodedFields() }
+        let same = fields.count == self.fields.count
+            && fields.withUnsafeBufferPointer { new in
+                self.fields.withUnsafeBufferPointer { cached in new.baseAddress == cached.baseAddress }
+            }
+        if same { return encoded }
+        let encoded = encodeHeaderFields(fields, problems: &problems)
+        if problems.isEmpty {
+            self.fields = fields
+            self.encoded = encoded
+        }
+        return encoded
+    }
+}
+
+/// Encodes the status line and header section of `response`, its fields
+/// encoded already (``encodeHeaderFields(_:problems:)``) and `dateLine` the
+/// `Date` line that ends the head. Returns the head bytes and whether the
+/// body must be sent. An invalid status is sent as 500 and reported via `problems`.
+func encodeResponseHead(
+    _ response: ServerResponse, fields: EncodedFields, framing: ResponseFraming, dateLine: [UInt8],
+    problems: inout [ResponseProblem]
+) -> (head: [UInt8], sendBody: Bool) {
+    var status = response.status
+    if status < 200 || status > 999 {
+        problems.append(.invalidStatus(status))
+        status = 500
+    }
+    var head: [UInt8] = []
+    head.reserveCapacity(96 + fields.lines.count + dateLine.count)
+    if status == 200 {
+        head.append(contentsOf: statusLine200)
+    } else {
+        head.append(contentsOf: "HTTP/1.1 ".utf8)
+        appendDecimal(status, to: &head)
+        head.append(UInt8(ascii: " "))
+        head.append(contentsOf: reasonPhrase(status).utf8)
         head.append(contentsOf: "\r\n".utf8)
     }
+    head.append(contentsOf: fields.lines)
     // 204 and 304 never carry a body (RFC 9110 §6.4.1); 204 has no Content-Length.
     let bodyAllowed = status != 204 && status != 304
     if status != 204 {
-        head.append(contentsOf: "Content-Length: ".utf8)
+        head.append(contentsOf: contentLengthPrefix)
         appendDecimal(bodyAllowed ? response.body.count : 0, to: &head)
-        head.append(contentsOf: "\r\n".utf8)
+        head.append(contentsOf: crlf)
     }
     if framing.close {
         head.append(contentsOf: "Connection: close\r\n".utf8)
     } else if framing.http10 {
         head.append(contentsOf: "Connection: keep-alive\r\n".utf8)
     }
-    head.append(contentsOf: "Date: ".utf8)
-    head.append(contentsOf: date.utf8)
-    head.append(contentsOf: "\r\n\r\n".utf8)
+    head.append(contentsOf: dateLine)
     return (head, bodyAllowed && !framing.headRequest && !response.body.isEmpty)
 }
 
+private let contentLengthPrefix = Array("Content-Length: ".utf8)
+private let crlf = Array("\r\n".utf8)
 private let statusLine200 = Array("HTTP/1.1 200 OK\r\n".utf8)
 
 /// Appends the decimal digits of `value` (not negative), without building a String.
@@ -156,14 +205,27 @@ func appendDecimal(_ value: Int, to bytes: inout [UInt8]) {
 struct DateCache {
     private var second: time_t = -1
     private(set) var value = ""
+    /// `Date: <value>` and the empty line that ends a response head.
+    private(set) var headLine: [UInt8] = []
 
     mutating func current() -> String {
+        refresh()
+        return value
+    }
+
+    /// The `Date` line that ends a response head.
+    mutating func currentHeadLine() -> [UInt8] {
+        refresh()
+        return headLine
+    }
+
+    private mutating func refresh() {
         let now = time(nil)
         if now != second {
             second = now
             value = Self.format(now)
+            headLine = Array("Date: \(value)\r\n\r\n".utf8)
         }
-        return value
     }
 
     static func format(_ t: time_t) -> String {

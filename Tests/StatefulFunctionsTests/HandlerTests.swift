@@ -328,3 +328,59 @@ import Testing
         #expect(result.outgoingMessages.isEmpty)
     }
 }
+
+/// Values above the size the codec shares instead of copying (16 KiB): a decoded
+/// bytes field becomes the value as protobuf-c wrote it, and an encoded one
+/// points at the Swift array. Each must still be exactly its own bytes.
+@Suite struct LargeValueTests {
+    static func pattern(_ count: Int, seed: UInt8) -> [UInt8] {
+        (0..<count).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ Int(seed)) }
+    }
+
+    static let kept = AnyMessage(typeURL: "custom/blob", value: pattern(100_000, seed: 1))
+    static let arguments = [
+        AnyMessage(typeURL: "custom/blob", value: pattern(20_000, seed: 2)),
+        AnyMessage(typeURL: "custom/blob", value: pattern(16 * 1024, seed: 3)),  // exactly the threshold
+        AnyMessage(typeURL: "custom/blob", value: pattern(16 * 1024 - 1, seed: 4)),  // just below it
+        AnyMessage(typeURL: "custom/blob", value: pattern(70_000, seed: 5)),
+    ]
+
+    /// Stores each argument, sends it and the untouched large state on.
+    static func functions(states: [ValueSpec] = []) throws -> StatefulFunctions {
+        let functions = StatefulFunctions()
+        try functions.bind("example/raw", states: states) { context, message in
+            context["last"] = message
+            try context.send("example/echo", id: "e", message: message)
+            guard let kept = context["kept"] else { throw TestFailure("the kept state is missing") }
+            try context.send("example/echo", id: "k", message: kept)
+        }
+        return functions
+    }
+
+    @Test func largeValuesCrossTheV2CodecIntact() async throws {
+        let handler = RequestReplyHandler(try Self.functions())
+        let body = try toFunction(
+            target: Address(namespace: "example", type: "raw", id: "r"), states: [("kept", Self.kept), ("last", nil)],
+            invocations: Self.arguments.map { (nil, $0) })
+        let result = try invocationResult(await handler.handle(body))
+        #expect(result.stateMutations.map(\.stateName) == ["last"])
+        #expect(try stateAny(result.stateMutations[0]) == Self.arguments.last)
+        let sent = result.outgoingMessages.map { AnyMessage($0.argument) }
+        #expect(sent == Self.arguments.flatMap { [$0, Self.kept] })
+    }
+
+    @Test func largeValuesCrossTheV3CodecIntact() async throws {
+        let specs = [ValueSpec(name: "kept", typeName: "custom/blob"), ValueSpec(name: "last", typeName: "custom/blob")]
+        let handler = RequestReplyHandler(try Self.functions(states: specs), protocol: .v3)
+        let body = try v3Request(
+            target: Address(namespace: "example", type: "raw", id: "r"),
+            states: [("kept", typedValue(Self.kept)), ("last", typedValue(nil, typeName: "custom/blob"))],
+            invocations: Self.arguments.map { (nil, $0) })
+        let result = try v3Reply(await handler.handle(body)).invocationResult
+        #expect(result.stateMutations.map(\.stateName) == ["last"])
+        let last = result.stateMutations.first?.stateValue
+        #expect(last.map { AnyMessage(typeURL: $0.typename, value: [UInt8]($0.value)) } == Self.arguments.last)
+        let sent = result.outgoingMessages.map { AnyMessage(typeURL: $0.argument.typename, value: [UInt8]($0.argument.value)) }
+        #expect(sent == Self.arguments.flatMap { [$0, Self.kept] })
+    }
+}

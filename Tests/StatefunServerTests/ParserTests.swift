@@ -68,6 +68,14 @@ struct ParserTests {
         }
     }
 
+    @Test("header-name characters are exactly RFC 9110's tchar")
+    func tcharMasks() {
+        let tchar = Set(Array("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ".utf8))
+        for c in UInt8.min...UInt8.max {
+            #expect(isTChar(c) == tchar.contains(c), "byte \(c)")
+        }
+    }
+
     @Test func dateFormat() {
         #expect(DateCache.format(784_111_777) == "Sun, 06 Nov 1994 08:49:37 GMT")
     }

@@ -42,6 +42,73 @@ struct ProtocolTests {
         }
     }
 
+    @Test("bodies in any pieces reach the handler intact: read whole, grown, or with the next request behind")
+    func bodiesInPieces() async throws {
+        try await withTestServer { server in
+            let small = patternBytes(1000, seed: 3)
+            let medium = patternBytes(200 * 1024, seed: 4)  // read whole, straight into the body
+            let large = patternBytes(300 * 1024, seed: 5)  // above the whole-body size: grown
+            let responses = try await offloaded { () -> [RawResponse?] in
+                let connection = try RawConnection(port: server.port)
+                func head(_ count: Int) -> [UInt8] {
+                    Array("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: \(count)\r\n\r\n".utf8)
+                }
+                // The head alone, then the body in three pieces.
+                try connection.send(head(medium.count))
+                usleep(20_000)
+                try connection.send(Array(medium[0..<1]))
+                usleep(20_000)
+                try connection.send(Array(medium[1..<150_000]))
+                usleep(20_000)
+                // The rest of the body with the whole next request behind it, and part of a third.
+                try connection.send(Array(medium[150_000...]) + head(small.count) + small + head(large.count)
+                    + Array(large[0..<100]))
+                usleep(20_000)
+                try connection.send(Array(large[100...]))
+                // Head and body in one write, the body whole.
+                try connection.send(head(small.count) + small)
+                return try (0..<4).map { _ in try connection.readResponse() }
+            }
+            #expect(responses.map { $0?.status } == [200, 200, 200, 200])
+            #expect(responses.map { $0?.body.count } == [medium.count, small.count, large.count, small.count])
+            #expect(responses[0]?.body == medium)
+            #expect(responses[1]?.body == small)
+            #expect(responses[2]?.body == large)
+            #expect(responses[3]?.body == small)
+        }
+    }
+
+    @Test("a header array shared by responses is encoded alike every time, bad fields dropped every time")
+    func sharedResponseHeaders() async throws {
+        try await withTestServer { server in
+            let (responses, closed) = try await offloaded { () -> ([RawResponse?], Bool) in
+                let connection = try RawConnection(port: server.port)
+                var responses: [RawResponse?] = []
+                for path in ["/shared", "/hello", "/shared", "/shared-evil", "/shared", "/shared-evil", "/shared-close"] {
+                    try connection.send("GET \(path) HTTP/1.1\r\nHost: t\r\n\r\n")
+                    responses.append(try connection.readResponse())
+                }
+                return (responses, try connection.readsEOF())
+            }
+            #expect(responses.map { $0?.status } == [200, 200, 200, 200, 200, 200, 200])
+            #expect(responses.map { $0?.bodyString } == ["shared", "hello", "shared", "evil", "shared", "evil", "bye"])
+            for i in [0, 2, 4] {
+                #expect(responses[i]?[header: "Content-Type"] == "text/x-shared")
+                #expect(responses[i]?[header: "X-Shared"] == "1")
+            }
+            #expect(responses[1]?[header: "X-Shared"] == nil)
+            for i in [3, 5] {
+                #expect(responses[i]?[header: "X-Good"] == "yes")
+                #expect(responses[i]?[header: "X-Evil"] == nil)
+                #expect(responses[i]?[header: "Injected"] == nil)
+            }
+            // The shared array asks to close: the server says so itself, and closes.
+            #expect(responses[6]?[header: "X-Shared"] == "2")
+            #expect(responses[6]?[header: "Connection"] == "close")
+            #expect(closed)
+        }
+    }
+
     @Test("keep-alive: several requests on one connection")
     func keepAlive() async throws {
         try await withTestServer { server in

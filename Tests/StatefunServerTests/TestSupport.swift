@@ -120,11 +120,25 @@ func testRoutes(_ hooks: TestHooks) -> [Route] {
             ], body: Array("ok".utf8))
         },
         Route(path: "/empty", methods: ["GET"]) { _ in ServerResponse(status: 204) },
+        // Header arrays shared by every response of a route (as StatefunService's are).
+        Route(path: "/shared", methods: ["GET"]) { _ in
+            ServerResponse(status: 200, headers: sharedHeaders, body: Array("shared".utf8))
+        },
+        Route(path: "/shared-evil", methods: ["GET"]) { _ in
+            ServerResponse(status: 200, headers: sharedEvilHeaders, body: Array("evil".utf8))
+        },
+        Route(path: "/shared-close", methods: ["GET"]) { _ in
+            ServerResponse(status: 200, headers: sharedCloseHeaders, body: Array("bye".utf8))
+        },
         Route(path: "/close", methods: ["GET"]) { _ in
             ServerResponse(status: 200, headers: [(name: "Connection", value: "close")], body: Array("bye".utf8))
         },
     ]
 }
+
+let sharedHeaders = [(name: "Content-Type", value: "text/x-shared"), (name: "X-Shared", value: "1")]
+let sharedEvilHeaders = [(name: "X-Evil", value: "a\r\nInjected: yes"), (name: "X-Good", value: "yes")]
+let sharedCloseHeaders = [(name: "X-Shared", value: "2"), (name: "Connection", value: "keep-alive, close")]
 
 /// Deterministic test bytes.
 func patternBytes(_ count: Int, seed: UInt32 = 1) -> [UInt8] {

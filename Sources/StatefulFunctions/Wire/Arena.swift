@@ -104,9 +104,51 @@ final class Arena {
         return copy
     }
 
-    /// A copy of `bytes`, for a protobuf-c bytes field.
+    // Large bytes fields are not copied between Swift arrays and the arena.
+    // Decoding: protobuf-c allocates a bytes field's exact size and copies the
+    // field into it; an allocation this large is a Swift array's storage, so
+    // the field becomes an `AnyMessage`'s value as it is (``bytes(_:)``).
+    // Encoding: a value this large is pointed at where the array holds it.
+    // Below the size, a copy costs less than an array.
+    static let sharedBytesThreshold = 16 * 1024
+    /// The arrays whose storage this arena lent to protobuf-c (decoding) or
+    /// points protobuf-c at (encoding): kept alive as long as the arena.
+    @exclusivity(unchecked) private var sharedArrays: [[UInt8]] = []
+
+    /// `size` bytes for protobuf-c: from the arena, or the storage of a new
+    /// Swift array when large (its bytes stay uninitialised until protobuf-c
+    /// writes them; an array never adopted is only freed).
+    func allocateForProtobufC(_ size: Int) -> UnsafeMutableRawPointer {
+        guard size >= Self.sharedBytesThreshold else { return allocate(size) }
+        var storage: UnsafeMutableRawPointer?
+        let array = [UInt8](unsafeUninitializedCapacity: size) { buffer, count in
+            storage = UnsafeMutableRawPointer(buffer.baseAddress)
+            count = size
+        }
+        sharedArrays.append(array)
+        return storage!
+    }
+
+    /// A decoded bytes field as a Swift array: the array protobuf-c wrote it
+    /// into when it was large (``allocateForProtobufC(_:)``), else a copy.
+    func bytes(_ data: ProtobufCBinaryData) -> [UInt8] {
+        if data.len >= Self.sharedBytesThreshold, let field = data.data {
+            for array in sharedArrays where array.count == data.len {
+                if array.withUnsafeBufferPointer({ $0.baseAddress == UnsafePointer(field) }) { return array }
+            }
+        }
+        return [UInt8](protobufC: data)
+    }
+
+    /// `bytes` for a protobuf-c bytes field: a copy in the arena, or, when
+    /// large, the array's own storage (the arena keeps the array alive).
     func binary(_ bytes: [UInt8]) -> ProtobufCBinaryData {
         guard !bytes.isEmpty else { return ProtobufCBinaryData(len: 0, data: nil) }
+        if bytes.count >= Self.sharedBytesThreshold {
+            sharedArrays.append(bytes)
+            let storage = bytes.withUnsafeBufferPointer { UnsafeMutablePointer(mutating: $0.baseAddress!) }
+            return ProtobufCBinaryData(len: bytes.count, data: storage)
+        }
         let pointer = allocate(bytes.count).bindMemory(to: UInt8.self, capacity: bytes.count)
         bytes.withUnsafeBufferPointer { pointer.initialize(from: $0.baseAddress!, count: $0.count) }
         return ProtobufCBinaryData(len: bytes.count, data: pointer)
@@ -116,7 +158,9 @@ final class Arena {
     func withAllocator<R>(_ body: (UnsafeMutablePointer<ProtobufCAllocator>) throws -> R) rethrows -> R {
         var allocator = ProtobufCAllocator(
             // The arena outlives the allocator (withExtendedLifetime below): no retain per allocation.
-            alloc: { data, size in Unmanaged<Arena>.fromOpaque(data!)._withUnsafeGuaranteedRef { $0.allocate(size) } },
+            alloc: { data, size in
+                Unmanaged<Arena>.fromOpaque(data!)._withUnsafeGuaranteedRef { $0.allocateForProtobufC(size) }
+            },
             free: { _, _ in },  // freed with the arena
             allocator_data: Unmanaged.passUnretained(self).toOpaque())
         return try withExtendedLifetime(self) { try body(&allocator) }
@@ -216,6 +260,16 @@ extension Array where Element == UInt8 {
 /// Packs a protobuf-c message into one contiguous Swift array.
 func packProtobufC(_ message: UnsafePointer<ProtobufCMessage>) -> [UInt8] {
     let size = protobuf_c_message_get_packed_size(message)
+    // A small message is packed on the stack and copied into an array made
+    // from a buffer: `Array(unsafeUninitializedCapacity:)` is not specialized
+    // here and looks up the array's runtime metadata each time, which costs
+    // more than the copy.
+    if size <= 512 {
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 512) { buffer in
+            let written = size == 0 ? 0 : protobuf_c_message_pack(message, buffer.baseAddress!)
+            return Array(UnsafeBufferPointer(rebasing: buffer[0..<written]))
+        }
+    }
     return [UInt8](unsafeUninitializedCapacity: size) { buffer, count in
         count = size == 0 ? 0 : protobuf_c_message_pack(message, buffer.baseAddress!)
     }

@@ -81,7 +81,7 @@ extension InvocationBatch {
     /// Argument type names equal to one of `knownTypeNames` share its string.
     static func invocations<Invocation>(
         _ pointers: UnsafeMutablePointer<UnsafeMutablePointer<Invocation>?>?, count: Int, for target: Address,
-        knownTypeNames: [KnownString], in functions: FunctionTable, typeNameField: String,
+        knownTypeNames: [KnownString], in functions: FunctionTable, arena: Arena, typeNameField: String,
         _ fields: (UnsafeMutablePointer<Invocation>) -> InvocationFields
     ) throws -> [BatchInvocation] {
         var typeNames = CStringInterner(known: knownTypeNames)
@@ -96,7 +96,7 @@ extension InvocationBatch {
             try requireUTF8(argument.typeName, in: typeNameField)
             invocations.append(BatchInvocation(
                 caller: sender,
-                argument: AnyMessage(typeURL: typeNames.string(argument.typeName), value: [UInt8](protobufC: argument.value))))
+                argument: AnyMessage(typeURL: typeNames.string(argument.typeName), value: arena.bytes(argument.value))))
         }
         return invocations
     }
@@ -136,7 +136,7 @@ enum ProtocolV2 {
             for case let state? in UnsafeBufferPointer(start: batch.pointee.state, count: batch.pointee.n_state) {
                 try requireUTF8(state.pointee.state_name, in: "a state name")
                 let name = String(protobufC: state.pointee.state_name)
-                let value = try decodeAny(state.pointee.state_value, allocator) {
+                let value = try decodeAny(state.pointee.state_value, allocator, arena) {
                     "the value of state '\(name)' is not a serialized google.protobuf.Any"
                 }
                 states.append(StateSlot(name: name, value: value))
@@ -145,7 +145,7 @@ enum ProtocolV2 {
             let invocations = try InvocationBatch.invocations(
                 batch.pointee.invocations, count: batch.pointee.n_invocations, for: address,
                 knownTypeNames: entry.map { functions.entries[$0].messageTypeNames } ?? [], in: functions,
-                typeNameField: "an argument's type URL", invocationFields)
+                arena: arena, typeNameField: "an argument's type URL", invocationFields)
             return try InvocationBatch.checked(target: address, entry: entry, states: states, invocations: invocations)
         }
     }
@@ -273,6 +273,11 @@ enum ProtocolV2 {
         AnyMessage(typeURL: String(protobufC: pointer.pointee.type_url), value: [UInt8](protobufC: pointer.pointee.value))
     }
 
+    /// An `Any` decoded into `arena`, whose value may be the array protobuf-c wrote it into.
+    static func anyMessage(_ pointer: UnsafeMutablePointer<ProtoAny>, in arena: Arena) -> AnyMessage {
+        AnyMessage(typeURL: String(protobufC: pointer.pointee.type_url), value: arena.bytes(pointer.pointee.value))
+    }
+
     static func any(_ message: AnyMessage, _ arena: Arena) -> UnsafeMutablePointer<ProtoAny> {
         arena.message(ProtoAny.self) { pointer in
             google__protobuf__any__init(pointer)
@@ -292,7 +297,7 @@ enum ProtocolV2 {
 
     /// Decodes the bytes of a serialized `Any`; empty bytes are an absent value.
     private static func decodeAny(
-        _ data: ProtobufCBinaryData, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>,
+        _ data: ProtobufCBinaryData, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ arena: Arena,
         error: () -> String
     ) throws -> AnyMessage? {
         guard data.len > 0 else { return nil }
@@ -300,7 +305,7 @@ enum ProtocolV2 {
             throw MalformedRequest(error())
         }
         try requireUTF8(decoded.pointee.type_url, in: error() + ": its type URL")
-        return anyMessage(decoded)
+        return anyMessage(decoded, in: arena)
     }
 }
 

@@ -45,7 +45,7 @@ enum ProtocolV3 {
                     $0.pointee.has_value != 0
                         ? AnyMessage(
                             typeURL: stateTypeNames.string($0.pointee.typename_),
-                            value: [UInt8](protobufC: $0.pointee.value))
+                            value: arena.bytes($0.pointee.value))
                         : nil
                 }
                 states.append(StateSlot(name: String(protobufC: state.pointee.state_name), value: value))
@@ -54,7 +54,7 @@ enum ProtocolV3 {
             let invocations = try InvocationBatch.invocations(
                 batch.pointee.invocations, count: batch.pointee.n_invocations, for: address,
                 knownTypeNames: entry.map { functions.entries[$0].messageTypeNames } ?? [], in: functions,
-                typeNameField: "an argument's type name", invocationFields)
+                arena: arena, typeNameField: "an argument's type name", invocationFields)
             return try InvocationBatch.checked(target: address, entry: entry, states: states, invocations: invocations)
         }
     }
