@@ -123,8 +123,8 @@ final class EventLoop: @unchecked Sendable {
     private static let readChunk = 128 * 1024
     /// An HTTP/2 connection stops reading (and nghttp2 stops producing) above this much queued output.
     private static let http2HighWater = 1 << 20
-    /// Fixed-length bodies up to this size are allocated whole when their head
-    /// arrives and read into directly; larger ones grow as they arrive.
+    /// Fixed-length bodies up to this size are allocated whole when their first
+    /// bytes arrive and read into directly; larger ones grow as they arrive.
     static let wholeBodyLimit = 256 * 1024
 
     let index: Int
@@ -457,7 +457,8 @@ final class EventLoop: @unchecked Sendable {
             connection.compactInbound()
             // A body allocated whole is read into directly, never past its end
             // (what follows belongs to the next request): no copy of it is made.
-            let direct = connection.phase == .body && connection.bodyFilled != nil && !connection.hasBufferedInput
+            let direct = connection.phase == .body && connection.bodyFilled != nil && connection.bodyRemaining > 0
+                && !connection.hasBufferedInput
             if direct { connection.allocateWholeBody() }
             let wanted = direct ? connection.bodyRemaining : readBuffer.count
             let n = direct
