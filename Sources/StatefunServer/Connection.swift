@@ -39,6 +39,8 @@ final class Connection {
     @exclusivity(unchecked) var interest: UInt32
     /// Queued for the end-of-round interest update (``EventLoop``).
     @exclusivity(unchecked) var interestPending = false
+    /// An HTTP/2 connection with answers submitted this round, flushed once after them (``EventLoop``).
+    @exclusivity(unchecked) var flushPending = false
 
     // Input.
     @exclusivity(unchecked) var inbound: [UInt8] = []

@@ -142,6 +142,8 @@ final class EventLoop: @unchecked Sendable {
     @exclusivity(unchecked) private var localMessages: [LoopMessage] = []
     /// Connections whose epoll interest may have changed this round.
     @exclusivity(unchecked) private var interestPending: [Connection] = []
+    /// HTTP/2 connections with answers submitted during ``handle(_:)``.
+    @exclusivity(unchecked) private var pendingFlushes: [Connection] = []
     private let epollFD: Int32
 
     // Loop-thread state.
@@ -155,7 +157,8 @@ final class EventLoop: @unchecked Sendable {
     @exclusivity(unchecked) private var listenerResumeAt: UInt64?
     @exclusivity(unchecked) private var lastAcceptErrorLog: UInt64 = 0
     @exclusivity(unchecked) private var dateCache = DateCache()
-    @exclusivity(unchecked) private var encodedFieldsCache = EncodedFieldsCache()
+    @exclusivity(unchecked) private var encodedFieldsCache = FieldsCache(empty: EncodedFields(), encoder: encodeHeaderFields)
+    @exclusivity(unchecked) private var http2FieldsCache = FieldsCache(empty: HTTP2Fields(), encoder: encodeHTTP2Fields)
     /// The metrics of the last request answered (see `ServerMetrics.RequestInstruments`).
     @exclusivity(unchecked) private var lastRequestInstruments: ServerMetrics.RequestInstruments?
     private let readBuffer: UnsafeMutableRawBufferPointer
@@ -221,7 +224,13 @@ final class EventLoop: @unchecked Sendable {
     }
 
     /// The date for a response's `Date` field.
-    func currentDate() -> String { dateCache.current() }
+    /// The current `date` value, as bytes.
+    func currentDateBytes() -> [UInt8] { dateCache.currentValueBytes() }
+
+    /// An HTTP/2 response's header fields, checked and encoded (``FieldsCache``).
+    func encodeHTTP2ResponseFields(_ fields: [(name: String, value: String)], problems: inout [ResponseProblem]) -> HTTP2Fields {
+        http2FieldsCache.encode(fields, problems: &problems)
+    }
 
     /// Whether the caller runs on this loop's thread.
     var isLoopThread: Bool { mailbox.isLoopThread }
@@ -327,17 +336,30 @@ final class EventLoop: @unchecked Sendable {
                 let jobs = mailbox.localJobs
                 mailbox.localJobs.removeAll(keepingCapacity: true)
                 let executor = self.executor.asUnownedTaskExecutor()
-                for job in jobs { job.runSynchronously(on: executor) }
+                for (i, job) in jobs.enumerated() {
+                    job.runSynchronously(on: executor)
+                    // Many requests read at once (HTTP/2 streams of one connection):
+                    // answers go out every few handlers, so the client works on
+                    // the first while the loop runs the rest.
+                    if i % Self.jobsPerFlush == Self.jobsPerFlush - 1 && !localMessages.isEmpty {
+                        handleLocalMessages()
+                    }
+                }
             }
-            if !localMessages.isEmpty {
-                let messages = localMessages
-                localMessages.removeAll(keepingCapacity: true)
-                handle(messages)
-            }
+            if !localMessages.isEmpty { handleLocalMessages() }
             drainInbox()
             rounds += 1
             // A task that keeps re-enqueuing itself must not starve the sockets.
         } while (!mailbox.localJobs.isEmpty || !localMessages.isEmpty) && rounds < 64
+    }
+
+    /// Handler jobs run between two rounds of handling their responses.
+    static let jobsPerFlush = 16
+
+    private func handleLocalMessages() {
+        let messages = localMessages
+        localMessages.removeAll(keepingCapacity: true)
+        handle(messages)
     }
 
     private func drainInbox() {
@@ -352,14 +374,23 @@ final class EventLoop: @unchecked Sendable {
                 if stream == 0 {
                     deliver(response, to: connection)
                 } else if let session = connection.http2 {
+                    // The answers of one round on one HTTP/2 connection go out in
+                    // one write: flushed after the last of them, not each.
                     session.handlerFinished(stream, response)
-                    flush(connection)
+                    if !connection.flushPending {
+                        connection.flushPending = true
+                        pendingFlushes.append(connection)
+                    }
                 }
             case .shutdown(let deadline):
                 beginDrain(deadline: deadline)
             case .job(let job):
                 mailbox.localJobs.append(job)
             }
+        }
+        while let connection = pendingFlushes.popLast() {
+            connection.flushPending = false
+            flush(connection)
         }
     }
 

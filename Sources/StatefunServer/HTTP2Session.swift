@@ -22,27 +22,34 @@ final class HTTP2Stream {
     }
 
     let id: Int32
-    var state = State.headers
-    var method = ""
-    var target = ""
-    var authority: String?
-    var headers: [(name: String, value: String)] = []
-    var headerListSize = 0
-    var headersTooLarge = false
-    var body: [UInt8] = []
+    // Only the loop's thread touches a stream: no dynamic exclusivity checks.
+    @exclusivity(unchecked) var state = State.headers
+    @exclusivity(unchecked) var method = ""
+    /// The `:path` before any `?`, and the query after it.
+    @exclusivity(unchecked) var path = ""
+    @exclusivity(unchecked) var query: String?
+    @exclusivity(unchecked) var authority: String?
+    @exclusivity(unchecked) var headers: [(name: String, value: String)] = []
+    /// `headers[0]` is a `host` field made from `:authority` (until a `host` field comes).
+    @exclusivity(unchecked) var hostFromAuthority = false
+    @exclusivity(unchecked) var sawHost = false
+    @exclusivity(unchecked) var headerListSize = 0
+    @exclusivity(unchecked) var headersTooLarge = false
+    @exclusivity(unchecked) var body: [UInt8] = []
     /// The `content-length` the client declared (nghttp2 checks the body against it).
-    var declaredLength: Int?
+    @exclusivity(unchecked) var declaredLength: Int?
+    @exclusivity(unchecked) var sawContentLength = false
     /// Body bytes received, kept or not.
-    var receivedLength = 0
-    var route: Route?
+    @exclusivity(unchecked) var receivedLength = 0
+    @exclusivity(unchecked) var route: Route?
     /// The client sent END_STREAM.
-    var requestComplete = false
-    var record: RequestRecord?
-    var responseBody: [UInt8] = []
-    var responseOffset = 0
+    @exclusivity(unchecked) var requestComplete = false
+    @exclusivity(unchecked) var record: RequestRecord?
+    @exclusivity(unchecked) var responseBody: [UInt8] = []
+    @exclusivity(unchecked) var responseOffset = 0
     /// When the stream last moved (opened, body bytes in, response bytes out):
     /// a stream that stops moving is timed out even while the client keeps the connection busy.
-    var lastProgress: UInt64
+    @exclusivity(unchecked) var lastProgress: UInt64
 
     init(id: Int32, now: UInt64) {
         self.id = id
@@ -58,16 +65,21 @@ final class HTTP2Session {
     // session, so both outlive it.
     unowned(unsafe) let loop: EventLoop
     unowned(unsafe) let connection: Connection
-    private(set) var streams: [Int32: HTTP2Stream] = [:]
+    @exclusivity(unchecked) private(set) var streams: [Int32: HTTP2Stream] = [:]
+    /// The stream looked up last: a request's callbacks (its header fields,
+    /// the end of its headers, its body) come one after another for one stream.
+    @exclusivity(unchecked) private var lastStream: HTTP2Stream?
     /// Streams whose handler is running.
-    private(set) var handlersRunning = 0
+    @exclusivity(unchecked) private(set) var handlersRunning = 0
     /// Streams the client reset while their handler ran: the handler task still
     /// runs (and holds its memory) until it returns. Counted against
     /// `SETTINGS_MAX_CONCURRENT_STREAMS` with the running ones, so a client
     /// opening and resetting streams in a loop (CVE-2023-44487, "rapid reset")
     /// cannot start more handlers than that at once.
-    private var orphanedHandlers: Set<Int32> = []
-    private var refusedForOrphans = false
+    @exclusivity(unchecked) private var orphanedHandlers: Set<Int32> = []
+    @exclusivity(unchecked) private var refusedForOrphans = false
+    /// The last `:path` read and its path and query, reused while clients post to one path.
+    @exclusivity(unchecked) private var lastTarget: (bytes: [UInt8], path: String, query: String?) = ([], "", nil)
 
     private enum Shutdown {
         case none
@@ -76,7 +88,7 @@ final class HTTP2Session {
         case goawaySent
     }
 
-    private var shutdown = Shutdown.none
+    @exclusivity(unchecked) private var shutdown = Shutdown.none
     private static let shutdownPing: [UInt8] = Array("shutdown".utf8)
 
     private var configuration: HTTPServerConfiguration { loop.context.configuration }
@@ -244,47 +256,90 @@ final class HTTP2Session {
 
     // MARK: - Requests
 
+    @inline(__always) private func stream(_ id: Int32) -> HTTP2Stream? {
+        if let last = lastStream, last.id == id { return last }
+        let found = streams[id]
+        if found != nil { lastStream = found }
+        return found
+    }
+
     fileprivate func beginHeaders(_ id: Int32) {
         let stream = HTTP2Stream(id: id, now: loop.now)
         streams[id] = stream
+        lastStream = stream
     }
 
     fileprivate func header(_ id: Int32, name: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>) {
-        guard let stream = streams[id], stream.state == .headers else { return }
+        guard let stream = stream(id), stream.state == .headers else { return }
         stream.headerListSize += name.count + value.count + 32
         if stream.headerListSize > configuration.maxHeaderSize { stream.headersTooLarge = true }
         if stream.headersTooLarge { return }
+        // nghttp2 has checked the fields: names are lowercase; pseudo-headers
+        // are known, come once each and before the regular fields.
         if name.first == UInt8(ascii: ":") {
-            // nghttp2 has checked the pseudo-headers: known, once each, before regular fields.
             if bytesEqualLowercase(name, ":method") {
-                stream.method = makeString(value)
+                stream.method = makeHeaderString(value)
             } else if bytesEqualLowercase(name, ":path") {
-                stream.target = makeString(value)
+                setTarget(stream, value)
             } else if bytesEqualLowercase(name, ":authority") {
-                stream.authority = makeString(value)
+                let authority = makeString(value)
+                stream.authority = authority
+                if stream.headers.isEmpty {
+                    // The request's Host, first as in HTTP/1.1, unless a host field comes.
+                    stream.headers.reserveCapacity(8)
+                    stream.headers.append((name: "host", value: authority))
+                    stream.hostFromAuthority = true
+                }
             }
             return
         }
-        stream.headers.append((name: makeString(name), value: makeString(value)))
+        let field = (name: makeHeaderString(name), value: makeHeaderString(value))
+        if bytesEqualLowercase(name, "content-length") {
+            if !stream.sawContentLength {
+                stream.sawContentLength = true
+                stream.declaredLength = Int(field.value)
+            }
+        } else if bytesEqualLowercase(name, "host") {
+            if stream.hostFromAuthority && !stream.sawHost {
+                stream.sawHost = true
+                stream.headers[0] = field
+                return
+            }
+            stream.sawHost = true
+        }
+        if stream.headers.isEmpty { stream.headers.reserveCapacity(8) }
+        stream.headers.append(field)
+    }
+
+    /// Splits `:path` into path and query, reusing the strings of the last one when it repeats.
+    private func setTarget(_ stream: HTTP2Stream, _ bytes: UnsafeBufferPointer<UInt8>) {
+        let same = lastTarget.bytes.count == bytes.count
+            && lastTarget.bytes.withUnsafeBufferPointer { memcmp($0.baseAddress!, bytes.baseAddress!, bytes.count) == 0 }
+        if !same {
+            if let mark = bytes.firstIndex(of: UInt8(ascii: "?")) {
+                lastTarget = (
+                    Array(bytes), makeString(UnsafeBufferPointer(rebasing: bytes[..<mark])),
+                    makeString(UnsafeBufferPointer(rebasing: bytes[(mark + 1)...]))
+                )
+            } else {
+                lastTarget = (Array(bytes), makeString(bytes), nil)
+            }
+        }
+        stream.path = lastTarget.path
+        stream.query = lastTarget.query
     }
 
     /// The header block is complete: route the request and check its declared size.
     fileprivate func headersComplete(_ id: Int32) {
-        guard let stream = streams[id], stream.state == .headers else { return }
+        guard let stream = stream(id), stream.state == .headers else { return }
         stream.state = .body
-        let path = splitTarget(stream.target).path
+        let path = stream.path
         stream.record = RequestRecord(
             method: stream.method, path: path, routePath: "unmatched", protocolName: "HTTP/2",
             peer: connection.peerDescription, startedAt: loop.now)
-        if let declared = stream.headers.first(where: { asciiCaseInsensitiveEquals($0.name, "content-length") }) {
-            stream.declaredLength = Int(declared.value)
-        }
         if stream.headersTooLarge {
             reject(stream, HTTPError(431, "request header list exceeds the limit of \(configuration.maxHeaderSize) bytes"))
             return
-        }
-        if stream.authority != nil && !stream.headers.contains(where: { asciiCaseInsensitiveEquals($0.name, "host") }) {
-            stream.headers.insert((name: "host", value: stream.authority!), at: 0)
         }
         switch loop.matchRoute(path: path, method: stream.method) {
         case .found(let route):
@@ -306,7 +361,7 @@ final class HTTP2Session {
     }
 
     fileprivate func data(_ id: Int32, _ bytes: UnsafeBufferPointer<UInt8>) {
-        guard let stream = streams[id] else { return }
+        guard let stream = stream(id) else { return }
         stream.receivedLength += bytes.count
         stream.lastProgress = loop.now
         guard stream.state == .body else { return }  // answered early: discarded
@@ -323,7 +378,7 @@ final class HTTP2Session {
 
     /// END_STREAM from the client: the request is complete; run its handler.
     fileprivate func requestComplete(_ id: Int32) {
-        guard let stream = streams[id] else { return }
+        guard let stream = stream(id) else { return }
         stream.requestComplete = true
         guard stream.state == .body, let route = stream.route, var record = stream.record else { return }
         if handlersRunning + orphanedHandlers.count >= configuration.http2.maxConcurrentStreams {
@@ -340,11 +395,10 @@ final class HTTP2Session {
         }
         stream.state = .handling
         handlersRunning += 1
-        let (path, query) = splitTarget(stream.target)
         record.requestBytes = stream.body.count
         stream.record = record
         let request = ServerRequest(
-            method: stream.method, path: path, query: query, version: "HTTP/2",
+            method: stream.method, path: stream.path, query: stream.query, version: "HTTP/2",
             headers: HTTPHeaders(stream.headers), body: stream.body, peer: connection.peerDescription)
         stream.body = []
         stream.headers = []
@@ -361,13 +415,15 @@ final class HTTP2Session {
         stream.requestComplete = true
         stream.record = record
         stream.method = record.method
+        stream.path = record.path
         streams[1] = stream
+        lastStream = stream
         handlersRunning += 1
     }
 
     /// A handler's response, back on the loop. Dropped if the stream is gone (reset by the client).
     func handlerFinished(_ id: Int32, _ response: ServerResponse) {
-        guard let stream = streams[id], stream.state == .handling else {
+        guard let stream = stream(id), stream.state == .handling else {
             orphanedHandlers.remove(id)
             return
         }
@@ -390,28 +446,22 @@ final class HTTP2Session {
         stream.body = []
         var status = response.status
         if status < 200 || status > 999 {
-            loop.logger.error("handler returned invalid status \(status); sending 500", metadata: ["path": "\(stream.target)"])
+            loop.logger.error("handler returned invalid status \(status); sending 500", metadata: ["path": "\(stream.path)"])
             status = 500
         }
         let bodyAllowed = status != 204 && status != 304
         let sendBody = bodyAllowed && stream.method != "HEAD" && !response.body.isEmpty
-        var fields: [(name: String, value: String)] = [(":status", String(status))]
-        for field in response.headers {
-            let name = field.name.lowercased()
-            if Self.connectionSpecific.contains(name) { continue }
-            guard !name.isEmpty, name.utf8.allSatisfy(isTChar), field.value.utf8.allSatisfy(isFieldValueByte) else {
-                loop.logger.error(
-                    "handler returned an invalid header field; dropped it",
-                    metadata: ["path": "\(stream.target)", "header": "\(field.name)"])
-                continue
-            }
-            fields.append((name, field.value))
+        var problems: [ResponseProblem] = []
+        let fields = loop.encodeHTTP2ResponseFields(response.headers, problems: &problems)
+        for case .invalidHeader(let name) in problems {
+            loop.logger.error(
+                "handler returned an invalid header field; dropped it", metadata: ["path": "\(stream.path)", "header": "\(name)"])
         }
-        if status != 204 { fields.append(("content-length", String(bodyAllowed ? response.body.count : 0))) }
-        fields.append(("date", loop.currentDate()))
         if sendBody { stream.responseBody = response.body }
 
-        let rc = submit(stream.id, fields, withBody: sendBody)
+        let rc = submit(
+            stream.id, status: status, fields: fields,
+            contentLength: status == 204 ? nil : (bodyAllowed ? response.body.count : 0), withBody: sendBody)
         if rc != 0 {
             loop.logger.error(
                 "cannot submit an HTTP/2 response", metadata: ["peer": "\(connection.peerDescription)", "error": "\(nghttp2Error(rc))"])
@@ -423,41 +473,52 @@ final class HTTP2Session {
         }
     }
 
-    private func submit(_ id: Int32, _ fields: [(name: String, value: String)], withBody: Bool) -> Int32 {
-        // One buffer holds every name and value; nghttp2 copies them during the call.
-        var storage: [UInt8] = []
-        var spans: [(name: Range<Int>, value: Range<Int>)] = []
-        for (name, value) in fields {
-            let nameStart = storage.count
-            storage.append(contentsOf: name.utf8)
-            let valueStart = storage.count
-            storage.append(contentsOf: value.utf8)
-            spans.append((nameStart..<valueStart, valueStart..<storage.count))
-        }
-        if storage.isEmpty { storage.append(0) }
-        return storage.withUnsafeMutableBufferPointer { buffer -> Int32 in
-            let base = buffer.baseAddress!
-            let nva = spans.map { span in
-                nghttp2_nv(
-                    name: base + span.name.lowerBound, value: base + span.value.lowerBound,
-                    namelen: span.name.count, valuelen: span.value.count, flags: UInt8(NGHTTP2_NV_FLAG_NONE.rawValue))
+    /// Submits a response's HEADERS: `:status`, the encoded fields, `content-length`
+    /// (unless nil) and `date`. No array is built: the pairs point at the
+    /// fields' bytes, at digits on the stack and at the cached date; nghttp2
+    /// copies them during the call.
+    private func submit(_ id: Int32, status: Int, fields: HTTP2Fields, contentLength: Int?, withBody: Bool) -> Int32 {
+        let date = loop.currentDateBytes()
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 48) { digits in
+            let statusCount = writeDecimal(status, to: digits)
+            let lengthDigits = UnsafeMutableBufferPointer(rebasing: digits[statusCount...])
+            let lengthCount = contentLength.map { writeDecimal($0, to: lengthDigits) } ?? 0
+            return fields.bytes.withUnsafeBufferPointer { fieldBytes in
+                date.withUnsafeBufferPointer { date in
+                    withUnsafeTemporaryAllocation(of: nghttp2_nv.self, capacity: fields.spans.count + 3) { nva in
+                        var count = 0
+                        func add(_ name: UnsafePointer<UInt8>, _ nameLength: Int, _ value: UnsafePointer<UInt8>, _ valueLength: Int) {
+                            nva[count] = nghttp2_nv(
+                                name: UnsafeMutablePointer(mutating: name), value: UnsafeMutablePointer(mutating: value),
+                                namelen: nameLength, valuelen: valueLength, flags: UInt8(NGHTTP2_NV_FLAG_NONE.rawValue))
+                            count += 1
+                        }
+                        add(h2Status.utf8Start, h2Status.utf8CodeUnitCount, digits.baseAddress!, statusCount)
+                        if let base = fieldBytes.baseAddress {
+                            for span in fields.spans {
+                                add(base + span.name.lowerBound, span.name.count, base + span.value.lowerBound, span.value.count)
+                            }
+                        }
+                        if contentLength != nil {
+                            add(
+                                h2ContentLength.utf8Start, h2ContentLength.utf8CodeUnitCount, lengthDigits.baseAddress!,
+                                lengthCount)
+                        }
+                        add(h2Date.utf8Start, h2Date.utf8CodeUnitCount, date.baseAddress!, date.count)
+                        if withBody {
+                            var provider = nghttp2_data_provider(
+                                source: nghttp2_data_source(ptr: nil), read_callback: readResponseBody)
+                            return nghttp2_submit_response(session, id, nva.baseAddress, count, &provider)
+                        }
+                        return nghttp2_submit_response(session, id, nva.baseAddress, count, nil)
+                    }
+                }
             }
-            if withBody {
-                var provider = nghttp2_data_provider(
-                    source: nghttp2_data_source(ptr: nil), read_callback: readResponseBody)
-                return nghttp2_submit_response(session, id, nva, nva.count, &provider)
-            }
-            return nghttp2_submit_response(session, id, nva, nva.count, nil)
         }
     }
 
-    /// Hop-by-hop fields HTTP/2 forbids (RFC 9113 §8.2.2), and the fields the server sets itself.
-    private static let connectionSpecific: Set<String> = [
-        "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "content-length", "date",
-    ]
-
     fileprivate func readBody(_ id: Int32, into buffer: UnsafeMutablePointer<UInt8>, length: Int, flags: UnsafeMutablePointer<UInt32>) -> Int {
-        guard let stream = streams[id] else { return Int(NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue) }
+        guard let stream = stream(id) else { return Int(NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue) }
         let n = min(length, stream.responseBody.count - stream.responseOffset)
         stream.lastProgress = loop.now
         if n > 0 {
@@ -481,7 +542,7 @@ final class HTTP2Session {
     /// and discarded: some clients (curl 7.88) fail a request reset mid-upload
     /// even after its whole response arrived.
     fileprivate func responseSent(_ id: Int32) {
-        guard let stream = streams[id], !stream.requestComplete else { return }
+        guard let stream = stream(id), !stream.requestComplete else { return }
         if let declared = stream.declaredLength,
             declared - stream.receivedLength <= min(configuration.http2.initialStreamWindowSize, configuration.http2.connectionWindowSize)
         {
@@ -491,6 +552,7 @@ final class HTTP2Session {
     }
 
     fileprivate func streamClosed(_ id: Int32, errorCode: UInt32) {
+        if lastStream?.id == id { lastStream = nil }
         guard let stream = streams.removeValue(forKey: id) else { return }
         if stream.state == .handling {
             handlersRunning -= 1
@@ -527,14 +589,6 @@ final class HTTP2Session {
     }
 }
 
-/// `/p?q` as path and query.
-func splitTarget(_ target: String) -> (path: String, query: String?) {
-    guard let mark = target.utf8.firstIndex(of: UInt8(ascii: "?")) else { return (target, nil) }
-    let path = String(target[..<mark])
-    let query = String(target[target.index(after: mark)...])
-    return (path.isEmpty ? "/" : path, query)
-}
-
 func nghttp2Error(_ code: Int32) -> String {
     "\(String(cString: nghttp2_strerror(code))) (\(code))"
 }
@@ -548,6 +602,10 @@ func http2ErrorName(_ code: UInt32) -> String {
 private func sessionFrom(_ userData: UnsafeMutableRawPointer?) -> HTTP2Session {
     Unmanaged<HTTP2Session>.fromOpaque(userData!).takeUnretainedValue()
 }
+
+private let h2Status: StaticString = ":status"
+private let h2ContentLength: StaticString = "content-length"
+private let h2Date: StaticString = "date"
 
 private let frameHEADERS = UInt8(NGHTTP2_HEADERS.rawValue)
 private let frameDATA = UInt8(NGHTTP2_DATA.rawValue)

@@ -115,22 +115,66 @@ func encodeHeaderFields(_ fields: [(name: String, value: String)], problems: ino
     return encoded
 }
 
-/// The encoding of the header fields of the last response an event loop sent.
-/// Handlers mostly answer with one shared array of fields (a constant), whose
-/// checked encoding is then reused. The array is recognised by its storage,
-/// which the cache keeps alive, so no other array can have it meanwhile.
-struct EncodedFieldsCache {
-    private var fields: [(name: String, value: String)] = []
-    private var encoded = EncodedFields()
+/// A response's header fields as HTTP/2 sends them (RFC 9113 §8.2): names
+/// lowercased, names and values end to end in `bytes`, each field's name and
+/// value as ranges of it. Hop-by-hop fields and those the server sets itself
+/// (`content-length`, `date`) are left out.
+struct HTTP2Fields {
+    var bytes: [UInt8] = []
+    var spans: [(name: Range<Int>, value: Range<Int>)] = []
+}
 
-    mutating func encode(_ fields: [(name: String, value: String)], problems: inout [ResponseProblem]) -> EncodedFields {
-        if fields.isEmpty { return EncodedFields() }
+/// Hop-by-hop fields HTTP/2 forbids (RFC 9113 §8.2.2), and the fields the server sets itself.
+private let http2ServerSetFields: Set<String> = [
+    "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "content-length", "date",
+]
+
+/// Encodes the header fields a handler gave for an HTTP/2 response; invalid
+/// fields are dropped and reported via `problems`.
+func encodeHTTP2Fields(_ fields: [(name: String, value: String)], problems: inout [ResponseProblem]) -> HTTP2Fields {
+    var encoded = HTTP2Fields()
+    for field in fields {
+        let name = field.name.lowercased()
+        if http2ServerSetFields.contains(name) { continue }
+        guard !name.isEmpty, name.utf8.allSatisfy(isTChar), field.value.utf8.allSatisfy(isFieldValueByte) else {
+            problems.append(.invalidHeader(field.name))
+            continue
+        }
+        let nameStart = encoded.bytes.count
+        encoded.bytes.append(contentsOf: name.utf8)
+        let valueStart = encoded.bytes.count
+        encoded.bytes.append(contentsOf: field.value.utf8)
+        encoded.spans.append((nameStart..<valueStart, valueStart..<encoded.bytes.count))
+    }
+    return encoded
+}
+
+/// The encoding of the header fields of the last response an event loop sent
+/// (as HTTP/1.1 lines, or for HTTP/2). Handlers mostly answer with one shared
+/// array of fields (a constant), whose checked encoding is then reused. The
+/// array is recognised by its storage, which the cache keeps alive, so no
+/// other array can have it meanwhile. An encoding with problems is not kept:
+/// they are reported every time.
+struct FieldsCache<Encoded> {
+    private var fields: [(name: String, value: String)] = []
+    private var encoded: Encoded
+    private let empty: Encoded
+    private let encoder: ([(name: String, value: String)], inout [ResponseProblem]) -> Encoded
+
+    init(empty: Encoded, encoder: @escaping ([(name: String, value: String)], inout [ResponseProblem]) -> Encoded) {
+        self.encoded = empty
+        self.empty = empty
+        self.encoder = encoder
+    }
+
+    mutating func encode(_ fields: [(name: String, value: String)], problems: inout [ResponseProblem]) -> Encoded {
+        if fields.isEmpty { return empty }
         let same = fields.count == self.fields.count
             && fields.withUnsafeBufferPointer { new in
                 self.fields.withUnsafeBufferPointer { cached in new.baseAddress == cached.baseAddress }
             }
         if same { return encoded }
-        let encoded = encodeHeaderFields(fields, problems: &problems)
+        let encoded = encoder(fields, &problems)
         if problems.isEmpty {
             self.fields = fields
             self.encoded = encoded
@@ -186,19 +230,31 @@ private let statusLine200 = Array("HTTP/1.1 200 OK\r\n".utf8)
 
 /// Appends the decimal digits of `value` (not negative), without building a String.
 func appendDecimal(_ value: Int, to bytes: inout [UInt8]) {
-    var value = max(value, 0)
-    var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
-                 UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
-        (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-    var count = 0
-    withUnsafeMutableBytes(of: &digits) { buffer in
-        repeat {
-            buffer[19 - count] = UInt8(ascii: "0") + UInt8(value % 10)
-            value /= 10
-            count += 1
-        } while value > 0
-        bytes.append(contentsOf: buffer[(20 - count)...])
+    withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
+        let count = writeDecimal(value, to: digits)
+        bytes.append(contentsOf: UnsafeBufferPointer(rebasing: digits[..<count]))
     }
+}
+
+/// Writes the decimal digits of `value` (not negative) at the start of
+/// `buffer` (20 bytes hold any Int); returns how many.
+@discardableResult
+func writeDecimal(_ value: Int, to buffer: UnsafeMutableBufferPointer<UInt8>) -> Int {
+    let value = max(value, 0)
+    var count = 1
+    var rest = value / 10
+    while rest > 0 {
+        count += 1
+        rest /= 10
+    }
+    rest = value
+    var i = count
+    repeat {
+        i -= 1
+        buffer[i] = UInt8(ascii: "0") + UInt8(rest % 10)
+        rest /= 10
+    } while i > 0
+    return count
 }
 
 /// Caches the IMF-fixdate for the current second (one per event loop).
@@ -207,6 +263,8 @@ struct DateCache {
     private(set) var value = ""
     /// `Date: <value>` and the empty line that ends a response head.
     private(set) var headLine: [UInt8] = []
+    /// The value as bytes (an HTTP/2 `date` field).
+    private(set) var valueBytes: [UInt8] = []
 
     mutating func current() -> String {
         refresh()
@@ -219,12 +277,19 @@ struct DateCache {
         return headLine
     }
 
+    /// The value as bytes.
+    mutating func currentValueBytes() -> [UInt8] {
+        refresh()
+        return valueBytes
+    }
+
     private mutating func refresh() {
         let now = time(nil)
         if now != second {
             second = now
             value = Self.format(now)
             headLine = Array("Date: \(value)\r\n\r\n".utf8)
+            valueBytes = Array(value.utf8)
         }
     }
 

@@ -225,6 +225,98 @@ struct HTTP2Tests {
         }
     }
 
+    @Test("64 streams read at once, handlers on the loop: each stream gets its own answer; targets, host and shared response headers")
+    func manyStreamsAndFields() async throws {
+        try await withProductionServer({
+            $0.eventLoopCount = 1
+            $0.handlerExecution = .eventLoop
+        }) { server in
+            let result = try await python(#"""
+                import socket, sys
+                import h2.config, h2.connection, h2.events
+                sock = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=60)
+                conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True, header_encoding="utf-8"))
+                conn.initiate_connection()
+                sock.sendall(conn.data_to_send())
+
+                def exchange(requests):
+                    """Sends every request in one write; returns each stream's (headers, body), in order."""
+                    streams = {}
+                    for headers, body in requests:
+                        sid = conn.get_next_available_stream_id()
+                        conn.send_headers(sid, headers, end_stream=body is None)
+                        if body is not None:
+                            conn.send_data(sid, body, end_stream=True)
+                        streams[sid] = [None, bytearray(), False]
+                    sock.sendall(conn.data_to_send())
+                    while not all(s[2] for s in streams.values()):
+                        data = sock.recv(65536)
+                        if not data:
+                            sys.exit("connection closed")
+                        for event in conn.receive_data(data):
+                            if isinstance(event, h2.events.ResponseReceived):
+                                streams[event.stream_id][0] = event.headers
+                            elif isinstance(event, h2.events.DataReceived):
+                                streams[event.stream_id][1] += event.data
+                                conn.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
+                            elif isinstance(event, h2.events.StreamEnded):
+                                streams[event.stream_id][2] = True
+                            elif isinstance(event, h2.events.StreamReset):
+                                sys.exit(f"stream {event.stream_id} reset")
+                        sock.sendall(conn.data_to_send())
+                    return [(s[0], bytes(s[1])) for s in streams.values()]
+
+                def request(path, authority="t", extra=(), method="GET", body=None):
+                    headers = [(":method", method), (":path", path), (":scheme", "http")]
+                    if authority is not None:
+                        headers.append((":authority", authority))
+                    headers += list(extra)
+                    if body is not None:
+                        headers.append(("content-length", str(len(body))))
+                    return (headers, body)
+
+                bodies = [f"stream {i};".encode() * (i + 1) for i in range(64)]
+                answers = exchange([request("/echo", method="POST", body=b) for b in bodies])
+                print("echo", all(dict(h)[":status"] == "200" and dict(h)["content-length"] == str(len(b)) and body == b
+                                  for (h, body), b in zip(answers, bodies)))
+
+                answers = exchange([request("/info?x=1", "a.example"), request("/info", "b.example", [("host", "b.example")]),
+                                    request("/info?y=2", "c"), request("/info"), request("/info", None, [("host", "d")]),
+                                    request("/info?", "e")])
+                for headers, body in answers:
+                    print(body.decode().replace("\n", " | "))
+
+                paths = ["/shared", "/hello", "/shared", "/shared-evil", "/shared", "/shared-evil", "/shared-close", "/empty"]
+                for (headers, body), path in zip(exchange([request(p) for p in paths]), paths):
+                    fields = [(name, value) for name, value in headers if name != "date"]
+                    print(path, body.decode(), fields, "date" in dict(headers))
+                print("open", dict(exchange([request("/hello")])[0][0])[":status"])
+                """#, ["\(server.port)"])
+            #expect(result.stdoutString == """
+                echo True
+                method=GET | path=/info | query=x=1 | version=HTTP/2 | host=a.example | host=a.example
+                method=GET | path=/info | query=<nil> | version=HTTP/2 | host=b.example | host=b.example
+                method=GET | path=/info | query=y=2 | version=HTTP/2 | host=c | host=c
+                method=GET | path=/info | query=<nil> | version=HTTP/2 | host=t | host=t
+                method=GET | path=/info | query=<nil> | version=HTTP/2 | host=d | host=d
+                method=GET | path=/info | query= | version=HTTP/2 | host=e | host=e
+                /shared shared [(':status', '200'), ('content-type', 'text/x-shared'), ('x-shared', '1'), ('content-length', '6')] True
+                /hello hello [(':status', '200'), ('content-type', 'text/plain; charset=utf-8'), ('content-length', '5')] True
+                /shared shared [(':status', '200'), ('content-type', 'text/x-shared'), ('x-shared', '1'), ('content-length', '6')] True
+                /shared-evil evil [(':status', '200'), ('x-good', 'yes'), ('content-length', '4')] True
+                /shared shared [(':status', '200'), ('content-type', 'text/x-shared'), ('x-shared', '1'), ('content-length', '6')] True
+                /shared-evil evil [(':status', '200'), ('x-good', 'yes'), ('content-length', '4')] True
+                /shared-close bye [(':status', '200'), ('x-shared', '2'), ('content-length', '3')] True
+                /empty  [(':status', '204')] True
+                open 200
+
+                """, "\(result.stderr)")
+            // The bad field is reported each time it is dropped.
+            let dropped = server.logs.all.filter { $0.message == "handler returned an invalid header field; dropped it" }
+            #expect(dropped.count == 2)
+        }
+    }
+
     @Test("a slow async handler on one stream does not delay the other streams of its connection")
     func slowStream() async throws {
         try await withProductionServer { server in

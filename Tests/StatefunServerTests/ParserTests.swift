@@ -68,6 +68,22 @@ struct ParserTests {
         }
     }
 
+    @Test("decimal digits written without a String match String(_:), from 0 to Int.max")
+    func decimalDigits() {
+        var values = [0, 1, 9, 10, 99, 100, 200, 204, 999, 1000, 65536, 123_456_789, Int.max, -5]
+        values += (0..<200).map { _ in Int.random(in: 0...Int.max) >> Int.random(in: 0...62) }
+        for value in values {
+            var appended: [UInt8] = [UInt8(ascii: "x")]
+            appendDecimal(value, to: &appended)
+            let written = withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { buffer in
+                Array(buffer[..<writeDecimal(value, to: buffer)])
+            }
+            let expected = Array(String(max(value, 0)).utf8)
+            #expect(written == expected, "\(value)")
+            #expect(appended == [UInt8(ascii: "x")] + expected, "\(value)")
+        }
+    }
+
     @Test("header-name characters are exactly RFC 9110's tchar")
     func tcharMasks() {
         let tchar = Set(Array("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ".utf8))

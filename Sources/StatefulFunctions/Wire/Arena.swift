@@ -114,6 +114,8 @@ final class Arena {
     /// The arrays whose storage this arena lent to protobuf-c (decoding) or
     /// points protobuf-c at (encoding): kept alive as long as the arena.
     @exclusivity(unchecked) private var sharedArrays: [[UInt8]] = []
+    /// Where ``bytes(_:)`` starts looking in `sharedArrays`.
+    @exclusivity(unchecked) private var sharedCursor = 0
 
     /// `size` bytes for protobuf-c: from the arena, or the storage of a new
     /// Swift array when large (its bytes stay uninitialised until protobuf-c
@@ -133,8 +135,18 @@ final class Arena {
     /// into when it was large (``allocateForProtobufC(_:)``), else a copy.
     func bytes(_ data: ProtobufCBinaryData) -> [UInt8] {
         if data.len >= Self.sharedBytesThreshold, let field = data.data {
-            for array in sharedArrays where array.count == data.len {
-                if array.withUnsafeBufferPointer({ $0.baseAddress == UnsafePointer(field) }) { return array }
+            // Fields are mostly asked for in the order protobuf-c allocated
+            // them: the search starts after the last match (linear in the
+            // number of large fields, not quadratic) and wraps around.
+            let count = sharedArrays.count
+            var i = count == 0 ? 0 : sharedCursor % count
+            for _ in 0..<count {
+                let array = sharedArrays[i]
+                i = i + 1 == count ? 0 : i + 1
+                if array.count == data.len && array.withUnsafeBufferPointer({ $0.baseAddress == UnsafePointer(field) }) {
+                    sharedCursor = i
+                    return array
+                }
             }
         }
         return [UInt8](protobufC: data)
