@@ -3,17 +3,38 @@ import CStatefunProtocol
 // The StateFun 3.x built-in types: `io.statefun.types/<name>`, encoded as the
 // wrapper messages of the runtime's types.proto. They pack into a 2.x `Any` too.
 
+// Every wrapper is one field, number 1. Its canonical encodings (the field,
+// or nothing for the zero value, as proto3 writes them and protobuf-c too)
+// are read and written here directly: for a value this small, protobuf-c's
+// descriptor-driven pack and unpack cost more than the value's own work.
+// Anything else (unknown fields, a field repeated, a longer varint) is
+// decoded by protobuf-c.
+
 extension Bool: PackableMessage {
     /// `io.statefun.types/bool`, a `BooleanWrapper`.
     public static var typeName: String { "io.statefun.types/bool" }
 
     public init(packedBytes: [UInt8]) throws {
-        self = try decodeWrapper(packedBytes, "bool", io__statefun__sdk__types__boolean_wrapper__unpack) {
-            $0.pointee.value != 0
+        if packedBytes.isEmpty {
+            self = false
+        } else if packedBytes.count == 2 && packedBytes[0] == 0x08 && packedBytes[1] == 1 {
+            self = true
+        } else {
+            self = try Self.decodedByProtobufC(packedBytes)
         }
     }
 
     public func packedBytes() throws -> [UInt8] {
+        self ? [0x08, 1] : []
+    }
+
+    static func decodedByProtobufC(_ packedBytes: [UInt8]) throws -> Bool {
+        try decodeWrapper(packedBytes, "bool", io__statefun__sdk__types__boolean_wrapper__unpack) {
+            $0.pointee.value != 0
+        }
+    }
+
+    func packedByProtobufC() -> [UInt8] {
         var wrapper = Io__Statefun__Sdk__Types__BooleanWrapper()
         io__statefun__sdk__types__boolean_wrapper__init(&wrapper)
         wrapper.value = self ? 1 : 0
@@ -26,10 +47,24 @@ extension Int32: PackableMessage {
     public static var typeName: String { "io.statefun.types/int" }
 
     public init(packedBytes: [UInt8]) throws {
-        self = try decodeWrapper(packedBytes, "int", io__statefun__sdk__types__int_wrapper__unpack) { $0.pointee.value }
+        if packedBytes.isEmpty {
+            self = 0
+        } else if packedBytes.count == 5 && packedBytes[0] == 0x0D {
+            self = Int32(bitPattern: UInt32(truncatingIfNeeded: readLittleEndian(packedBytes, 4)))
+        } else {
+            self = try Self.decodedByProtobufC(packedBytes)
+        }
     }
 
     public func packedBytes() throws -> [UInt8] {
+        self == 0 ? [] : fixedField(tag: 0x0D, UInt64(UInt32(bitPattern: self)), size: 4)
+    }
+
+    static func decodedByProtobufC(_ packedBytes: [UInt8]) throws -> Int32 {
+        try decodeWrapper(packedBytes, "int", io__statefun__sdk__types__int_wrapper__unpack) { $0.pointee.value }
+    }
+
+    func packedByProtobufC() -> [UInt8] {
         var wrapper = Io__Statefun__Sdk__Types__IntWrapper()
         io__statefun__sdk__types__int_wrapper__init(&wrapper)
         wrapper.value = self
@@ -42,10 +77,24 @@ extension Int64: PackableMessage {
     public static var typeName: String { "io.statefun.types/long" }
 
     public init(packedBytes: [UInt8]) throws {
-        self = try decodeWrapper(packedBytes, "long", io__statefun__sdk__types__long_wrapper__unpack) { $0.pointee.value }
+        if packedBytes.isEmpty {
+            self = 0
+        } else if packedBytes.count == 9 && packedBytes[0] == 0x09 {
+            self = Int64(bitPattern: readLittleEndian(packedBytes, 8))
+        } else {
+            self = try Self.decodedByProtobufC(packedBytes)
+        }
     }
 
     public func packedBytes() throws -> [UInt8] {
+        self == 0 ? [] : fixedField(tag: 0x09, UInt64(bitPattern: self), size: 8)
+    }
+
+    static func decodedByProtobufC(_ packedBytes: [UInt8]) throws -> Int64 {
+        try decodeWrapper(packedBytes, "long", io__statefun__sdk__types__long_wrapper__unpack) { $0.pointee.value }
+    }
+
+    func packedByProtobufC() -> [UInt8] {
         var wrapper = Io__Statefun__Sdk__Types__LongWrapper()
         io__statefun__sdk__types__long_wrapper__init(&wrapper)
         wrapper.value = self
@@ -90,12 +139,45 @@ extension String: PackableMessage {
     public static var typeName: String { "io.statefun.types/string" }
 
     public init(packedBytes: [UInt8]) throws {
-        self = try decodeWrapper(packedBytes, "string", io__statefun__sdk__types__string_wrapper__unpack) {
+        if packedBytes.isEmpty {
+            self = ""
+            return
+        }
+        let decoded = packedBytes.withUnsafeBufferPointer { bytes -> String? in
+            guard bytes[0] == 0x0A, let (length, start) = readVarint(bytes, at: 1), length == UInt64(bytes.count - start) else {
+                return nil
+            }
+            return String(decoding: UnsafeBufferPointer(rebasing: bytes[start...]), as: UTF8.self)
+        }
+        self = try decoded ?? Self.decodedByProtobufC(packedBytes)
+    }
+
+    /// The field, its length and the UTF-8 bytes (a NUL included: protobuf-c's
+    /// C strings would end there).
+    public func packedBytes() throws -> [UInt8] {
+        var string = self
+        return string.withUTF8 { utf8 in
+            guard !utf8.isEmpty else { return [] }
+            let size = 11 + utf8.count
+            if size <= 512 {
+                return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: size) { buffer in
+                    Array(UnsafeBufferPointer(rebasing: buffer[..<lengthDelimitedField(tag: 0x0A, utf8, into: buffer)]))
+                }
+            }
+            var packed = [UInt8](repeating: 0, count: size)
+            let count = packed.withUnsafeMutableBufferPointer { lengthDelimitedField(tag: 0x0A, utf8, into: $0) }
+            packed.removeLast(size - count)
+            return packed
+        }
+    }
+
+    static func decodedByProtobufC(_ packedBytes: [UInt8]) throws -> String {
+        try decodeWrapper(packedBytes, "string", io__statefun__sdk__types__string_wrapper__unpack) {
             String(protobufC: $0.pointee.value)
         }
     }
 
-    public func packedBytes() throws -> [UInt8] {
+    func packedByProtobufC() -> [UInt8] {
         var wrapper = Io__Statefun__Sdk__Types__StringWrapper()
         io__statefun__sdk__types__string_wrapper__init(&wrapper)
         return withCString { value in
@@ -103,6 +185,57 @@ extension String: PackableMessage {
             return packProtobufC(&wrapper)
         }
     }
+}
+
+/// The `size`-byte little-endian integer after the tag byte.
+@inline(__always) private func readLittleEndian(_ bytes: [UInt8], _ size: Int) -> UInt64 {
+    var value: UInt64 = 0
+    for i in (1...size).reversed() { value = value << 8 | UInt64(bytes[i]) }
+    return value
+}
+
+/// A fixed32 or fixed64 field: the tag, then `size` bytes little-endian.
+@inline(__always) private func fixedField(tag: UInt8, _ value: UInt64, size: Int) -> [UInt8] {
+    size == 4
+        ? [tag, UInt8(truncatingIfNeeded: value), UInt8(truncatingIfNeeded: value >> 8),
+           UInt8(truncatingIfNeeded: value >> 16), UInt8(truncatingIfNeeded: value >> 24)]
+        : [tag, UInt8(truncatingIfNeeded: value), UInt8(truncatingIfNeeded: value >> 8),
+           UInt8(truncatingIfNeeded: value >> 16), UInt8(truncatingIfNeeded: value >> 24),
+           UInt8(truncatingIfNeeded: value >> 32), UInt8(truncatingIfNeeded: value >> 40),
+           UInt8(truncatingIfNeeded: value >> 48), UInt8(truncatingIfNeeded: value >> 56)]
+}
+
+/// Writes a length-delimited field (tag, varint length, bytes) at the start of
+/// `buffer`, which has room for 11 bytes more than `bytes`; returns its size.
+private func lengthDelimitedField(tag: UInt8, _ bytes: UnsafeBufferPointer<UInt8>, into buffer: UnsafeMutableBufferPointer<UInt8>) -> Int {
+    buffer[0] = tag
+    var at = 1
+    var length = UInt64(bytes.count)
+    while length >= 0x80 {
+        buffer[at] = UInt8(truncatingIfNeeded: length) | 0x80
+        length >>= 7
+        at += 1
+    }
+    buffer[at] = UInt8(length)
+    at += 1
+    UnsafeMutableRawBufferPointer(rebasing: UnsafeMutableRawBufferPointer(buffer)[at...]).copyMemory(from: UnsafeRawBufferPointer(bytes))
+    return at + bytes.count
+}
+
+/// The varint at `index` and the index after it; nil if it runs past the end
+/// or is longer than ten bytes.
+private func readVarint(_ bytes: UnsafeBufferPointer<UInt8>, at index: Int) -> (UInt64, Int)? {
+    var value: UInt64 = 0
+    var shift: UInt64 = 0
+    var at = index
+    while at < bytes.count && shift < 64 {
+        let byte = bytes[at]
+        value |= UInt64(byte & 0x7F) << shift
+        at += 1
+        if byte & 0x80 == 0 { return (value, at) }
+        shift += 7
+    }
+    return nil
 }
 
 private func decodeWrapper<Message, Value>(

@@ -1,0 +1,65 @@
+@testable import StatefulFunctions
+import Testing
+
+/// The built-in types' own codec against protobuf-c's, byte for byte.
+@Suite("Built-in types on the wire")
+struct BuiltInWireTests {
+    @Test("Int32 and Int64 are written as protobuf-c writes them and read back, at the edges and at random")
+    func integers() throws {
+        var ints: [Int32] = [0, 1, -1, 255, 256, .min, .max]
+        ints += (0..<100).map { _ in .random(in: .min ... .max) }
+        for value in ints {
+            let packed = try value.packedBytes()
+            #expect(packed == value.packedByProtobufC(), "\(value)")
+            #expect(try Int32(packedBytes: packed) == value)
+            #expect(try Int32.decodedByProtobufC(packed) == value)
+        }
+        var longs: [Int64] = [0, 1, -1, 1 << 32, .min, .max]
+        longs += (0..<100).map { _ in .random(in: .min ... .max) }
+        for value in longs {
+            let packed = try value.packedBytes()
+            #expect(packed == value.packedByProtobufC(), "\(value)")
+            #expect(try Int64(packedBytes: packed) == value)
+            #expect(try Int64.decodedByProtobufC(packed) == value)
+        }
+    }
+
+    @Test("Bool is written as protobuf-c writes it and read back")
+    func booleans() throws {
+        for value in [false, true] {
+            #expect(try value.packedBytes() == value.packedByProtobufC())
+            #expect(try Bool(packedBytes: value.packedBytes()) == value)
+        }
+    }
+
+    @Test("String is written as protobuf-c writes it (lengths across varint sizes, UTF-8) and read back")
+    func strings() throws {
+        var strings = ["", "a", "héllo 🙂", String(repeating: "x", count: 127), String(repeating: "y", count: 128)]
+        strings += [String(repeating: "z", count: 300), String(repeating: "w", count: 16_384), String(repeating: "é", count: 70_000)]
+        for value in strings {
+            let packed = try value.packedBytes()
+            #expect(packed == value.packedByProtobufC(), "\(value.utf8.count) bytes")
+            #expect(try String(packedBytes: packed) == value)
+            #expect(try String.decodedByProtobufC(packed) == value)
+        }
+        // A NUL is kept (protobuf-c's C strings end there).
+        #expect(try String(packedBytes: "a\0b".packedBytes()) == "a\0b")
+    }
+
+    @Test("encodings other than the canonical one are read as protobuf does (last field wins, unknown fields skipped); broken ones throw")
+    func otherEncodings() throws {
+        #expect(try Int32(packedBytes: [0x0D, 1, 0, 0, 0, 0x0D, 2, 0, 0, 0]) == 2)
+        #expect(try Int32(packedBytes: [0x0D, 7, 0, 0, 0, 0x10, 1]) == 7)
+        #expect(try Int64(packedBytes: [0x09, 1, 0, 0, 0, 0, 0, 0, 0, 0x18, 5]) == 1)
+        #expect(try Bool(packedBytes: [0x08, 2]) == true)
+        #expect(try Bool(packedBytes: [0x08, 1, 0x08, 0]) == false)
+        #expect(try String(packedBytes: [0x0A, 1, 0x41, 0x10, 1]) == "A")
+        #expect(try String(packedBytes: [0x0A, 1, 0x41, 0x0A, 1, 0x42]) == "B")
+        #expect(try String(packedBytes: [0x0A, 0x81, 0x00, 0x41]) == "A")
+        #expect(throws: StatefulFunctionsError.self) { try Int32(packedBytes: [0x0D, 1, 2]) }
+        #expect(throws: StatefulFunctionsError.self) { try Int64(packedBytes: [0x09, 1]) }
+        #expect(throws: StatefulFunctionsError.self) { try String(packedBytes: [0x0A, 5, 0x41]) }
+        #expect(throws: StatefulFunctionsError.self) { try String(packedBytes: [0x0A]) }
+        #expect(throws: StatefulFunctionsError.self) { try Bool(packedBytes: [0x08]) }
+    }
+}
