@@ -20,6 +20,12 @@ package struct BatchInvocation {
 }
 
 extension StatefulFunction {
+    /// True when the function's body never suspends (bound with a closure that does not `await`).
+    package var isSynchronous: Bool {
+        if case .synchronous = body { return true }
+        return false
+    }
+
     /// Runs the invocations of one batch in order on `context`, each seeing the
     /// state the one before it left. The first failure stops the batch.
     ///
@@ -30,17 +36,7 @@ extension StatefulFunction {
     ) async throws(InvocationFailure) {
         switch body {
         case .synchronous(let body):
-            // No suspension point between invocations.
-            for (index, invocation) in invocations.enumerated() {
-                context.caller = invocation.caller
-                var failure: (any Error)?
-                do {
-                    try body(context, invocation.argument)
-                } catch {
-                    failure = error
-                }
-                try Self.check(context, index, failure)
-            }
+            try Self.run(invocations, in: context, body)
         case .asynchronous(let body):
             for (index, invocation) in invocations.enumerated() {
                 context.caller = invocation.caller
@@ -52,11 +48,41 @@ extension StatefulFunction {
                 }
                 try Self.check(context, index, failure)
             }
+            try Self.encodeStates(context, invocations.count)
         }
+    }
+
+    /// ``run(_:in:)`` for a synchronous function (``isSynchronous``), without a task.
+    package func runSynchronously(_ invocations: [BatchInvocation], in context: Context) throws(InvocationFailure) {
+        guard case .synchronous(let body) = body else {
+            preconditionFailure("runSynchronously(_:in:) called for a function whose body is async")
+        }
+        try Self.run(invocations, in: context, body)
+    }
+
+    /// The batch loop of a synchronous body: no suspension point between invocations.
+    private static func run(
+        _ invocations: [BatchInvocation], in context: Context, _ body: (Context, AnyMessage) throws -> Void
+    ) throws(InvocationFailure) {
+        for (index, invocation) in invocations.enumerated() {
+            context.caller = invocation.caller
+            var failure: (any Error)?
+            do {
+                try body(context, invocation.argument)
+            } catch {
+                failure = error
+            }
+            try check(context, index, failure)
+        }
+        try encodeStates(context, invocations.count)
+    }
+
+    /// Packs the states the batch stored; a failure is the last invocation's.
+    private static func encodeStates(_ context: Context, _ count: Int) throws(InvocationFailure) {
         do {
             try context.encodeStates()
         } catch {
-            throw InvocationFailure(index: invocations.count - 1, cause: error)
+            throw InvocationFailure(index: count - 1, cause: error)
         }
     }
 

@@ -69,6 +69,7 @@ public struct RequestReplyHandler: Sendable {
         metricsFactory: any MetricsFactory = MetricsSystem.factory
     ) {
         self.functions = FunctionTable(functions.snapshot, metricsFactory: metricsFactory)
+        self.isSynchronous = self.functions.entries.allSatisfy { $0.function.isSynchronous }
         self.protocolVersion = protocolVersion
         self.logger = logger
         self.instruments = Instruments(factory: metricsFactory)
@@ -80,9 +81,31 @@ public struct RequestReplyHandler: Sendable {
             return RequestReplyResponse(
                 status: 200, contentType: RequestReplyResponse.protobufContentType, body: try await measuredReply(to: body))
         } catch {
-            logger.error("request failed", metadata: ["status": "\(error.status)", "cause": "\(error.message)"])
-            return .failure(error.status, error.message)
+            return failureResponse(error)
         }
+    }
+
+    /// True when every bound function is synchronous (its closure never
+    /// `await`s): then ``handleSynchronously(_:)`` answers any request.
+    public let isSynchronous: Bool
+
+    /// Handles one request body without suspending, as ``handle(_:)`` does:
+    /// for a server that answers on the thread that read the request, with no
+    /// task. `nil` unless ``isSynchronous``.
+    public func handleSynchronously(_ body: [UInt8]) -> RequestReplyResponse? {
+        guard isSynchronous else { return nil }
+        do {
+            return RequestReplyResponse(
+                status: 200, contentType: RequestReplyResponse.protobufContentType, body: try replySynchronously(to: body))
+        } catch {
+            instruments.failed(status: error.status)
+            return failureResponse(error)
+        }
+    }
+
+    private func failureResponse(_ error: RequestReplyError) -> RequestReplyResponse {
+        logger.error("request failed", metadata: ["status": "\(error.status)", "cause": "\(error.message)"])
+        return .failure(error.status, error.message)
     }
 
     /// Handles one request body and returns the serialized `FromFunction`.
@@ -101,7 +124,45 @@ public struct RequestReplyHandler: Sendable {
         }
     }
 
+    /// A request decoded and ready to run, or already answered.
+    private enum Prepared {
+        /// Answered without running the function (a 3.x incomplete context).
+        case answered([UInt8])
+        case run(FunctionTable.Entry, InvocationBatch, Context)
+    }
+
     private func reply(to body: [UInt8]) async throws(RequestReplyError) -> [UInt8] {
+        switch try prepare(body) {
+        case .answered(let reply):
+            return reply
+        case .run(let entry, let batch, let context):
+            // The same batch loop as the in-process test runtime (StatefulFunction.run).
+            do {
+                try await entry.function.run(batch.invocations, in: context)
+            } catch {
+                throw failed(error, entry, batch)
+            }
+            return completed(entry, batch, context)
+        }
+    }
+
+    /// ``reply(to:)`` for handlers whose functions are all synchronous.
+    private func replySynchronously(to body: [UInt8]) throws(RequestReplyError) -> [UInt8] {
+        switch try prepare(body) {
+        case .answered(let reply):
+            return reply
+        case .run(let entry, let batch, let context):
+            do {
+                try entry.function.runSynchronously(batch.invocations, in: context)
+            } catch {
+                throw failed(error, entry, batch)
+            }
+            return completed(entry, batch, context)
+        }
+    }
+
+    /// Decodes the request, finds its function and builds the context of the batch.
+    private func prepare(_ body: [UInt8]) throws(RequestReplyError) -> Prepared {
         let batch: InvocationBatch
         do {
             switch protocolVersion {
@@ -124,23 +185,25 @@ public struct RequestReplyHandler: Sendable {
             states = batch.states
         case .v3:
             let missing = function.valueSpecs.filter { spec in !batch.states.contains { $0.name == spec.name } }
-            if !missing.isEmpty { return ProtocolV3.encodeIncompleteContext(missing: missing) }
+            if !missing.isEmpty { return .answered(ProtocolV3.encodeIncompleteContext(missing: missing)) }
             states = try declaredStates(function.valueSpecs, from: batch)
         }
         let context = Context(address: batch.target, states: states, protocolVersion: protocolVersion)
         entry.batchSizes.record(batch.invocations.count)
-        // The same batch loop as the in-process test runtime (StatefulFunction.run).
-        do {
-            try await function.run(batch.invocations, in: context)
-            entry.invocations.increment(by: batch.invocations.count)
-        } catch {
-            entry.invocations.increment(by: error.index + 1)
-            throw RequestReplyError(
-                status: 500,
-                message: "function \(batch.target.typename) at address \(batch.target) failed"
-                    + " on invocation \(error.index + 1) of \(batch.invocations.count)"
-                    + " (message type '\(batch.invocations[error.index].argument.typeURL)'): \(error.cause)")
-        }
+        return .run(entry, batch, context)
+    }
+
+    private func failed(_ error: InvocationFailure, _ entry: FunctionTable.Entry, _ batch: InvocationBatch) -> RequestReplyError {
+        entry.invocations.increment(by: error.index + 1)
+        return RequestReplyError(
+            status: 500,
+            message: "function \(batch.target.typename) at address \(batch.target) failed"
+                + " on invocation \(error.index + 1) of \(batch.invocations.count)"
+                + " (message type '\(batch.invocations[error.index].argument.typeURL)'): \(error.cause)")
+    }
+
+    private func completed(_ entry: FunctionTable.Entry, _ batch: InvocationBatch, _ context: Context) -> [UInt8] {
+        entry.invocations.increment(by: batch.invocations.count)
         switch protocolVersion {
         case .v2: return ProtocolV2.encodeResponse(context)
         case .v3: return ProtocolV3.encodeResponse(context)

@@ -835,14 +835,22 @@ final class EventLoop: @unchecked Sendable {
         updateInterest(connection)
     }
 
-    /// Starts `route`'s handler for `request`. A built-in route answers at once
-    /// (the response is returned); any other runs as a Task on the configured
-    /// executor and sends its response back to this loop.
+    /// Starts `route`'s handler for `request`. A built-in route, and a
+    /// synchronous handler of an HTTP/1.1 request when handlers run on the
+    /// loop, answer at once (the response is returned); any other runs as a
+    /// Task on the configured executor and sends its response back to this loop.
     func startHandler(_ route: Route, _ request: consuming ServerRequest, connection: UInt64, stream: Int32) -> ServerResponse? {
         if let inline = route.inlineHandler { return inline(request) }
-        let handler = route.handler
         let context = self.context
         let unixSocketPath = request.peer.hasPrefix("unix:") ? context.configuration.unixSocketPath : nil
+        if stream == 0, let synchronous = route.synchronousHandler, context.configuration.handlerExecution == .eventLoop {
+            let response = synchronous(request)
+            if let dumper = context.dumper, dumper.shouldDump(response.status) {
+                dumper.dump(request, response, unixSocketPath: unixSocketPath)
+            }
+            return response
+        }
+        let handler = route.handler
         context.metrics.handlersInFlight.increment()
         let operation: @Sendable () async -> Void = { [self, request = consume request] in
             let response = await handler(request)

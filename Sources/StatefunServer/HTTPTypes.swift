@@ -125,6 +125,12 @@ public struct Route: Sendable {
     public var methods: Set<String>
     /// Produces the response for a request.
     public var handler: @Sendable (ServerRequest) async -> ServerResponse
+    /// The same handler without suspension points, when it has none: with
+    /// ``HandlerExecution/eventLoop`` an HTTP/1.1 request is then answered by
+    /// calling it on the loop that read the request, without a task. (HTTP/2
+    /// streams still run as tasks: a connection's streams are read together,
+    /// and tasks let their answers go out while the rest run.)
+    public var synchronousHandler: (@Sendable (ServerRequest) -> ServerResponse)?
     /// Set for the server's own routes (the health check): answered on the event loop, without a task.
     var inlineHandler: (@Sendable (ServerRequest) -> ServerResponse)?
 
@@ -136,6 +142,15 @@ public struct Route: Sendable {
         self.path = path
         self.methods = methods
         self.handler = handler
+    }
+
+    /// Creates a route whose handler never suspends (``synchronousHandler``).
+    public init(
+        path: String, methods: Set<String> = ["POST"],
+        synchronousHandler: @escaping @Sendable (ServerRequest) -> ServerResponse
+    ) {
+        self.init(path: path, methods: methods, handler: { request in synchronousHandler(request) })
+        self.synchronousHandler = synchronousHandler
     }
 }
 

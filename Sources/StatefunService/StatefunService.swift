@@ -10,20 +10,34 @@ private let protobufHeaders: [(name: String, value: String)] = [
     (name: "Content-Type", value: RequestReplyResponse.protobufContentType)
 ]
 
+private func serverResponse(_ response: RequestReplyResponse) -> ServerResponse {
+    ServerResponse(
+        status: response.status,
+        headers: response.contentType == RequestReplyResponse.protobufContentType
+            ? protobufHeaders : [(name: "Content-Type", value: response.contentType)],
+        body: response.body,
+        cause: response.status == 200 ? nil : String(decoding: response.body, as: UTF8.self))
+}
+
 extension Route {
     /// A route that serves a ``RequestReplyHandler`` at `path` for `POST` requests.
     /// A failure's text (the handler's error line) becomes the response's
     /// `cause`, which the server logs with the peer and dumps with the request.
     public static func statefun(_ path: String = "/statefun", handler: RequestReplyHandler) -> Route {
-        Route(path: path, methods: ["POST"]) { request in
-            let response = await handler.handle(request.body)
-            return ServerResponse(
-                status: response.status,
-                headers: response.contentType == RequestReplyResponse.protobufContentType
-                    ? protobufHeaders : [(name: "Content-Type", value: response.contentType)],
-                body: response.body,
-                cause: response.status == 200 ? nil : String(decoding: response.body, as: UTF8.self))
+        var route = Route(path: path, methods: ["POST"]) { request in
+            serverResponse(await handler.handle(request.body))
         }
+        // Functions that never suspend are answered without a task (on the event loop).
+        if handler.isSynchronous {
+            route.synchronousHandler = { request in
+                // Never nil: isSynchronous is fixed when the handler is made.
+                guard let response = handler.handleSynchronously(request.body) else {
+                    return .text(500, "the handler's functions are not synchronous")
+                }
+                return serverResponse(response)
+            }
+        }
+        return route
     }
 
     /// A `GET` route answering with `registry`'s metrics in the Prometheus text format.

@@ -384,3 +384,42 @@ import Testing
         #expect(sent == Self.arguments.flatMap { [$0, Self.kept] })
     }
 }
+
+@Suite struct SynchronousHandlingTests {
+    @Test("a handler of synchronous functions answers without suspending, exactly as the async path does")
+    func sameAnswersBothWays() async throws {
+        let functions = StatefulFunctions()
+        try Greeter.register(in: functions)
+        try functions.bind("example/fails") { _, _ in throw TestFailure("on purpose") }
+        let handler = RequestReplyHandler(functions)
+        #expect(handler.isSynchronous)
+        let bodies: [[UInt8]] = [
+            try toFunction(
+                target: greeterAddress, states: [("seen_count", nil)],
+                invocations: [(nil, try greet("bo")), (callerAddress, try greet("bo"))]),
+            try toFunction(target: greeterAddress, states: [("seen_count", nil)], invocations: []),
+            try toFunction(
+                target: Address(namespace: "example", type: "fails", id: "x"), states: [],
+                invocations: [(nil, try greet("bo"))]),
+            try toFunction(
+                target: Address(namespace: "example", type: "nobody", id: "x"), states: [],
+                invocations: [(nil, try greet("bo"))]),
+            [0xFF, 0x01, 0x02],
+        ]
+        var statuses: [Int] = []
+        for body in bodies {
+            let synchronous = try #require(handler.handleSynchronously(body))
+            #expect(synchronous == (await handler.handle(body)))
+            statuses.append(synchronous.status)
+        }
+        #expect(statuses == [200, 400, 500, 404, 400])
+        #expect(try invocationResult(#require(handler.handleSynchronously(bodies[0]))).outgoingEgresses.count == 2)
+
+        // One async function, and the handler is not synchronous.
+        try functions.bind("example/waits") { _, _ in await Task.yield() }
+        let mixed = RequestReplyHandler(functions)
+        #expect(!mixed.isSynchronous)
+        #expect(mixed.handleSynchronously(bodies[0]) == nil)
+        #expect((await mixed.handle(bodies[0])).status == 200)
+    }
+}

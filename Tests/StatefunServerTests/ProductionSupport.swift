@@ -39,6 +39,17 @@ func productionRoutes(_ hooks: TestHooks) -> [Route] {
             let sum = request.body.reduce(into: UInt32(0)) { $0 &+= UInt32($1) }
             return .text(200, "\(request.body.count) \(sum)")
         },
+        // A handler without suspension points: whether it ran in a task, and on which thread.
+        Route(path: "/sync", methods: ["GET", "POST"], synchronousHandler: { request in
+            let inTask = withUnsafeCurrentTask { $0 != nil }
+            let name = (try? String(contentsOfFile: "/proc/thread-self/comm", encoding: .utf8)) ?? "?"
+            if let status = Int(request.query ?? "") {
+                return ServerResponse(
+                    status: status, headers: [(name: "Content-Type", value: "text/plain; charset=utf-8")],
+                    body: Array("failed on purpose\n".utf8), cause: "the test asked for \(status)")
+            }
+            return .text(200, "task=\(inTask) thread=\(name.trimmingCharacters(in: .whitespacesAndNewlines))")
+        }),
         // Fails with the status in the query (`/fail?500`), a cause, and a text body.
         Route(path: "/fail") { request in
             let status = Int(request.query ?? "") ?? 500

@@ -120,6 +120,34 @@ struct SchedulingTests {
         }
     }
 
+    @Test("with .eventLoop, a synchronous handler answers HTTP/1.1 on the loop without a task (failures still dumped); HTTP/2 and other executions run it as a task")
+    func synchronousHandlers() async throws {
+        let directory = NSTemporaryDirectory() + "statefun-sync-dump-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try await withProductionServer({
+            $0.handlerExecution = .eventLoop
+            $0.eventLoopCount = 1
+            $0.failedRequestDump = FailedRequestDumpConfiguration(directory: directory)
+        }) { server in
+            for _ in 0..<3 {
+                #expect(try await curl([server.base + "/sync"]).stdoutString == "task=false thread=http-loop-0")
+            }
+            let h2 = try await curl(["--http2-prior-knowledge", server.base + "/sync"])
+            #expect(h2.stdoutString == "task=true thread=http-loop-0", "\(h2.stderr)")
+            let failed = try await curl(["-w", "%{http_code}", "--data-binary", "input", server.base + "/sync?500"])
+            #expect(failed.stdoutString == "failed on purpose\n500")
+            let files = try FileManager.default.contentsOfDirectory(atPath: directory)
+            let meta = try #require(files.first { $0.hasSuffix("-500.txt") }, "\(files)")
+            let text = try String(contentsOfFile: directory + "/" + meta, encoding: .utf8)
+            #expect(text.contains("cause: the test asked for 500"), "\(text)")
+            #expect(server.logs.all.filter { $0.message == "request failed" }.count == 1)
+        }
+        try await withProductionServer { server in
+            let answer = try await curl([server.base + "/sync"]).stdoutString
+            #expect(answer.hasPrefix("task=true "), "\(answer)")
+        }
+    }
+
     @Test("a slow async handler on one connection does not delay another connection")
     func slowConnection() async throws {
         try await withProductionServer { server in
