@@ -533,11 +533,7 @@ final class EventLoop: @unchecked Sendable {
 
     private func ingest(_ connection: Connection, _ bytes: UnsafeRawBufferPointer) {
         if let session = connection.http2, connection.phase == .http2 {
-            if session.receive(bytes) {
-                flush(connection)
-            } else {
-                failHTTP2(connection)
-            }
+            receiveHTTP2(connection, session, bytes)
             return
         }
         var bytes = bytes
@@ -841,15 +837,9 @@ final class EventLoop: @unchecked Sendable {
     /// Task on the configured executor and sends its response back to this loop.
     func startHandler(_ route: Route, _ request: consuming ServerRequest, connection: UInt64, stream: Int32) -> ServerResponse? {
         if let inline = route.inlineHandler { return inline(request) }
+        if stream == 0, canAnswerSynchronously(route) { return answerSynchronously(route, request) }
         let context = self.context
         let unixSocketPath = request.peer.hasPrefix("unix:") ? context.configuration.unixSocketPath : nil
-        if stream == 0, let synchronous = route.synchronousHandler, context.configuration.handlerExecution == .eventLoop {
-            let response = synchronous(request)
-            if let dumper = context.dumper, dumper.shouldDump(response.status) {
-                dumper.dump(request, response, unixSocketPath: unixSocketPath)
-            }
-            return response
-        }
         let handler = route.handler
         context.metrics.handlersInFlight.increment()
         let operation: @Sendable () async -> Void = { [self, request = consume request] in
@@ -869,6 +859,24 @@ final class EventLoop: @unchecked Sendable {
             Task(operation: operation)
         }
         return nil
+    }
+
+    /// Whether `route`'s requests are answered by calling its synchronous
+    /// handler on this loop (``answerSynchronously(_:_:)``) rather than in a task.
+    func canAnswerSynchronously(_ route: Route) -> Bool {
+        route.synchronousHandler != nil && configuration.handlerExecution == .eventLoop
+    }
+
+    /// Runs `route`'s synchronous handler here and now; a failure is dumped as a task's would be.
+    func answerSynchronously(_ route: Route, _ request: ServerRequest) -> ServerResponse {
+        guard let synchronous = route.synchronousHandler else { preconditionFailure("the route has no synchronous handler") }
+        let response = synchronous(request)
+        if let dumper = context.dumper, dumper.shouldDump(response.status) {
+            dumper.dump(
+                request, response,
+                unixSocketPath: request.peer.hasPrefix("unix:") ? context.configuration.unixSocketPath : nil)
+        }
+        return response
     }
 
     private func deliver(_ response: ServerResponse, to connection: Connection) {
@@ -1030,12 +1038,27 @@ final class EventLoop: @unchecked Sendable {
         connection.inbound = []
         connection.inboundStart = 0
         connection.scanResume = 0
-        let ok = pending.withUnsafeBytes { session.receive($0) }
-        if ok {
-            flush(connection)
-        } else {
+        pending.withUnsafeBytes { receiveHTTP2(connection, session, $0) }
+    }
+
+    /// Feeds input to nghttp2, answers the requests it completed whose
+    /// handlers run synchronously, and writes. Their answers go out every
+    /// ``jobsPerFlush`` handlers, so the client works on the first while the
+    /// rest run (a client's streams arrive together).
+    private func receiveHTTP2(_ connection: Connection, _ session: HTTP2Session, _ bytes: UnsafeRawBufferPointer) {
+        guard session.receive(bytes) else {
+            session.dropReadyRequests()
             failHTTP2(connection)
+            return
         }
+        while session.answerReadyRequests(limit: Self.jobsPerFlush) {
+            flush(connection)
+            if connection.isClosed {
+                session.dropReadyRequests()
+                return
+            }
+        }
+        flush(connection)
     }
 
     /// nghttp2 gave up on the session: write what it queued (a GOAWAY) if the socket takes it, then close.

@@ -78,6 +78,10 @@ final class HTTP2Session {
     /// cannot start more handlers than that at once.
     @exclusivity(unchecked) private var orphanedHandlers: Set<Int32> = []
     @exclusivity(unchecked) private var refusedForOrphans = false
+    /// Requests whose handlers run synchronously, completed by the last input,
+    /// answered after nghttp2 has returned; the first `nextReadyRequest` are done.
+    @exclusivity(unchecked) private var readyRequests: [(id: Int32, route: Route, request: ServerRequest)] = []
+    @exclusivity(unchecked) private var nextReadyRequest = 0
     /// The last `:path` read and its path and query, reused while clients post to one path.
     @exclusivity(unchecked) private var lastTarget: (bytes: [UInt8], path: String, query: String?) = ([], "", nil)
 
@@ -402,9 +406,39 @@ final class HTTP2Session {
             headers: HTTPHeaders(stream.headers), body: stream.body, peer: connection.peerDescription)
         stream.body = []
         stream.headers = []
+        if loop.canAnswerSynchronously(route) {
+            // Answered once nghttp2 has returned (answerReadyRequests), not inside its callback.
+            readyRequests.append((id, route, request))
+            return
+        }
         if let response = loop.startHandler(route, request, connection: connection.id, stream: id) {
             handlerFinished(id, response)
         }
+    }
+
+    /// Answers up to `limit` of the requests whose handlers run synchronously,
+    /// in the order they completed. Returns whether more are waiting.
+    func answerReadyRequests(limit: Int) -> Bool {
+        let end = min(readyRequests.count, nextReadyRequest + limit)
+        while nextReadyRequest < end {
+            let (id, route, request) = readyRequests[nextReadyRequest]
+            nextReadyRequest += 1
+            guard let stream = stream(id), stream.state == .handling else {
+                // Reset by the client meanwhile: nothing to answer.
+                orphanedHandlers.remove(id)
+                continue
+            }
+            handlerFinished(id, loop.answerSynchronously(route, request))
+        }
+        if nextReadyRequest < readyRequests.count { return true }
+        dropReadyRequests()
+        return false
+    }
+
+    /// Forgets the requests still waiting for their synchronous handler (the connection is closing).
+    func dropReadyRequests() {
+        readyRequests.removeAll(keepingCapacity: true)
+        nextReadyRequest = 0
     }
 
     /// Opens the record of stream 1 after an `Upgrade: h2c`: its request was read

@@ -126,10 +126,10 @@ public struct Route: Sendable {
     /// Produces the response for a request.
     public var handler: @Sendable (ServerRequest) async -> ServerResponse
     /// The same handler without suspension points, when it has none: with
-    /// ``HandlerExecution/eventLoop`` an HTTP/1.1 request is then answered by
-    /// calling it on the loop that read the request, without a task. (HTTP/2
-    /// streams still run as tasks: a connection's streams are read together,
-    /// and tasks let their answers go out while the rest run.)
+    /// ``HandlerExecution/eventLoop`` a request is then answered by calling it
+    /// on the loop that read the request, without a task. (The streams an
+    /// HTTP/2 read completes are answered after it, a few at a time, each few
+    /// written before the next run.)
     public var synchronousHandler: (@Sendable (ServerRequest) -> ServerResponse)?
     /// Set for the server's own routes (the health check): answered on the event loop, without a task.
     var inlineHandler: (@Sendable (ServerRequest) -> ServerResponse)?
