@@ -252,48 +252,36 @@ struct HTTP2Client {
     }
 }
 
-let done = DispatchSemaphore(value: 0)
-if h2c {
-    Thread.detachNewThread {
-        let streams = 64
-        var client = HTTP2Client(path: socketPath, body: body, streams: streams)
-        guard client.round() == streams else {
-            print("the server did not answer every stream with 200")
-            exit(1)
-        }
-        let clock = ContinuousClock()
-        let start = clock.now
-        for _ in 0..<count {
-            guard client.round() == streams else { fatalError("the server did not answer every stream with 200") }
-        }
-        let elapsed = clock.now - start
-        let nanos = Double(elapsed.components.seconds) * 1e9 + Double(elapsed.components.attoseconds) / 1e9
-        print("h2c-\(name): \(count) rounds of \(streams) streams over one connection, "
-            + "\(String(format: "%.2f", nanos / Double(count * streams) / 1000)) µs per request")
-        done.signal()
-    }
-    done.wait()
-    service.server.shutdown()
-    unlink(socketPath)
-    exit(0)
-}
-Thread.detachNewThread {
-    var client = Client(path: socketPath, body: body)
-    let first = client.roundTrip()
-    guard first.status == 200 else {
-        print("the server answered \(first.status)")
+/// Runs `step` once to warm up, then `count` times, timed; prints the time per request.
+@Sendable func measure(_ label: String, requestsPerStep: Int, _ step: () -> Bool) {
+    guard step() else {
+        print("the server did not answer 200")
         exit(1)
     }
     let clock = ContinuousClock()
     let start = clock.now
     for _ in 0..<count {
-        let answer = client.roundTrip()
-        guard answer.status == 200 else { fatalError("the server answered \(answer.status)") }
+        guard step() else { fatalError("the server did not answer 200") }
     }
     let elapsed = clock.now - start
     let nanos = Double(elapsed.components.seconds) * 1e9 + Double(elapsed.components.attoseconds) / 1e9
-    print("\(name): \(count) requests over one connection, "
-        + "\(String(format: "%.2f", nanos / Double(count) / 1000)) µs per request (client and server on one thread each)")
+    print("\(label), \(String(format: "%.2f", nanos / Double(count * requestsPerStep) / 1000)) µs per request")
+}
+
+let done = DispatchSemaphore(value: 0)
+Thread.detachNewThread {
+    if h2c {
+        let streams = 64
+        var client = HTTP2Client(path: socketPath, body: body, streams: streams)
+        measure("h2c-\(name): \(count) rounds of \(streams) streams over one connection", requestsPerStep: streams) {
+            client.round() == streams
+        }
+    } else {
+        var client = Client(path: socketPath, body: body)
+        measure("\(name): \(count) requests over one connection (client and server on one thread each)", requestsPerStep: 1) {
+            client.roundTrip().status == 200
+        }
+    }
     done.signal()
 }
 done.wait()
