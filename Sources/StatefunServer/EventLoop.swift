@@ -223,8 +223,7 @@ final class EventLoop: @unchecked Sendable {
         listener.unixSocketPath == nil ? cshim_epollin() : cshim_epollin() | cshim_epollexclusive()
     }
 
-    /// The date for a response's `Date` field.
-    /// The current `date` value, as bytes.
+    /// The current `date` value, as bytes (an HTTP/2 response's field).
     func currentDateBytes() -> [UInt8] { dateCache.currentValueBytes() }
 
     /// An HTTP/2 response's header fields, checked and encoded (``FieldsCache``).

@@ -238,7 +238,6 @@ func appendDecimal(_ value: Int, to bytes: inout [UInt8]) {
 
 /// Writes the decimal digits of `value` (not negative) at the start of
 /// `buffer` (20 bytes hold any Int); returns how many.
-@discardableResult
 func writeDecimal(_ value: Int, to buffer: UnsafeMutableBufferPointer<UInt8>) -> Int {
     let value = max(value, 0)
     var count = 1
@@ -260,16 +259,11 @@ func writeDecimal(_ value: Int, to buffer: UnsafeMutableBufferPointer<UInt8>) ->
 /// Caches the IMF-fixdate for the current second (one per event loop).
 struct DateCache {
     private var second: time_t = -1
-    private(set) var value = ""
+    private var value = ""
     /// `Date: <value>` and the empty line that ends a response head.
     private(set) var headLine: [UInt8] = []
     /// The value as bytes (an HTTP/2 `date` field).
     private(set) var valueBytes: [UInt8] = []
-
-    mutating func current() -> String {
-        refresh()
-        return value
-    }
 
     /// The `Date` line that ends a response head.
     mutating func currentHeadLine() -> [UInt8] {
