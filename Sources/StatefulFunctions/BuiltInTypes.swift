@@ -224,7 +224,7 @@ private func lengthDelimitedField(tag: UInt8, _ bytes: UnsafeBufferPointer<UInt8
 
 /// The varint at `index` and the index after it; nil if it runs past the end
 /// or is longer than ten bytes.
-private func readVarint(_ bytes: UnsafeBufferPointer<UInt8>, at index: Int) -> (UInt64, Int)? {
+func readVarint(_ bytes: UnsafeBufferPointer<UInt8>, at index: Int) -> (UInt64, Int)? {
     var value: UInt64 = 0
     var shift: UInt64 = 0
     var at = index
@@ -236,6 +236,31 @@ private func readVarint(_ bytes: UnsafeBufferPointer<UInt8>, at index: Int) -> (
         shift += 7
     }
     return nil
+}
+
+/// The length-delimited fields numbered `number` of a serialized message, in
+/// order; nil when the bytes are not a sequence of protobuf fields.
+func lengthDelimitedFields(_ bytes: UnsafeBufferPointer<UInt8>, number: UInt64) -> [UnsafeBufferPointer<UInt8>]? {
+    var fields: [UnsafeBufferPointer<UInt8>] = []
+    var at = 0
+    while at < bytes.count {
+        guard let (key, afterKey) = readVarint(bytes, at: at) else { return nil }
+        at = afterKey
+        switch key & 7 {
+        case 0:
+            guard let (_, next) = readVarint(bytes, at: at) else { return nil }
+            at = next
+        case 1: at += 8
+        case 5: at += 4
+        case 2:
+            guard let (length, start) = readVarint(bytes, at: at), length <= UInt64(bytes.count - start) else { return nil }
+            at = start + Int(length)
+            if key >> 3 == number { fields.append(UnsafeBufferPointer(rebasing: bytes[start..<at])) }
+        default: return nil
+        }
+        guard at <= bytes.count else { return nil }
+    }
+    return fields
 }
 
 private func decodeWrapper<Message, Value>(

@@ -65,6 +65,8 @@ final class Connection {
     /// grows as bytes arrive and this is `nil`.
     @exclusivity(unchecked) var bodyFilled: Int?
     @exclusivity(unchecked) var chunkedDecoder: ChunkedDecoder?
+    /// The last request's fixed-length body was at least `EventLoop.largeBody` bytes.
+    @exclusivity(unchecked) var sentLargeBody = false
     @exclusivity(unchecked) var closeAfterResponse = false
     /// What the logs and metrics need of the request being handled.
     @exclusivity(unchecked) var record: RequestRecord?

@@ -126,6 +126,10 @@ final class EventLoop: @unchecked Sendable {
     /// Fixed-length bodies up to this size are allocated whole when their first
     /// bytes arrive and read into directly; larger ones grow as they arrive.
     static let wholeBodyLimit = 256 * 1024
+    /// A body this large makes the connection read its next head on its own, in
+    /// a read of `headReadAfterLargeBody` bytes: one more `read` saves a copy of the body.
+    static let largeBody = 32 * 1024
+    static let headReadAfterLargeBody = 4096
 
     let index: Int
     let context: ServerContext
@@ -490,7 +494,12 @@ final class EventLoop: @unchecked Sendable {
             let direct = connection.phase == .body && connection.bodyFilled != nil && connection.bodyRemaining > 0
                 && !connection.hasBufferedInput
             if direct { connection.allocateWholeBody() }
-            let wanted = direct ? connection.bodyRemaining : readBuffer.count
+            // After a large body, the next head is read on its own (with the first
+            // bytes of its body): the rest of that body is then read into it directly,
+            // rather than copied from the read buffer.
+            let wanted = direct ? connection.bodyRemaining
+                : connection.phase == .head && connection.sentLargeBody && !connection.hasBufferedInput
+                ? Self.headReadAfterLargeBody : readBuffer.count
             let n = direct
                 ? connection.body.withUnsafeMutableBytes { read(connection.fd, $0.baseAddress! + connection.bodyFilled!, wanted) }
                 : read(connection.fd, readBuffer.baseAddress, wanted)
@@ -792,6 +801,7 @@ final class EventLoop: @unchecked Sendable {
         } else {
             let length = head.contentLength ?? 0
             connection.bodyRemaining = length
+            connection.sentLargeBody = length >= Self.largeBody
             if length <= Self.wholeBodyLimit {
                 // Allocated whole when its first bytes arrive (Connection.allocateWholeBody).
                 connection.bodyFilled = 0

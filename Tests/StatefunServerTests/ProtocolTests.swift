@@ -48,6 +48,7 @@ struct ProtocolTests {
             let small = patternBytes(1000, seed: 3)
             let medium = patternBytes(200 * 1024, seed: 4)  // read whole, straight into the body
             let large = patternBytes(300 * 1024, seed: 5)  // above the whole-body size: grown
+            let state = patternBytes(64 * 1024 + 17, seed: 6)  // a 64 KiB state's size
             let responses = try await offloaded { () -> [RawResponse?] in
                 let connection = try RawConnection(port: server.port)
                 func head(_ count: Int) -> [UInt8] {
@@ -67,14 +68,28 @@ struct ProtocolTests {
                 try connection.send(Array(large[100...]))
                 // Head and body in one write, the body whole.
                 try connection.send(head(small.count) + small)
-                return try (0..<4).map { _ in try connection.readResponse() }
+                // After large bodies, heads are read on their own and the rest of each
+                // body straight into it: one request a write, then two large ones and
+                // a small one in one write.
+                var responses = try (0..<4).map { _ in try connection.readResponse() }
+                for _ in 0..<2 {
+                    try connection.send(head(state.count) + state)
+                    responses.append(try connection.readResponse())
+                }
+                try connection.send(head(state.count) + state + head(medium.count) + medium + head(small.count) + small)
+                return try responses + (0..<3).map { _ in try connection.readResponse() }
             }
-            #expect(responses.map { $0?.status } == [200, 200, 200, 200])
-            #expect(responses.map { $0?.body.count } == [medium.count, small.count, large.count, small.count])
+            #expect(responses.map { $0?.status } == Array(repeating: 200, count: 9))
+            let counts: [Int?] = [medium.count, small.count, large.count, small.count,
+                                  state.count, state.count, state.count, medium.count, small.count]
+            #expect(responses.map { $0?.body.count } == counts)
             #expect(responses[0]?.body == medium)
             #expect(responses[1]?.body == small)
             #expect(responses[2]?.body == large)
             #expect(responses[3]?.body == small)
+            #expect(responses[4...6].allSatisfy { $0?.body == state })
+            #expect(responses[7]?.body == medium)
+            #expect(responses[8]?.body == small)
         }
     }
 

@@ -120,7 +120,9 @@ enum ProtocolV2 {
                     allocator, buffer.count, buffer.baseAddress)
             }
             guard let toFunction = decoded else {
-                throw MalformedRequest("the body is not a serialized ToFunction (StateFun 2.x protocol)")
+                throw MalformedRequest(
+                    body.withUnsafeBufferPointer(malformedStateValue)
+                        ?? "the body is not a serialized ToFunction (StateFun 2.x protocol)")
             }
             guard toFunction.pointee.request_case
                     == ORG__APACHE__FLINK__STATEFUN__FLINK__CORE__POLYGLOT__TO_FUNCTION__REQUEST_INVOCATION,
@@ -136,9 +138,7 @@ enum ProtocolV2 {
             for case let state? in UnsafeBufferPointer(start: batch.pointee.state, count: batch.pointee.n_state) {
                 try requireUTF8(state.pointee.state_name, in: "a state name")
                 let name = String(protobufC: state.pointee.state_name)
-                let value = try decodeAny(state.pointee.state_value, allocator, arena) {
-                    "the value of state '\(name)' is not a serialized google.protobuf.Any"
-                }
+                let value = try storedAny(state.pointee.state_value, arena) { "the value of state '\(name)'" }
                 states.append(StateSlot(name: name, value: value))
             }
 
@@ -185,7 +185,7 @@ enum ProtocolV2 {
                 if let value = slot.value {
                     mutation.pointee.mutation_type =
                         ORG__APACHE__FLINK__STATEFUN__FLINK__CORE__POLYGLOT__FROM_FUNCTION__PERSISTED_VALUE_MUTATION__MUTATION_TYPE__MODIFY
-                    mutation.pointee.state_value = serializedAny(value, arena)
+                    mutation.pointee.state_value = any(value, arena)
                 } else {
                     mutation.pointee.mutation_type =
                         ORG__APACHE__FLINK__STATEFUN__FLINK__CORE__POLYGLOT__FROM_FUNCTION__PERSISTED_VALUE_MUTATION__MUTATION_TYPE__DELETE
@@ -286,26 +286,34 @@ enum ProtocolV2 {
         }
     }
 
-    /// A serialized `Any` (a 2.x state value), written into the arena.
-    static func serializedAny(_ message: AnyMessage, _ arena: Arena) -> ProtobufCBinaryData {
-        let proto = any(message, arena)
-        let size = google__protobuf__any__get_packed_size(proto)
-        let buffer = arena.allocate(max(size, 1)).bindMemory(to: UInt8.self, capacity: max(size, 1))
-        let written = google__protobuf__any__pack(proto, buffer)
-        return ProtobufCBinaryData(len: written, data: buffer)
+    /// Why protobuf-c refused a body, when the cause is a state value that is not
+    /// a serialized `Any` (the schema decodes state values as part of the body).
+    static func malformedStateValue(_ body: UnsafeBufferPointer<UInt8>) -> String? {
+        guard let batch = lengthDelimitedFields(body, number: 100)?.last,
+              let states = lengthDelimitedFields(batch, number: 2)
+        else { return nil }
+        for state in states {
+            guard let values = lengthDelimitedFields(state, number: 2) else { return nil }
+            for value in values {
+                guard let any = google__protobuf__any__unpack(nil, value.count, value.baseAddress) else {
+                    let name = lengthDelimitedFields(state, number: 1)?.last.map { String(decoding: $0, as: UTF8.self) }
+                    return "the value of state '\(name ?? "")' is not a serialized google.protobuf.Any"
+                }
+                google__protobuf__any__free_unpacked(any, nil)
+            }
+        }
+        return nil
     }
 
-    /// Decodes the bytes of a serialized `Any`; empty bytes are an absent value.
-    private static func decodeAny(
-        _ data: ProtobufCBinaryData, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>, _ arena: Arena,
-        error: () -> String
+    /// A 2.x state value: the `Any` protobuf-c decoded in place of the `bytes`
+    /// that hold it (see the schema), or `nil` when those bytes are empty.
+    static func storedAny(
+        _ pointer: UnsafeMutablePointer<ProtoAny>?, _ arena: Arena, _ what: () -> String
     ) throws -> AnyMessage? {
-        guard data.len > 0 else { return nil }
-        guard let decoded = google__protobuf__any__unpack(allocator, data.len, data.data) else {
-            throw MalformedRequest(error())
-        }
-        try requireUTF8(decoded.pointee.type_url, in: error() + ": its type URL")
-        return anyMessage(decoded, in: arena)
+        guard let pointer, pointer.pointee.type_url.map({ $0.pointee != 0 }) ?? false || pointer.pointee.value.len > 0
+        else { return nil }
+        try requireUTF8(pointer.pointee.type_url, in: what() + ": its type URL")
+        return anyMessage(pointer, in: arena)
     }
 }
 

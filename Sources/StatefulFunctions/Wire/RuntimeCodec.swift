@@ -63,7 +63,7 @@ package enum RuntimeCodec {
                 batch.pointee.state[i] = arena.message(State.self) { pointer in
                     org__apache__flink__statefun__flink__core__polyglot__to_function__persisted_value__init(pointer)
                     pointer.pointee.state_name = arena.cString(state.name)
-                    if let value = state.value { pointer.pointee.state_value = ProtocolV2.serializedAny(value, arena) }
+                    if let value = state.value { pointer.pointee.state_value = ProtocolV2.any(value, arena) }
                 }
             }
             batch.pointee.n_invocations = request.invocations.count
@@ -94,15 +94,13 @@ package enum RuntimeCodec {
             else { return BatchEffects(mutations: [], outgoing: [], delayed: [], egress: []) }
             let r = result.pointee
             return BatchEffects(
-                mutations: try items(r.state_mutations, r.n_state_mutations).map { m in
+                mutations: items(r.state_mutations, r.n_state_mutations).map { m in
                     let modify = m.pointee.mutation_type
                         == ORG__APACHE__FLINK__STATEFUN__FLINK__CORE__POLYGLOT__FROM_FUNCTION__PERSISTED_VALUE_MUTATION__MUTATION_TYPE__MODIFY
                     let name = String(protobufC: m.pointee.state_name)
                     guard modify else { return (name, nil) }
-                    guard let value = try? AnyMessage(packedBytes: [UInt8](protobufC: m.pointee.state_value)) else {
-                        throw MalformedRequest("the new value of state '\(name)' is not a serialized google.protobuf.Any")
-                    }
-                    return (name, value)
+                    // Empty bytes (no embedded Any) are an empty Any, as the runtime stores them.
+                    return (name, m.pointee.state_value.map(ProtocolV2.anyMessage) ?? AnyMessage(typeURL: "", value: []))
                 },
                 outgoing: try items(r.outgoing_messages, r.n_outgoing_messages).map { m in
                     try outgoing(m.pointee.target.map(ProtocolV2.address), m.pointee.argument.map(ProtocolV2.anyMessage))

@@ -272,10 +272,10 @@ static const ProtobufCFieldDescriptor org__apache__flink__statefun__flink__core_
     "state_value",
     2,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_BYTES,
+    PROTOBUF_C_TYPE_MESSAGE,
     0,   /* quantifier_offset */
     offsetof(Org__Apache__Flink__Statefun__Flink__Core__Polyglot__ToFunction__PersistedValue, state_value),
-    NULL,
+    &google__protobuf__any__descriptor,
     NULL,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
@@ -516,10 +516,10 @@ static const ProtobufCFieldDescriptor org__apache__flink__statefun__flink__core_
     "state_value",
     3,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_BYTES,
+    PROTOBUF_C_TYPE_MESSAGE,
     0,   /* quantifier_offset */
     offsetof(Org__Apache__Flink__Statefun__Flink__Core__Polyglot__FromFunction__PersistedValueMutation, state_value),
-    NULL,
+    &google__protobuf__any__descriptor,
     NULL,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */

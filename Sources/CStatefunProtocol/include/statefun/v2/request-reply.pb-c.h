@@ -55,11 +55,11 @@ struct  Org__Apache__Flink__Statefun__Flink__Core__Polyglot__ToFunction__Persist
 {
   ProtobufCMessage base;
   char *state_name;
-  ProtobufCBinaryData state_value;
+  Google__Protobuf__Any *state_value;
 };
 #define ORG__APACHE__FLINK__STATEFUN__FLINK__CORE__POLYGLOT__TO_FUNCTION__PERSISTED_VALUE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&org__apache__flink__statefun__flink__core__polyglot__to_function__persisted_value__descriptor) \
-    , (char *)protobuf_c_empty_string, {0,NULL} }
+    , (char *)protobuf_c_empty_string, NULL }
 
 
 struct  Org__Apache__Flink__Statefun__Flink__Core__Polyglot__ToFunction__Invocation
@@ -111,11 +111,11 @@ struct  Org__Apache__Flink__Statefun__Flink__Core__Polyglot__FromFunction__Persi
   ProtobufCMessage base;
   Org__Apache__Flink__Statefun__Flink__Core__Polyglot__FromFunction__PersistedValueMutation__MutationType mutation_type;
   char *state_name;
-  ProtobufCBinaryData state_value;
+  Google__Protobuf__Any *state_value;
 };
 #define ORG__APACHE__FLINK__STATEFUN__FLINK__CORE__POLYGLOT__FROM_FUNCTION__PERSISTED_VALUE_MUTATION__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&org__apache__flink__statefun__flink__core__polyglot__from_function__persisted_value_mutation__descriptor) \
-    , ORG__APACHE__FLINK__STATEFUN__FLINK__CORE__POLYGLOT__FROM_FUNCTION__PERSISTED_VALUE_MUTATION__MUTATION_TYPE__DELETE, (char *)protobuf_c_empty_string, {0,NULL} }
+    , ORG__APACHE__FLINK__STATEFUN__FLINK__CORE__POLYGLOT__FROM_FUNCTION__PERSISTED_VALUE_MUTATION__MUTATION_TYPE__DELETE, (char *)protobuf_c_empty_string, NULL }
 
 
 struct  Org__Apache__Flink__Statefun__Flink__Core__Polyglot__FromFunction__Invocation
