@@ -4,7 +4,7 @@
 # answering a fixed 200, each pinned to core 0, drives each from core 1 with
 # wrk (HTTP/1.1) and h2load (h2c) on the same payloads, and prints one table.
 #
-#   scripts/bench.sh [--seconds 10] [--only swift,nginx,python] [--protocols v2,v3]
+#   scripts/bench.sh [--seconds 10] [--rounds 1] [--only swift,nginx,python] [--protocols v2,v3]
 #                    [--connections 64,1024] [--payload-filter one,batch100]
 # The table also goes to Benchmarks/results/latest.md (and .json).
 set -euo pipefail

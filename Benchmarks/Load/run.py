@@ -2,12 +2,14 @@
 and nginx answering a fixed 200, each pinned to one core and driven from the
 other core with wrk (HTTP/1.1) and h2load (h2c) on identical payloads.
 
-usage: run.py --build DIR --payloads DIR --work DIR [--seconds 10] [--only swift,nginx,python]
+usage: run.py --build DIR --payloads DIR --work DIR [--seconds 10] [--rounds 1] [--only swift,nginx,python]
               [--protocols v2,v3] [--connections 64,1024] [--json FILE]
 
 Prints one Markdown table: req/s, invocations/s, p50/p99 latency and errors
 of every run, and each of our figures as a ratio to nginx and to the Python
-SDK on the same payload, client and concurrency. Every endpoint's answer to
+SDK on the same payload, client and concurrency. With --rounds N, every row
+is run N times, its endpoints taking turns, and the table shows medians: on a
+noisy machine, ratios of runs minutes apart mean little. Every endpoint's answer to
 every payload is checked (with the official SDK's classes) before it is
 measured; a wrong answer stops the benchmark.
 """
@@ -168,12 +170,56 @@ def run_h2load(port, body_file, connections, streams, seconds, work):
     return {"rps": rps, "p50": pct(50), "p99": pct(99), "errors": errors}
 
 
+def cpu_times():
+    """The machine's CPU time counters (/proc/stat's first line): busy, steal, total."""
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:]]
+    idle, steal = fields[3] + fields[4], fields[7]
+    return sum(fields) - idle, steal, sum(fields)
+
+
+def measure(endpoint, client, body_file, connections, streams, args):
+    """One run of one client against one endpoint, with the share of CPU time
+    the hypervisor stole meanwhile (the machine's noise, in %)."""
+    _, steal0, total0 = cpu_times()
+    if client == "HTTP/1.1":
+        figures = run_wrk(endpoint.port, body_file, connections, args.seconds)
+    else:
+        figures = run_h2load(endpoint.h2_port, body_file, connections, streams, args.seconds, args.work)
+    _, steal1, total1 = cpu_times()
+    figures["steal"] = 100 * (steal1 - steal0) / max(1, total1 - total0)
+    return figures
+
+
+def median(values):
+    values = sorted(values)
+    n = len(values)
+    return None if n == 0 else values[n // 2] if n % 2 else (values[n // 2 - 1] + values[n // 2]) / 2
+
+
+def combined(samples):
+    """The rounds of one row as one: medians of req/s and latencies, errors summed,
+    the lowest and highest req/s, the highest steal."""
+    row = dict(samples[-1])
+    for field in ("rps", "p50", "p99"):
+        values = [s[field] for s in samples if s[field] is not None]
+        row[field] = median(values) if values else None
+    row["errors"] = sum(s["errors"] for s in samples)
+    row["rps_min"], row["rps_max"] = min(s["rps"] for s in samples), max(s["rps"] for s in samples)
+    row["steal"] = max(s["steal"] for s in samples)
+    row["rounds"] = len(samples)
+    return row
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--build", required=True, help="the release build folder with greeter and greeter-v3")
     parser.add_argument("--payloads", required=True)
     parser.add_argument("--work", required=True)
     parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="runs of every row, the endpoints taking turns (order rotated each round); "
+                             "the table shows medians")
     parser.add_argument("--only", default="swift,nginx,python")
     parser.add_argument("--protocols", default="v2,v3")
     parser.add_argument("--connections", default="64,1024")
@@ -217,69 +263,86 @@ def main():
                 f"nginx", protocol, ["nginx", "-p", nginx_dir, "-c", config_path], port, h2_port=h2,
                 checked=False))
 
-        for endpoint in endpoints:
-            endpoint.start()
-            try:
-                rss_before = endpoint.rss_kib()
-                for payload, invocations in PAYLOADS[protocol]:
-                    if args.payload_filter and payload not in args.payload_filter.split(","):
-                        continue
+        # All of a protocol's endpoints run at once (idle but for the one being
+        # driven), so that every row's endpoints take turns, round after round:
+        # drift in the machine's speed then shows in all of them alike.
+        rss_before = {}
+        try:
+            for endpoint in endpoints:
+                endpoint.start()
+                rss_before[endpoint.name] = endpoint.rss_kib()
+            for payload, invocations in PAYLOADS[protocol]:
+                if args.payload_filter and payload not in args.payload_filter.split(","):
+                    continue
+                for endpoint in endpoints:
                     if endpoint.checked:
                         check_answer(endpoint, args.payloads, payload, venvs, args.work)
-                    body_file = os.path.join(args.payloads, f"{protocol}-{payload}.bin")
-                    runs = []
-                    for connections in connection_counts:
-                        if payload in LARGE_ONLY_64 and connections != 64:
-                            continue
-                        runs.append(("HTTP/1.1", connections, 1))
-                        if endpoint.h2_port:
-                            runs.append(("h2c", connections, 1))
-                    if endpoint.h2_port and 64 in connection_counts:
-                        runs.append(("h2c", 1, 64))
-                    for client, connections, streams in runs:
-                        if client == "HTTP/1.1":
-                            figures = run_wrk(endpoint.port, body_file, connections, args.seconds)
-                        else:
-                            figures = run_h2load(endpoint.h2_port, body_file, connections, streams, args.seconds, args.work)
-                        row = {
+                body_file = os.path.join(args.payloads, f"{protocol}-{payload}.bin")
+                runs = []
+                for connections in connection_counts:
+                    if payload in LARGE_ONLY_64 and connections != 64:
+                        continue
+                    runs.append(("HTTP/1.1", connections, 1))
+                    runs.append(("h2c", connections, 1))
+                if 64 in connection_counts:
+                    runs.append(("h2c", 1, 64))
+                for client, connections, streams in runs:
+                    driven = [e for e in endpoints if client == "HTTP/1.1" or e.h2_port]
+                    samples = {e.name: [] for e in driven}
+                    for round in range(args.rounds):
+                        for k in range(len(driven)):
+                            endpoint = driven[(round + k) % len(driven)]
+                            figures = measure(endpoint, client, body_file, connections, streams, args)
+                            samples[endpoint.name].append(figures)
+                            print(json.dumps({"endpoint": endpoint.name, "payload": payload, "client": client,
+                                              "connections": connections, "streams": streams, "round": round + 1,
+                                              **figures}), file=sys.stderr, flush=True)
+                            if endpoint.process.poll() is not None:
+                                raise RuntimeError(f"{endpoint.name} exited during the benchmark")
+                    for endpoint in driven:
+                        results.append({
                             "endpoint": endpoint.name, "protocol": protocol, "payload": payload, "client": client,
                             "connections": connections, "streams": streams, "invocations": invocations,
-                            "rss_kib": endpoint.rss_kib(), **figures,
-                        }
-                        results.append(row)
-                        print(json.dumps(row), file=sys.stderr, flush=True)
-                if endpoint.process.poll() is not None:
-                    raise RuntimeError(f"{endpoint.name} exited during the benchmark")
-                print(f"{endpoint.name}: RSS {rss_before} KiB at start, {endpoint.rss_kib()} KiB at the end",
+                            "rss_kib": endpoint.rss_kib(), **combined(samples[endpoint.name]),
+                        })
+            for endpoint in endpoints:
+                print(f"{endpoint.name}: RSS {rss_before[endpoint.name]} KiB at start, {endpoint.rss_kib()} KiB at the end",
                       file=sys.stderr, flush=True)
-            finally:
+        finally:
+            for endpoint in endpoints:
                 endpoint.stop()
 
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=1)
-    print_table(results)
+    print_table(results, args.rounds)
 
 
 def key(row):
     return (row["protocol"], row["payload"], row["client"], row["connections"], row["streams"])
 
 
-def print_table(results):
+def print_table(results, rounds):
     by_key = {}
     for row in results:
         by_key.setdefault(key(row), {})[row["endpoint"].split("-")[0]] = row
-    print("| protocol | payload | client | conns×streams | endpoint | req/s | invocations/s | p50 ms | p99 ms | errors | × nginx | × Python |")
-    print("|---|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    if rounds > 1:
+        print(f"Medians of {rounds} rounds, the endpoints of a row taking turns; "
+              "req/s range: the lowest and highest round; steal: the most the hypervisor took in a round.\n")
+    print("| protocol | payload | client | conns×streams | endpoint | req/s | req/s range | invocations/s "
+          "| p50 ms | p99 ms | errors | steal % | × nginx | × Python |")
+    print("|---|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for row in results:
         peers = by_key[key(row)]
         mine = row["endpoint"].startswith("swift")
         ratio_nginx = f"{row['rps'] / peers['nginx']['rps']:.2f}" if mine and "nginx" in peers else ""
         ratio_python = f"{row['rps'] / peers['python']['rps']:.1f}" if mine and "python" in peers else ""
         fmt = lambda v: "" if v is None else f"{v:.2f}"  # noqa: E731
+        spread = f"{row['rps_min']:,.0f}–{row['rps_max']:,.0f}" if row["rounds"] > 1 else ""
         print(f"| {row['protocol']} | {row['payload']} | {row['client']} | {row['connections']}×{row['streams']} "
-              f"| {row['endpoint']} | {row['rps']:,.0f} | {row['rps'] * row['invocations']:,.0f} | {fmt(row['p50'])} "
-              f"| {fmt(row['p99'])} | {row['errors']} | {ratio_nginx} | {ratio_python} |")
+              f"| {row['endpoint']} | {row['rps']:,.0f} | {spread} | {row['rps'] * row['invocations']:,.0f} "
+              f"| {fmt(row['p50'])} | {fmt(row['p99'])} | {row['errors']} | {row['steal']:.0f} "
+              f"| {ratio_nginx} | {ratio_python} |")
 
 
 if __name__ == "__main__":
