@@ -158,16 +158,7 @@ extension String: PackableMessage {
         var string = self
         return string.withUTF8 { utf8 in
             guard !utf8.isEmpty else { return [] }
-            let size = 11 + utf8.count
-            if size <= 512 {
-                return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: size) { buffer in
-                    Array(UnsafeBufferPointer(rebasing: buffer[..<lengthDelimitedField(tag: 0x0A, utf8, into: buffer)]))
-                }
-            }
-            var packed = [UInt8](repeating: 0, count: size)
-            let count = packed.withUnsafeMutableBufferPointer { lengthDelimitedField(tag: 0x0A, utf8, into: $0) }
-            packed.removeLast(size - count)
-            return packed
+            return packedArray(atMost: 11 + utf8.count) { lengthDelimitedField(tag: 0x0A, utf8, into: $0) }
         }
     }
 
@@ -206,8 +197,8 @@ extension String: PackableMessage {
 }
 
 /// Writes a length-delimited field (tag, varint length, bytes) at the start of
-/// `buffer`, which has room for 11 bytes more than `bytes`; returns its size.
-private func lengthDelimitedField(tag: UInt8, _ bytes: UnsafeBufferPointer<UInt8>, into buffer: UnsafeMutableBufferPointer<UInt8>) -> Int {
+/// `buffer`, which has room for it (at most 11 bytes more than `bytes`); returns its size.
+func lengthDelimitedField(tag: UInt8, _ bytes: UnsafeBufferPointer<UInt8>, into buffer: UnsafeMutableBufferPointer<UInt8>) -> Int {
     buffer[0] = tag
     var at = 1
     var length = UInt64(bytes.count)
@@ -220,6 +211,35 @@ private func lengthDelimitedField(tag: UInt8, _ bytes: UnsafeBufferPointer<UInt8
     at += 1
     UnsafeMutableRawBufferPointer(rebasing: UnsafeMutableRawBufferPointer(buffer)[at...]).copyMemory(from: UnsafeRawBufferPointer(bytes))
     return at + bytes.count
+}
+
+/// A message of string and bytes fields numbered 1 to 4, as protobuf writes
+/// it: in order, empty fields left out (proto3). The bytes of a string are its
+/// UTF-8, all of it (a NUL inside is kept). Four parameters rather than a
+/// variadic list: an array of buffers per message would cost more than the rest.
+func packLengthDelimitedFields(
+    _ field1: UnsafeBufferPointer<UInt8>, _ field2: UnsafeBufferPointer<UInt8>, _ field3: UnsafeBufferPointer<UInt8>,
+    _ field4: UnsafeBufferPointer<UInt8> = UnsafeBufferPointer(start: nil, count: 0)
+) -> [UInt8] {
+    func size(_ field: UnsafeBufferPointer<UInt8>) -> Int {
+        if field.isEmpty { return 0 }
+        var size = 2 + field.count
+        var length = field.count
+        while length >= 0x80 { size += 1; length >>= 7 }
+        return size
+    }
+    return packedArray(atMost: size(field1) + size(field2) + size(field3) + size(field4)) { buffer in
+        var count = 0
+        func write(_ tag: UInt8, _ field: UnsafeBufferPointer<UInt8>) {
+            guard !field.isEmpty else { return }
+            count += lengthDelimitedField(tag: tag, field, into: UnsafeMutableBufferPointer(rebasing: buffer[count...]))
+        }
+        write(0x0A, field1)
+        write(0x12, field2)
+        write(0x1A, field3)
+        write(0x22, field4)
+        return count
+    }
 }
 
 /// The varint at `index` and the index after it; nil if it runs past the end

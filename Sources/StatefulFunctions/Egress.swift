@@ -36,7 +36,16 @@ public struct KafkaProducerRecord: PackableMessage, Hashable {
     }
 
     public func packedBytes() throws -> [UInt8] {
-        // The record points at the strings' and the array's own storage: no copies.
+        var key = key, topic = topic
+        return key.withUTF8 { key in
+            topic.withUTF8 { topic in
+                valueBytes.withUnsafeBufferPointer { value in packLengthDelimitedFields(key, value, topic) }
+            }
+        }
+    }
+
+    /// The record as protobuf-c packs it (the reference for ``packedBytes()``).
+    func packedByProtobufC() -> [UInt8] {
         var record = V2KafkaRecord()
         org__apache__flink__statefun__flink__io__kafka_producer_record__init(&record)
         return key.withCString { key in
@@ -87,6 +96,20 @@ public struct KinesisEgressRecord: PackableMessage, Hashable {
     }
 
     public func packedBytes() throws -> [UInt8] {
+        var partitionKey = partitionKey, stream = stream, explicitHashKey = explicitHashKey
+        return partitionKey.withUTF8 { partitionKey in
+            stream.withUTF8 { stream in
+                explicitHashKey.withUTF8 { explicitHashKey in
+                    valueBytes.withUnsafeBufferPointer { value in
+                        packLengthDelimitedFields(partitionKey, value, stream, explicitHashKey)
+                    }
+                }
+            }
+        }
+    }
+
+    /// The record as protobuf-c packs it (the reference for ``packedBytes()``).
+    func packedByProtobufC() -> [UInt8] {
         var record = V2KinesisRecord()
         org__apache__flink__statefun__flink__io__kinesis_egress_record__init(&record)
         return partitionKey.withCString { partitionKey in

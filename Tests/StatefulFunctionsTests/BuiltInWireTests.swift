@@ -62,4 +62,21 @@ struct BuiltInWireTests {
         #expect(throws: StatefulFunctionsError.self) { try String(packedBytes: [0x0A]) }
         #expect(throws: StatefulFunctionsError.self) { try Bool(packedBytes: [0x08]) }
     }
+
+    @Test("Kafka and Kinesis egress records are written as protobuf-c writes them (empty fields, long values, UTF-8) and read back")
+    func egressRecords() throws {
+        let texts = ["", "k", "héllo 🙂", String(repeating: "t", count: 200)]
+        let values: [[UInt8]] = [[], [0], Array(0..<128), [UInt8](repeating: 7, count: 20_000)]
+        for text in texts {
+            for value in values {
+                let kafka = KafkaProducerRecord(key: text, valueBytes: value, topic: "topic-" + text)
+                #expect(try kafka.packedBytes() == kafka.packedByProtobufC(), "\(text) \(value.count)")
+                #expect(try KafkaProducerRecord(packedBytes: kafka.packedBytes()) == kafka)
+                let kinesis = KinesisEgressRecord(
+                    partitionKey: "p" + text, valueBytes: value, stream: text, explicitHashKey: String(text.reversed()))
+                #expect(try kinesis.packedBytes() == kinesis.packedByProtobufC(), "\(text) \(value.count)")
+                #expect(try KinesisEgressRecord(packedBytes: kinesis.packedBytes()) == kinesis)
+            }
+        }
+    }
 }

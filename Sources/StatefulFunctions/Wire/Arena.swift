@@ -272,22 +272,22 @@ extension Array where Element == UInt8 {
 /// Packs a protobuf-c message into one contiguous Swift array.
 func packProtobufC(_ message: UnsafePointer<ProtobufCMessage>) -> [UInt8] {
     let size = protobuf_c_message_get_packed_size(message)
-    // A small message is packed on the stack and copied into an array made
-    // from a buffer: `Array(unsafeUninitializedCapacity:)` is not specialized
-    // here and looks up the array's runtime metadata each time, which costs
-    // more than the copy.
-    if size <= 512 {
-        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 512) { buffer in
-            let written = size == 0 ? 0 : protobuf_c_message_pack(message, buffer.baseAddress!)
-            return Array(UnsafeBufferPointer(rebasing: buffer[0..<written]))
-        }
-    }
-    return [UInt8](unsafeUninitializedCapacity: size) { buffer, count in
-        count = size == 0 ? 0 : protobuf_c_message_pack(message, buffer.baseAddress!)
-    }
+    return packedArray(atMost: size) { size == 0 ? 0 : protobuf_c_message_pack(message, $0.baseAddress!) }
 }
 
-/// Packs a protobuf-c message struct (one of the generated `…__init`ed types).
+/// An array of the bytes `write` writes (at most `size`; it returns how many).
+/// A small message is written on the stack and copied into an array made from
+/// a buffer: `Array(unsafeUninitializedCapacity:)` is not specialized here and
+/// looks up the array's runtime metadata each time, which costs more than the copy.
+func packedArray(atMost size: Int, _ write: (UnsafeMutableBufferPointer<UInt8>) -> Int) -> [UInt8] {
+    if size <= 512 {
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 512) { buffer in
+            Array(UnsafeBufferPointer(rebasing: buffer[0..<write(buffer)]))
+        }
+    }
+    return [UInt8](unsafeUninitializedCapacity: size) { buffer, count in count = write(buffer) }
+}
+
 func packProtobufC<Message>(_ message: inout Message) -> [UInt8] {
     withUnsafePointer(to: &message) {
         $0.withMemoryRebound(to: ProtobufCMessage.self, capacity: 1) { packProtobufC($0) }
