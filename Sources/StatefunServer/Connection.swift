@@ -65,6 +65,8 @@ final class Connection {
     /// grows as bytes arrive and this is `nil`.
     @exclusivity(unchecked) var bodyFilled: Int?
     @exclusivity(unchecked) var chunkedDecoder: ChunkedDecoder?
+    /// The last request head, to parse a repeat of it by comparison.
+    @exclusivity(unchecked) var headCache = HeadCache()
     /// The last request's fixed-length body was at least `EventLoop.largeBody` bytes.
     @exclusivity(unchecked) var sentLargeBody = false
     @exclusivity(unchecked) var closeAfterResponse = false

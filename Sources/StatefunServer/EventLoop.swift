@@ -549,7 +549,7 @@ final class EventLoop: @unchecked Sendable {
         // was read. The bytes of a fixed-length body that came with it go
         // straight into the body; nothing is buffered.
         if connection.phase == .head && !connection.hasBufferedInput && !connection.mayBePreface,
-           case .head(let head, _, let end) = headStep(bytes.assumingMemoryBound(to: UInt8.self), start: 0, resume: 0)
+           case .head(let head, _, let end) = headStep(connection, bytes.assumingMemoryBound(to: UInt8.self), start: 0, resume: 0)
         {
             connection.headStartedAt = nil
             guard head.hasBody && !head.chunked && !head.expectContinue else {
@@ -639,7 +639,7 @@ final class EventLoop: @unchecked Sendable {
 
     /// Looks for a complete request head in `buffer` from `start`, the bytes
     /// before `resume` having been scanned already.
-    private func headStep(_ buffer: UnsafeBufferPointer<UInt8>, start: Int, resume: Int) -> HeadStep {
+    private func headStep(_ connection: Connection, _ buffer: UnsafeBufferPointer<UInt8>, start: Int, resume: Int) -> HeadStep {
         let maxHeaderSize = configuration.maxHeaderSize
         var start = start
         // RFC 9112 §2.2: ignore empty lines before the request line.
@@ -656,7 +656,7 @@ final class EventLoop: @unchecked Sendable {
                 if end - start > maxHeaderSize {
                     return .failure(HTTPError(431, "request head exceeds the limit of \(maxHeaderSize) bytes"))
                 }
-                let head = try parseHead(UnsafeBufferPointer(rebasing: buffer[start..<end]))
+                let head = try connection.headCache.parse(UnsafeBufferPointer(rebasing: buffer[start..<end]))
                 return .head(head, start: start, end: end)
             }
         } catch {
@@ -684,7 +684,7 @@ final class EventLoop: @unchecked Sendable {
                     }
                 }
                 let step = connection.inbound.withUnsafeBufferPointer {
-                    headStep($0, start: connection.inboundStart, resume: connection.scanResume)
+                    headStep(connection, $0, start: connection.inboundStart, resume: connection.scanResume)
                 }
                 switch step {
                 case .needMore(let start, let resume):

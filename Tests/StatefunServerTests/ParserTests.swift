@@ -28,6 +28,55 @@ struct ParserTests {
         #expect(try parse("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n").keepAlive)
     }
 
+    @Test("a connection's head cache parses every head exactly as parseHead does: repeats, new lengths, lookalikes")
+    func headCache() {
+        func describe(_ result: Result<ParsedHead, HTTPError>) -> String {
+            switch result {
+            case .failure(let error): return "error \(error.status) \(error.message)"
+            case .success(let h):
+                return "\(h.method) \(h.path) \(h.query ?? "-") \(h.version) \(h.headers.map { "\($0.name)=\($0.value)" }) "
+                    + "\(h.contentLength ?? -1) \(h.chunked) \(h.connectionClose) \(h.connectionKeepAlive) "
+                    + "\(h.expectContinue) \(h.upgrade) \(h.keepAlive) \(h.hasBody)"
+            }
+        }
+        func post(_ length: String, path: String = "/statefun", extra: String = "") -> String {
+            "POST \(path) HTTP/1.1\r\nHost: a\r\nContent-Length: \(length)\r\n\(extra)Content-Type: application/octet-stream\r\n\r\n"
+        }
+        let heads = [
+            post("5"), post("5"), post("7"), post("123"), post("9"), post("0"), post("12345678"),
+            post("9999999999999999999"), post("99999999999999999999"), post("5"),
+            post("5\r\nX-Foo: 1"),  // another header where the digits were: a different head
+            post("5", extra: "X-Foo: 1\r\n"), post("5", path: "/other"), post("5 "), post("55"), post("5x"),
+            post("5\r\nContent-Length: 6"), post("6"),
+            "GET /health HTTP/1.1\r\nHost: a\r\n\r\n", "GET /health HTTP/1.1\r\nHost: a\r\n\r\n",
+            "GET /health HTTP/1.1\r\nHost: b\r\n\r\n", "GET /health HTTP/1.0\r\n\r\n",
+            "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n",
+            "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n",
+            "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
+            "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n",
+            post("5", extra: "X-Long: " + String(repeating: "v", count: 1100) + "\r\n"),
+            post("6", extra: "X-Long: " + String(repeating: "v", count: 1100) + "\r\n"),
+        ]
+        var cache = HeadCache()
+        for text in heads {
+            let bytes = Array(text.utf8)
+            let (cached, fresh) = bytes.withUnsafeBufferPointer { buffer in
+                let end: Int
+                do throws(HTTPError) {
+                    guard case .complete(let e) = try scanHead(buffer, start: 0, from: 0) else { return ("incomplete", "") }
+                    end = e
+                } catch {
+                    return ("scan failed", "")
+                }
+                let head = UnsafeBufferPointer(rebasing: buffer[0..<end])
+                let cached = Result { () throws(HTTPError) in try cache.parse(head) }
+                let fresh = Result { () throws(HTTPError) in try parseHead(head) }
+                return (describe(cached), describe(fresh))
+            }
+            #expect(cached == fresh, "\(text.debugDescription)")
+        }
+    }
+
     @Test func incompleteHead() throws {
         let bytes = Array("GET / HTTP/1.1\r\nHost: x\r\n\r".utf8)
         let scan = try bytes.withUnsafeBufferPointer { buffer throws(HTTPError) in try scanHead(buffer, start: 0, from: 0) }
