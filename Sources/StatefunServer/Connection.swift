@@ -67,7 +67,7 @@ final class Connection {
     @exclusivity(unchecked) var chunkedDecoder: ChunkedDecoder?
     /// The last request head, to parse a repeat of it by comparison.
     @exclusivity(unchecked) var headCache = HeadCache()
-    /// The last request's fixed-length body was at least `EventLoop.largeBody` bytes.
+    /// The last request had a fixed-length body of at least `EventLoop.largeBody` bytes.
     @exclusivity(unchecked) var sentLargeBody = false
     @exclusivity(unchecked) var closeAfterResponse = false
     /// What the logs and metrics need of the request being handled.

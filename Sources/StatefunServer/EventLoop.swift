@@ -791,6 +791,7 @@ final class EventLoop: @unchecked Sendable {
         connection.closeAfterResponse = !head.keepAlive
         connection.body = []
         connection.bodyFilled = nil
+        connection.sentLargeBody = false
         guard head.hasBody else {
             dispatch(connection)
             return

@@ -288,6 +288,7 @@ func packedArray(atMost size: Int, _ write: (UnsafeMutableBufferPointer<UInt8>) 
     return [UInt8](unsafeUninitializedCapacity: size) { buffer, count in count = write(buffer) }
 }
 
+/// Packs a protobuf-c message struct (one of the generated `…__init`ed types).
 func packProtobufC<Message>(_ message: inout Message) -> [UInt8] {
     withUnsafePointer(to: &message) {
         $0.withMemoryRebound(to: ProtobufCMessage.self, capacity: 1) { packProtobufC($0) }
