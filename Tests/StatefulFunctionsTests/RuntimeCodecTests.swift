@@ -54,6 +54,18 @@ import Testing
         #expect(effects.outgoing.map { $0.message.as(String.self) } == ["ann reached 10"])
     }
 
+    @Test func aStateValueThatIsNotAnAnyIsNamed() throws {
+        var mutation = FromFunction.PersistedValueMutation()
+        mutation.mutationType = .modify
+        mutation.stateName = "seen_count"
+        mutation.stateValue = .init([0x0a, 0x50])  // a truncated Any
+        var reply = FromFunction()
+        reply.invocationResult.stateMutations = [mutation]
+        let body: [UInt8] = try reply.serializedBytes()
+        let error = #expect(throws: (any Error).self) { try RuntimeCodec.decode(body, protocol: .v2) }
+        #expect(error.map { "\($0)" }?.contains("the new value of state 'seen_count' is not a serialized google.protobuf.Any") == true)
+    }
+
     @Test func garbageRepliesThrow() {
         #expect(throws: (any Error).self) { try RuntimeCodec.decode([0xff, 0x01], protocol: .v2) }
         #expect(throws: (any Error).self) { try RuntimeCodec.decode([0xff, 0x01], protocol: .v3) }

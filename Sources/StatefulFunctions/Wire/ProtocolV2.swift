@@ -121,8 +121,9 @@ enum ProtocolV2 {
             }
             guard let toFunction = decoded else {
                 throw MalformedRequest(
-                    body.withUnsafeBufferPointer(malformedStateValue)
-                        ?? "the body is not a serialized ToFunction (StateFun 2.x protocol)")
+                    body.withUnsafeBufferPointer {
+                        malformedStateValue($0, states: 2, name: 1, value: 2, what: "the value of state")
+                    } ?? "the body is not a serialized ToFunction (StateFun 2.x protocol)")
             }
             guard toFunction.pointee.request_case
                     == ORG__APACHE__FLINK__STATEFUN__FLINK__CORE__POLYGLOT__TO_FUNCTION__REQUEST_INVOCATION,
@@ -288,16 +289,20 @@ enum ProtocolV2 {
 
     /// Why protobuf-c refused a body, when the cause is a state value that is not
     /// a serialized `Any` (the schema decodes state values as part of the body).
-    static func malformedStateValue(_ body: UnsafeBufferPointer<UInt8>) -> String? {
+    /// The states are field `states` of the message in field 100 (the request's
+    /// batch, the reply's result), each with its `name` and `value` fields.
+    static func malformedStateValue(
+        _ body: UnsafeBufferPointer<UInt8>, states: UInt64, name: UInt64, value: UInt64, what: String
+    ) -> String? {
         guard let batch = lengthDelimitedFields(body, number: 100)?.last,
-              let states = lengthDelimitedFields(batch, number: 2)
+              let states = lengthDelimitedFields(batch, number: states)
         else { return nil }
         for state in states {
-            guard let values = lengthDelimitedFields(state, number: 2) else { return nil }
-            for value in values {
-                guard let any = google__protobuf__any__unpack(nil, value.count, value.baseAddress) else {
-                    let name = lengthDelimitedFields(state, number: 1)?.last.map { String(decoding: $0, as: UTF8.self) }
-                    return "the value of state '\(name ?? "")' is not a serialized google.protobuf.Any"
+            guard let values = lengthDelimitedFields(state, number: value) else { return nil }
+            for bytes in values {
+                guard let any = google__protobuf__any__unpack(nil, bytes.count, bytes.baseAddress) else {
+                    let name = lengthDelimitedFields(state, number: name)?.last.map { String(decoding: $0, as: UTF8.self) }
+                    return "\(what) '\(name ?? "")' is not a serialized google.protobuf.Any"
                 }
                 google__protobuf__any__free_unpacked(any, nil)
             }

@@ -115,7 +115,12 @@ package enum RuntimeCodec {
                     try egress(m.pointee.egress_namespace, m.pointee.egress_type, m.pointee.argument.map(ProtocolV2.anyMessage))
                 })
         }
-        guard let reply else { throw MalformedRequest("the reply is not a serialized FromFunction (StateFun 2.x)") }
+        guard let reply else {
+            throw MalformedRequest(
+                body.withUnsafeBufferPointer {
+                    ProtocolV2.malformedStateValue($0, states: 1, name: 2, value: 3, what: "the new value of state")
+                } ?? "the reply is not a serialized FromFunction (StateFun 2.x)")
+        }
         return .completed(reply)
     }
 
