@@ -156,18 +156,16 @@ func temporarySocketPath() -> String {
         let module = try moduleFile(v3Module("http://127.0.0.1:\(server.localPort)/statefun"))
         let ids = (1...30).map { "a\($0)" }
         let input = (ids + ids).map { #"{"target": "example/slow/\#($0)", "type": "io.statefun.types/string", "value": "v"}"# }
-        let started = ContinuousClock.now
         let result = try await run(statefunLocal, ["--module", module, "--h2c"], input: input.joined(separator: "\n"))
-        let elapsed = ContinuousClock.now - started
         await stop(server)
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.egress.count == 60, "\(result.stdout)")
         #expect(Set(result.egress).count == 30)
         #expect(recorder.versions.withLock { $0 } == ["HTTP/2"])
         #expect(recorder.peers.withLock { $0.count } == 1, "connections: \(recorder.peers.withLock { $0 })")
-        // The 30 addresses ran together, not one after another (30 × 200 ms × 2).
+        // The 30 addresses ran together, not one after another: counted, not timed
+        // (a time limit failed under ASan on a busy machine).
         #expect(recorder.mostRunning.load(ordering: .relaxed) >= 5, "at most \(recorder.mostRunning.load(ordering: .relaxed)) at once")
-        #expect(elapsed < .seconds(8), "took \(elapsed)")
     }
 
     /// A server that takes 4 streams at a time: the others wait (or, refused
