@@ -4,17 +4,31 @@
 /// the `namespace/name` a function was bound under; the id selects the
 /// instance, and with it the instance's persisted state.
 public struct Address: Hashable, Sendable, CustomStringConvertible {
-    /// The function type's namespace, for example `example`.
-    public var namespace: String
-    /// The function type's name, for example `greeter`.
-    public var type: String
+    /// The function type, `namespace/name`.
+    public var functionType: FunctionType
     /// The id of the instance, for example a user name.
     public var id: String
 
+    /// The function type's namespace, for example `example`.
+    public var namespace: String {
+        get { functionType.namespace }
+        set { functionType.namespace = newValue }
+    }
+
+    /// The function type's name, for example `greeter`.
+    public var type: String {
+        get { functionType.name }
+        set { functionType.name = newValue }
+    }
+
     /// Creates an address from its three parts.
     public init(namespace: String, type: String, id: String) {
-        self.namespace = namespace
-        self.type = type
+        self.init(FunctionType(namespace: namespace, name: type), id: id)
+    }
+
+    /// Creates an address from a function type and an id.
+    public init(_ functionType: FunctionType, id: String) {
+        self.functionType = functionType
         self.id = id
     }
 
@@ -23,31 +37,37 @@ public struct Address: Hashable, Sendable, CustomStringConvertible {
     /// - Throws: ``StatefulFunctionsError/invalidTypename(_:reason:)`` when the
     ///   typename is not of the form `namespace/name`.
     public init(_ typename: String, id: String) throws {
-        let functionType = try FunctionType(typename)
-        self.init(namespace: functionType.namespace, type: functionType.name, id: id)
+        self.init(try FunctionType(typename), id: id)
     }
 
     /// The function type as `namespace/name`.
-    public var typename: String { "\(namespace)/\(type)" }
-
-    /// The function type of this address.
-    public var functionType: FunctionType { FunctionType(namespace: namespace, name: type) }
+    public var typename: String { functionType.typename }
 
     /// `namespace/type/id`.
-    public var description: String { "\(namespace)/\(type)/\(id)" }
+    public var description: String { "\(functionType.typename)/\(id)" }
 }
 
 /// A function type, `namespace/name`: what a function is bound under.
+///
+/// It is kept as the one string `namespace/name` and the position of the `/`
+/// between the two: parsing a typename (done for every message a function
+/// sends) then builds no string.
 public struct FunctionType: Hashable, Sendable, CustomStringConvertible {
-    /// The namespace, for example `example`.
-    public var namespace: String
-    /// The name within the namespace, for example `greeter`.
-    public var name: String
+    /// `namespace/name`.
+    public let typename: String
+    /// The UTF-8 offset of the `/` that ends the namespace.
+    let separator: Int
 
     /// Creates a function type from its parts, unchecked.
     public init(namespace: String, name: String) {
-        self.namespace = namespace
-        self.name = name
+        self.typename = namespace + "/" + name
+        self.separator = namespace.utf8.count
+    }
+
+    /// A typename already checked, or made of parts taken as they are.
+    init(typename: String, separator: Int) {
+        self.typename = typename
+        self.separator = separator
     }
 
     /// Parses and checks a `namespace/name` typename.
@@ -58,32 +78,53 @@ public struct FunctionType: Hashable, Sendable, CustomStringConvertible {
         guard !typename.isEmpty else {
             throw StatefulFunctionsError.invalidTypename(typename, reason: "a type name must be provided")
         }
-        // Scanned as bytes: this runs for every message sent, so no Character splitting.
-        let parts: (namespace: String, name: String)? = typename.utf8.withContiguousStorageIfAvailable { utf8 in
-            guard let slash = utf8.firstIndex(of: UInt8(ascii: "/")),
-                  !utf8[(slash + 1)...].contains(UInt8(ascii: "/")), slash > 0, slash + 1 < utf8.count
-            else { return nil }
-            return (String(decoding: UnsafeBufferPointer(rebasing: utf8[..<slash]), as: UTF8.self),
-                    String(decoding: UnsafeBufferPointer(rebasing: utf8[(slash + 1)...]), as: UTF8.self))
-        } ?? nil
-        if let parts {
-            self.init(namespace: parts.namespace, name: parts.name)
-            return
-        }
-        let pieces = typename.split(separator: "/", omittingEmptySubsequences: false)
-        guard pieces.count == 2 else {
+        // Scanned as bytes: this runs for every message sent.
+        let slashes = typename.utf8.withContiguousStorageIfAvailable(Self.slashes) ?? Self.slashes(Array(typename.utf8))
+        guard slashes.count == 1, let separator = slashes.first else {
             throw StatefulFunctionsError.invalidTypename(
                 typename, reason: "a type name must be of the form namespace/name")
         }
-        guard !pieces[0].isEmpty else {
+        guard separator > 0 else {
             throw StatefulFunctionsError.invalidTypename(typename, reason: "the namespace must not be empty")
         }
-        guard !pieces[1].isEmpty else {
+        guard separator + 1 < typename.utf8.count else {
             throw StatefulFunctionsError.invalidTypename(typename, reason: "the name must not be empty")
         }
-        self.init(namespace: String(pieces[0]), name: String(pieces[1]))
+        self.init(typename: typename, separator: separator)
+    }
+
+    /// The count of `/` in `utf8` (up to 2) and the offset of the first.
+    private static func slashes(_ utf8: some Collection<UInt8>) -> (count: Int, first: Int?) {
+        var count = 0, first: Int?
+        for (offset, byte) in utf8.enumerated() where byte == UInt8(ascii: "/") {
+            if first == nil { first = offset }
+            count += 1
+            if count > 1 { break }
+        }
+        return (count, first)
+    }
+
+    /// The namespace, for example `example`.
+    public var namespace: String {
+        get { String(decoding: typename.utf8.prefix(separator), as: UTF8.self) }
+        set { self = FunctionType(namespace: newValue, name: name) }
+    }
+
+    /// The name within the namespace, for example `greeter`.
+    public var name: String {
+        get { String(decoding: typename.utf8.dropFirst(separator + 1), as: UTF8.self) }
+        set { self = FunctionType(namespace: namespace, name: newValue) }
+    }
+
+    /// Neither the namespace nor the name is empty.
+    var hasBothParts: Bool { separator > 0 && separator + 1 < typename.utf8.count }
+
+    /// Both parts are non-empty and neither holds a `/`: what ``init(_:)`` accepts.
+    var isWellFormed: Bool {
+        hasBothParts && !typename.utf8.dropFirst(separator + 1).contains(UInt8(ascii: "/"))
+            && !typename.utf8.prefix(separator).contains(UInt8(ascii: "/"))
     }
 
     /// `namespace/name`.
-    public var description: String { "\(namespace)/\(name)" }
+    public var description: String { typename }
 }

@@ -25,7 +25,6 @@ public final class Context {
     /// The first misuse of the state subscript, which cannot throw: it fails
     /// the invocation once the function returns.
     @exclusivity(unchecked) var deferredError: StatefulFunctionsError?
-    @exclusivity(unchecked) private var lastFunctionType: (typename: String, type: FunctionType)?
 
     init(address: Address, states: [StateSlot], protocolVersion: ProtocolVersion = .v2) {
         self.address = address
@@ -210,8 +209,7 @@ public final class Context {
     ///   - id: the target instance's id; must not be empty.
     ///   - message: the message; its type URL must not be empty.
     public func send(_ typename: String, id: String, message: AnyMessage) throws {
-        let type = try functionType(typename)
-        outgoing.append(try OutgoingMessage(to: Address(namespace: type.namespace, type: type.name, id: id), message: message))
+        outgoing.append(try OutgoingMessage(to: Address(FunctionType(typename), id: id), message: message))
     }
 
     /// Sends a message built with ``OutgoingMessage``.
@@ -279,16 +277,7 @@ public final class Context {
 
     /// Emits a message to the egress `typename` (`namespace/name`).
     public func sendEgress(_ typename: String, message: AnyMessage) throws {
-        egress.append(try EgressMessage(egress: functionType(typename), message: message))
-    }
-
-    /// `typename` parsed, reusing the last parse: a function mostly sends to
-    /// the same one or two types, named by the same string literal.
-    private func functionType(_ typename: String) throws -> FunctionType {
-        if let last = lastFunctionType, last.typename == typename { return last.type }
-        let type = try FunctionType(typename)
-        lastFunctionType = (typename, type)
-        return type
+        egress.append(try EgressMessage(egress: FunctionType(typename), message: message))
     }
 
     /// Emits a message built with ``EgressMessage`` or an egress helper.

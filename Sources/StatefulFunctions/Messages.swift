@@ -29,8 +29,7 @@ public struct OutgoingMessage: Sendable, Hashable {
     ///
     /// - Throws: ``StatefulFunctionsError/missingArgument(_:)`` for an empty id or type name.
     public init(to target: Address, message: AnyMessage) throws {
-        if target.namespace.isEmpty || target.type.isEmpty || target.namespace.utf8.contains(UInt8(ascii: "/"))
-            || target.type.utf8.contains(UInt8(ascii: "/")) {
+        if !target.functionType.isWellFormed {
             _ = try FunctionType(target.typename)  // throws, naming what is wrong
         }
         guard !target.id.isEmpty else { throw StatefulFunctionsError.missingArgument("id") }

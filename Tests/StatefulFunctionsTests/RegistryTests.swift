@@ -41,4 +41,48 @@ import Testing
         #expect(address.description == "example/greeter/bob")
         #expect(throws: StatefulFunctionsError.self) { try Address("greeter", id: "bob") }
     }
+
+    /// A function type is one `namespace/name` string and the offset of its
+    /// `/`: parsed and assembled types are the same values, and the parts come
+    /// back whole, whatever characters border the `/`.
+    @Test(arguments: [("example", "greeter"), ("é", "\u{301}x"), ("a\u{200D}", "ß"), ("", "b"), ("a/b", "c")])
+    func functionTypePartsRoundTrip(_ namespace: String, _ name: String) throws {
+        var type = FunctionType(namespace: namespace, name: name)
+        #expect(type.namespace == namespace)
+        #expect(type.name == name)
+        #expect(type.typename == namespace + "/" + name)
+        if !namespace.isEmpty && !namespace.contains("/") {
+            let parsed = try FunctionType(type.typename)
+            #expect(parsed == type)
+            #expect(parsed.hashValue == type.hashValue)
+            #expect(parsed.namespace == namespace && parsed.name == name)
+        }
+        type.name = "other"
+        #expect(type == FunctionType(namespace: namespace, name: "other"))
+        type.namespace = "ns"
+        #expect(type.description == "ns/other")
+
+        var address = Address(namespace: namespace, type: name, id: "id")
+        #expect(address.functionType == FunctionType(namespace: namespace, name: name))
+        #expect(address.namespace == namespace && address.type == name)
+        address.type = "t"
+        #expect(address == Address(namespace: namespace, type: "t", id: "id"))
+        // The same typename split elsewhere is another function type.
+        #expect(FunctionType(namespace: "a/b", name: "c") != FunctionType(namespace: "a", name: "b/c"))
+    }
+
+    /// An address assembled from parts that do not make a typename is refused
+    /// when a message is sent to it, naming what is wrong.
+    @Test(arguments: [
+        ("", "greeter", "the namespace must not be empty"),
+        ("example", "", "the name must not be empty"),
+        ("a/b", "c", "a type name must be of the form namespace/name"),
+        ("a", "b/c", "a type name must be of the form namespace/name"),
+    ])
+    func sendingToAMalformedAddressIsRefused(_ namespace: String, _ name: String, _ reason: String) {
+        let target = Address(namespace: namespace, type: name, id: "id")
+        #expect(throws: StatefulFunctionsError.invalidTypename(target.typename, reason: reason)) {
+            try OutgoingMessage(to: target, message: AnyMessage(typeURL: "t", value: []))
+        }
+    }
 }

@@ -83,6 +83,35 @@ final class Arena {
         return string.withUTF8 { cString($0) }
     }
 
+    /// The namespace and the name of `type` as NUL-terminated strings, for
+    /// protobuf-c's address and egress fields: one copy of the typename with
+    /// its `/` made a NUL, reused while the same type comes again.
+    func cStrings(_ type: FunctionType) -> (namespace: UnsafeMutablePointer<CChar>, name: UnsafeMutablePointer<CChar>) {
+        if let copy = type.typename.utf8.withContiguousStorageIfAvailable({ cStrings($0, type.separator) }) { return copy }
+        var typename = type.typename
+        return typename.withUTF8 { cStrings($0, type.separator) }
+    }
+
+    private func cStrings(
+        _ utf8: UnsafeBufferPointer<UInt8>, _ separator: Int
+    ) -> (namespace: UnsafeMutablePointer<CChar>, name: UnsafeMutablePointer<CChar>) {
+        let count = utf8.count
+        if let (copy, lastCount, lastSeparator) = lastTypename, lastCount == count, lastSeparator == separator,
+           memcmp(copy, utf8.baseAddress!, separator) == 0,
+           memcmp(copy + separator + 1, utf8.baseAddress! + separator + 1, count - separator - 1) == 0 {
+            return (copy, copy + separator + 1)
+        }
+        let copy = allocate(count + 1).bindMemory(to: CChar.self, capacity: count + 1)
+        UnsafeMutableRawPointer(copy).copyMemory(from: utf8.baseAddress!, byteCount: count)
+        copy[separator] = 0
+        copy[count] = 0
+        lastTypename = (copy, count, separator)
+        return (copy, copy + separator + 1)
+    }
+
+    /// The last typename ``cStrings(_:)`` copied: the copy, the typename's length and its separator.
+    @exclusivity(unchecked) private var lastTypename: (UnsafeMutablePointer<CChar>, Int, Int)?
+
     private func cString(_ utf8: UnsafeBufferPointer<UInt8>) -> UnsafeMutablePointer<CChar> {
         func matches(_ slot: (UnsafeMutablePointer<CChar>, Int)?) -> UnsafeMutablePointer<CChar>? {
             guard let (copy, count) = slot, count == utf8.count else { return nil }

@@ -63,14 +63,14 @@ final class FunctionTable: Sendable {
     ) -> (address: Address, entry: Int?) {
         let id = String(protobufC: id)
         if let index {
-            let address = Address(namespace: String(protobufC: namespace), type: String(protobufC: type), id: id)
+            let address = Address(FunctionType(protobufC: namespace, type), id: id)
             return (address, index[address.functionType])
         }
         for (i, entry) in entries.enumerated()
         where Self.equal(namespace, entry.namespace) && Self.equal(type, entry.name) {
-            return (Address(namespace: entry.type.namespace, type: entry.type.name, id: id), i)
+            return (Address(entry.type, id: id), i)
         }
-        return (Address(namespace: String(protobufC: namespace), type: String(protobufC: type), id: id), nil)
+        return (Address(FunctionType(protobufC: namespace, type), id: id), nil)
     }
 
     private static func equal(_ field: UnsafePointer<CChar>?, _ known: [CChar]) -> Bool {
@@ -113,5 +113,26 @@ struct CStringInterner {
         }
         lastString = String(cString: pointer)
         return lastString
+    }
+}
+
+extension FunctionType {
+    /// The function type of a decoded address: its typename is built in one
+    /// string from the two C strings (absent is empty).
+    init(protobufC namespace: UnsafePointer<CChar>?, _ name: UnsafePointer<CChar>?) {
+        let namespaceCount = namespace.map { strlen($0) } ?? 0
+        let nameCount = name.map { strlen($0) } ?? 0
+        let typename = String(unsafeUninitializedCapacity: namespaceCount + 1 + nameCount) { buffer in
+            let base = UnsafeMutableRawPointer(buffer.baseAddress!)
+            if let namespace { base.copyMemory(from: namespace, byteCount: namespaceCount) }
+            base.storeBytes(of: UInt8(ascii: "/"), toByteOffset: namespaceCount, as: UInt8.self)
+            if let name { (base + namespaceCount + 1).copyMemory(from: name, byteCount: nameCount) }
+            return namespaceCount + 1 + nameCount
+        }
+        if typename.utf8.count == namespaceCount + 1 + nameCount {
+            self.init(typename: typename, separator: namespaceCount)
+        } else {  // invalid UTF-8, repaired: build it from the repaired parts
+            self.init(namespace: String(protobufC: namespace), name: String(protobufC: name))
+        }
     }
 }

@@ -54,7 +54,7 @@ extension InvocationBatch {
         guard present else { throw MalformedRequest("the invocation batch has no target address") }
         try requireUTF8(namespace, type, id, in: "the target address")
         let target = functions.target(namespace: namespace, type: type, id: id)
-        guard !target.address.namespace.isEmpty, !target.address.type.isEmpty else {
+        guard target.address.functionType.hasBothParts else {
             throw MalformedRequest("the target address \(target.address) has no function type")
         }
         return target
@@ -225,8 +225,7 @@ enum ProtocolV2 {
         for (i, message) in context.egress.enumerated() {
             response.pointee.outgoing_egresses[i] = arena.message(V2Egress.self) { egress in
                 org__apache__flink__statefun__flink__core__polyglot__from_function__egress_message__init(egress)
-                egress.pointee.egress_namespace = arena.cString(message.egress.namespace)
-                egress.pointee.egress_type = arena.cString(message.egress.name)
+                (egress.pointee.egress_namespace, egress.pointee.egress_type) = arena.cStrings(message.egress)
                 egress.pointee.argument = any(message.message, arena)
             }
         }
@@ -256,16 +255,14 @@ enum ProtocolV2 {
 
     static func address(_ pointer: UnsafeMutablePointer<V2Address>) -> Address {
         Address(
-            namespace: String(protobufC: pointer.pointee.namespace_),
-            type: String(protobufC: pointer.pointee.type),
+            FunctionType(protobufC: pointer.pointee.namespace_, pointer.pointee.type),
             id: String(protobufC: pointer.pointee.id))
     }
 
     static func address(_ address: Address, _ arena: Arena) -> UnsafeMutablePointer<V2Address> {
         arena.message(V2Address.self) { pointer in
             org__apache__flink__statefun__flink__core__polyglot__address__init(pointer)
-            pointer.pointee.namespace_ = arena.cString(address.namespace)
-            pointer.pointee.type = arena.cString(address.type)
+            (pointer.pointee.namespace_, pointer.pointee.type) = arena.cStrings(address.functionType)
             pointer.pointee.id = arena.cString(address.id)
         }
     }

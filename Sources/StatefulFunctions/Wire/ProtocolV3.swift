@@ -136,8 +136,7 @@ enum ProtocolV3 {
         for (i, message) in context.egress.enumerated() {
             response.pointee.outgoing_egresses[i] = arena.message(V3Egress.self) { egress in
                 io__statefun__sdk__reqreply__from_function__egress_message__init(egress)
-                egress.pointee.egress_namespace = arena.cString(message.egress.namespace)
-                egress.pointee.egress_type = arena.cString(message.egress.name)
+                (egress.pointee.egress_namespace, egress.pointee.egress_type) = arena.cStrings(message.egress)
                 egress.pointee.argument = typedValue(message.message, arena)
             }
         }
@@ -206,16 +205,14 @@ enum ProtocolV3 {
 
     static func address(_ pointer: UnsafeMutablePointer<V3Address>) -> Address {
         Address(
-            namespace: String(protobufC: pointer.pointee.namespace_),
-            type: String(protobufC: pointer.pointee.type),
+            FunctionType(protobufC: pointer.pointee.namespace_, pointer.pointee.type),
             id: String(protobufC: pointer.pointee.id))
     }
 
     static func address(_ address: Address, _ arena: Arena) -> UnsafeMutablePointer<V3Address> {
         arena.message(V3Address.self) { pointer in
             io__statefun__sdk__reqreply__address__init(pointer)
-            pointer.pointee.namespace_ = arena.cString(address.namespace)
-            pointer.pointee.type = arena.cString(address.type)
+            (pointer.pointee.namespace_, pointer.pointee.type) = arena.cStrings(address.functionType)
             pointer.pointee.id = arena.cString(address.id)
         }
     }
