@@ -339,12 +339,14 @@ class TypedStateBox {
 
 @usableFromInline
 final class TypedState<M: PackableMessage>: TypedStateBox {
+    // A box belongs to one context, used by one task at a time: the dynamic
+    // exclusivity checks would cost more than the reads and stores they guard.
     @usableFromInline
-    var value: M
+    @exclusivity(unchecked) var value: M
     /// Whether `M` was checked against the state's declared type (a store
     /// checks it; a read does not, as reading under a matching name is allowed).
     @usableFromInline
-    var typeChecked: Bool
+    @exclusivity(unchecked) var typeChecked: Bool
 
     @usableFromInline
     init(_ value: M, typeChecked: Bool) {
