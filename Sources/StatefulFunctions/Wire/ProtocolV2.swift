@@ -220,14 +220,17 @@ enum ProtocolV2 {
             }
         }
 
-        response.pointee.n_outgoing_egresses = context.egress.count
-        response.pointee.outgoing_egresses = arena.pointers(to: V2Egress.self, count: context.egress.count)
-        for (i, message) in context.egress.enumerated() {
-            response.pointee.outgoing_egresses[i] = arena.message(V2Egress.self) { egress in
-                org__apache__flink__statefun__flink__core__polyglot__from_function__egress_message__init(egress)
-                (egress.pointee.egress_namespace, egress.pointee.egress_type) = arena.cStrings(message.egress)
-                egress.pointee.argument = any(message.message, arena)
+        // Elements are read in place (not copied out, which would retain each of their strings).
+        let egress = context.egress
+        response.pointee.n_outgoing_egresses = egress.count
+        response.pointee.outgoing_egresses = arena.pointers(to: V2Egress.self, count: egress.count)
+        for i in egress.indices {
+            let message = arena.message(V2Egress.self) {
+                org__apache__flink__statefun__flink__core__polyglot__from_function__egress_message__init($0)
             }
+            (message.pointee.egress_namespace, message.pointee.egress_type) = arena.cStrings(egress[i].egress)
+            message.pointee.argument = any(egress[i].message.typeURL, egress[i].message.value, arena)
+            response.pointee.outgoing_egresses[i] = message
         }
 
         var fromFunction = V2FromFunction()
@@ -249,7 +252,8 @@ enum ProtocolV2 {
         for slot in context.states where slot.modified { size += slot.name.utf8.count + (slot.value?.value.count ?? 0) + 128 }
         for message in context.outgoing { size += message.message.value.count + 256 }
         for case let .message(_, message, _) in context.delayed { size += message.message.value.count + 256 }
-        for message in context.egress { size += message.message.value.count + 256 }
+        let egress = context.egress
+        for i in egress.indices { size += egress[i].message.value.count + 256 }
         return size * 2
     }
 
@@ -277,11 +281,14 @@ enum ProtocolV2 {
     }
 
     static func any(_ message: AnyMessage, _ arena: Arena) -> UnsafeMutablePointer<ProtoAny> {
-        arena.message(ProtoAny.self) { pointer in
-            google__protobuf__any__init(pointer)
-            pointer.pointee.type_url = arena.cString(message.typeURL)
-            pointer.pointee.value = arena.binary(message.value)
-        }
+        any(message.typeURL, message.value, arena)
+    }
+
+    static func any(_ typeURL: String, _ value: [UInt8], _ arena: Arena) -> UnsafeMutablePointer<ProtoAny> {
+        let pointer = arena.message(ProtoAny.self) { google__protobuf__any__init($0) }
+        pointer.pointee.type_url = arena.cString(typeURL)
+        pointer.pointee.value = arena.binary(value)
+        return pointer
     }
 
     /// Why protobuf-c refused a body, when the cause is a state value that is not

@@ -94,8 +94,7 @@ enum ProtocolV3 {
                 if let value = slot.value {
                     mutation.pointee.mutation_type =
                         IO__STATEFUN__SDK__REQREPLY__FROM_FUNCTION__PERSISTED_VALUE_MUTATION__MUTATION_TYPE__MODIFY
-                    mutation.pointee.state_value = typedValue(
-                        AnyMessage(typeURL: slot.typeName ?? value.typeURL, value: value.value), arena)
+                    mutation.pointee.state_value = typedValue(slot.typeName ?? value.typeURL, value.value, arena)
                 } else {
                     mutation.pointee.mutation_type =
                         IO__STATEFUN__SDK__REQREPLY__FROM_FUNCTION__PERSISTED_VALUE_MUTATION__MUTATION_TYPE__DELETE
@@ -131,14 +130,17 @@ enum ProtocolV3 {
             }
         }
 
-        response.pointee.n_outgoing_egresses = context.egress.count
-        response.pointee.outgoing_egresses = arena.pointers(to: V3Egress.self, count: context.egress.count)
-        for (i, message) in context.egress.enumerated() {
-            response.pointee.outgoing_egresses[i] = arena.message(V3Egress.self) { egress in
-                io__statefun__sdk__reqreply__from_function__egress_message__init(egress)
-                (egress.pointee.egress_namespace, egress.pointee.egress_type) = arena.cStrings(message.egress)
-                egress.pointee.argument = typedValue(message.message, arena)
+        // Elements are read in place (not copied out, which would retain each of their strings).
+        let egress = context.egress
+        response.pointee.n_outgoing_egresses = egress.count
+        response.pointee.outgoing_egresses = arena.pointers(to: V3Egress.self, count: egress.count)
+        for i in egress.indices {
+            let message = arena.message(V3Egress.self) {
+                io__statefun__sdk__reqreply__from_function__egress_message__init($0)
             }
+            (message.pointee.egress_namespace, message.pointee.egress_type) = arena.cStrings(egress[i].egress)
+            message.pointee.argument = typedValue(egress[i].message.typeURL, egress[i].message.value, arena)
+            response.pointee.outgoing_egresses[i] = message
         }
 
         return pack(arena) { fromFunction in
@@ -222,11 +224,14 @@ enum ProtocolV3 {
     }
 
     static func typedValue(_ message: AnyMessage, _ arena: Arena) -> UnsafeMutablePointer<V3TypedValue> {
-        arena.message(V3TypedValue.self) { pointer in
-            io__statefun__sdk__reqreply__typed_value__init(pointer)
-            pointer.pointee.typename_ = arena.cString(message.typeURL)
-            pointer.pointee.has_value = 1
-            pointer.pointee.value = arena.binary(message.value)
-        }
+        typedValue(message.typeURL, message.value, arena)
+    }
+
+    static func typedValue(_ typeName: String, _ value: [UInt8], _ arena: Arena) -> UnsafeMutablePointer<V3TypedValue> {
+        let pointer = arena.message(V3TypedValue.self) { io__statefun__sdk__reqreply__typed_value__init($0) }
+        pointer.pointee.typename_ = arena.cString(typeName)
+        pointer.pointee.has_value = 1
+        pointer.pointee.value = arena.binary(value)
+        return pointer
     }
 }
