@@ -78,19 +78,36 @@ final class Arena {
     /// A NUL-terminated copy of `string`, for a protobuf-c string field. The
     /// copy may be shared with other fields (protobuf-c only reads it).
     func cString(_ string: String) -> UnsafeMutablePointer<CChar> {
-        if let copy = string.utf8.withContiguousStorageIfAvailable({ cString($0) }) { return copy }
-        var string = string
-        return string.withUTF8 { cString($0) }
+        // The same string again (one type URL for a whole batch) is the same
+        // storage: comparing it costs less than finding its bytes among the recent ones.
+        if let last = lastString, last.string == string { return last.copy }
+        let copy = string.utf8.withContiguousStorageIfAvailable({ cString($0) }) ?? {
+            var string = string
+            return string.withUTF8 { cString($0) }
+        }()
+        lastString = (string, copy)
+        return copy
     }
+
+    /// The string ``cString(_:)`` copied last, and its copy.
+    @exclusivity(unchecked) private var lastString: (string: String, copy: UnsafeMutablePointer<CChar>)?
 
     /// The namespace and the name of `type` as NUL-terminated strings, for
     /// protobuf-c's address and egress fields: one copy of the typename with
     /// its `/` made a NUL, reused while the same type comes again.
     func cStrings(_ type: FunctionType) -> (namespace: UnsafeMutablePointer<CChar>, name: UnsafeMutablePointer<CChar>) {
-        if let copy = type.typename.utf8.withContiguousStorageIfAvailable({ cStrings($0, type.separator) }) { return copy }
-        var typename = type.typename
-        return typename.withUTF8 { cStrings($0, type.separator) }
+        if let last = lastType, last.type == type { return last.copies }
+        let copies = type.typename.utf8.withContiguousStorageIfAvailable({ cStrings($0, type.separator) }) ?? {
+            var typename = type.typename
+            return typename.withUTF8 { cStrings($0, type.separator) }
+        }()
+        lastType = (type, copies)
+        return copies
     }
+
+    /// The function type ``cStrings(_:)`` copied last, and its copies.
+    @exclusivity(unchecked) private var lastType:
+        (type: FunctionType, copies: (namespace: UnsafeMutablePointer<CChar>, name: UnsafeMutablePointer<CChar>))?
 
     private func cStrings(
         _ utf8: UnsafeBufferPointer<UInt8>, _ separator: Int
