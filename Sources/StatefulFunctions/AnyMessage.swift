@@ -9,8 +9,19 @@ public protocol PackableMessage: Sendable {
     static var typeName: String { get }
     /// Decodes a value from its binary form.
     init(packedBytes: [UInt8]) throws
+    /// Decodes a value from its binary form in memory it does not own: the
+    /// bytes are valid during the call only. The default copies them into an
+    /// array for ``init(packedBytes:)-([UInt8])``; a type that decodes from a
+    /// buffer directly saves a message argument's copy.
+    init(packedBytes buffer: UnsafeRawBufferPointer) throws
     /// Encodes the value to its binary form.
     func packedBytes() throws -> [UInt8]
+}
+
+extension PackableMessage {
+    public init(packedBytes buffer: UnsafeRawBufferPointer) throws {
+        try self.init(packedBytes: [UInt8](buffer))
+    }
 }
 
 /// A `google.protobuf.Any`: a type URL and the bytes of the message it holds.
@@ -49,9 +60,14 @@ public struct AnyMessage: Hashable, Sendable, CustomStringConvertible {
     /// compared, so any type URL prefix matches. A 3.x built-in such as
     /// `io.statefun.types/int` therefore never matches `other/int`.
     public func `is`<M: PackableMessage>(_ type: M.Type) -> Bool {
+        Self.typeURL(typeURL, holds: type)
+    }
+
+    /// Whether a message of type URL `typeURL` is an `M` (see ``is(_:)``).
+    static func typeURL<M: PackableMessage>(_ typeURL: String, holds type: M.Type) -> Bool {
         if typeURL == M.typeName { return true }
-        let name = messageName
-        return name.contains(".") && Self.messageName(of: M.typeName) == name
+        let name = messageName(of: typeURL)
+        return name.contains(".") && messageName(of: M.typeName) == name
     }
 
     /// Unpacks the message this `Any` holds.

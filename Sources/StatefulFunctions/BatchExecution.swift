@@ -9,13 +9,49 @@ package struct InvocationFailure: Error, CustomStringConvertible {
 }
 
 /// One invocation of a batch: the message, and who sent it (`nil` for an ingress).
+///
+/// A decoded request's message stays where the request was decoded (the
+/// arena, which the invocation keeps alive): a typed function decodes its
+/// message from there, and only an untyped one gets a copy, as an ``AnyMessage``.
 package struct BatchInvocation {
     package var caller: Address?
-    package var argument: AnyMessage
+    /// The message's type: a 2.x type URL or a 3.x typename.
+    package let typeURL: String
+    private let bytes: Bytes
+
+    private enum Bytes {
+        case array([UInt8])
+        /// Bytes in memory that `owner` keeps.
+        case view(UnsafeRawBufferPointer, owner: AnyObject)
+    }
 
     package init(caller: Address?, argument: AnyMessage) {
         self.caller = caller
-        self.argument = argument
+        self.typeURL = argument.typeURL
+        self.bytes = .array(argument.value)
+    }
+
+    /// An invocation whose message bytes live in `arena`.
+    init(caller: Address?, typeURL: String, bytes: UnsafeRawBufferPointer, in arena: Arena) {
+        self.caller = caller
+        self.typeURL = typeURL
+        self.bytes = .view(bytes, owner: arena)
+    }
+
+    /// The message, as an ``AnyMessage`` (a copy of a decoded request's bytes).
+    package var argument: AnyMessage {
+        switch bytes {
+        case .array(let array): return AnyMessage(typeURL: typeURL, value: array)
+        case .view(let view, _): return AnyMessage(typeURL: typeURL, value: [UInt8](view))
+        }
+    }
+
+    /// Runs `body` with the message's bytes, valid during the call.
+    func withArgumentBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        switch bytes {
+        case .array(let array): return try array.withUnsafeBytes(body)
+        case .view(let view, let owner): return try withExtendedLifetime(owner) { try body(view) }
+        }
     }
 }
 
@@ -42,7 +78,7 @@ extension StatefulFunction {
                 context.caller = invocation.caller
                 var failure: (any Error)?
                 do {
-                    try await body(context, invocation.argument)
+                    try await body(context, invocation)
                 } catch {
                     failure = error
                 }
@@ -62,13 +98,13 @@ extension StatefulFunction {
 
     /// The batch loop of a synchronous body: no suspension point between invocations.
     private static func run(
-        _ invocations: [BatchInvocation], in context: Context, _ body: (Context, AnyMessage) throws -> Void
+        _ invocations: [BatchInvocation], in context: Context, _ body: (Context, BatchInvocation) throws -> Void
     ) throws(InvocationFailure) {
         for (index, invocation) in invocations.enumerated() {
             context.caller = invocation.caller
             var failure: (any Error)?
             do {
-                try body(context, invocation.argument)
+                try body(context, invocation)
             } catch {
                 failure = error
             }

@@ -139,17 +139,20 @@ extension String: PackableMessage {
     public static var typeName: String { "io.statefun.types/string" }
 
     public init(packedBytes: [UInt8]) throws {
-        if packedBytes.isEmpty {
+        self = try packedBytes.withUnsafeBytes { try String(packedBytes: $0) }
+    }
+
+    /// The usual form, one field with all the text, is read here; any other
+    /// goes to protobuf-c.
+    public init(packedBytes buffer: UnsafeRawBufferPointer) throws {
+        let bytes = buffer.assumingMemoryBound(to: UInt8.self)
+        if bytes.isEmpty {
             self = ""
-            return
+        } else if bytes[0] == 0x0A, let (length, start) = readVarint(bytes, at: 1), length == UInt64(bytes.count - start) {
+            self = String(decoding: UnsafeBufferPointer(rebasing: bytes[start...]), as: UTF8.self)
+        } else {
+            self = try Self.decodedByProtobufC([UInt8](bytes))
         }
-        let decoded = packedBytes.withUnsafeBufferPointer { bytes -> String? in
-            guard bytes[0] == 0x0A, let (length, start) = readVarint(bytes, at: 1), length == UInt64(bytes.count - start) else {
-                return nil
-            }
-            return String(decoding: UnsafeBufferPointer(rebasing: bytes[start...]), as: UTF8.self)
-        }
-        self = try decoded ?? Self.decodedByProtobufC(packedBytes)
     }
 
     /// The field, its length and the UTF-8 bytes (a NUL included: protobuf-c's

@@ -199,7 +199,7 @@ public struct RequestReplyHandler: Sendable {
             status: 500,
             message: "function \(batch.target.typename) at address \(batch.target) failed"
                 + " on invocation \(error.index + 1) of \(batch.invocations.count)"
-                + " (message type '\(batch.invocations[error.index].argument.typeURL)'): \(error.cause)")
+                + " (message type '\(batch.invocations[error.index].typeURL)'): \(error.cause)")
     }
 
     private func completed(_ entry: FunctionTable.Entry, _ batch: InvocationBatch, _ context: Context) -> [UInt8] {

@@ -20,8 +20,8 @@ public struct StatefulFunction: Sendable {
     public private(set) var valueSpecs: [ValueSpec] = []
 
     enum Body: Sendable {
-        case synchronous(@Sendable (Context, AnyMessage) throws -> Void)
-        case asynchronous(@Sendable (Context, AnyMessage) async throws -> Void)
+        case synchronous(@Sendable (Context, BatchInvocation) throws -> Void)
+        case asynchronous(@Sendable (Context, BatchInvocation) async throws -> Void)
     }
 
     let body: Body
@@ -29,13 +29,13 @@ public struct StatefulFunction: Sendable {
     /// An untyped function: it gets each message as the raw ``AnyMessage``.
     public init(_ body: @escaping FunctionBody<AnyMessage>) {
         acceptedTypes = nil
-        self.body = .asynchronous(body)
+        self.body = .asynchronous { context, invocation in try await body(context, invocation.argument) }
     }
 
     /// An untyped synchronous function.
     public init(_ body: @escaping SynchronousFunctionBody<AnyMessage>) {
         acceptedTypes = nil
-        self.body = .synchronous(body)
+        self.body = .synchronous { context, invocation in try body(context, invocation.argument) }
     }
 
     /// A function of one message type: each message is unpacked to it, and a
@@ -71,26 +71,27 @@ public struct StatefulFunction: Sendable {
         self.body = .synchronous { context, any in try body(context, try unpack(any)) }
     }
 
-    private static func unpacker<M: PackableMessage>(for type: M.Type) -> @Sendable (AnyMessage) throws -> M {
+    /// Decodes an invocation's message as an `M`, from where it was received.
+    private static func unpacker<M: PackableMessage>(for type: M.Type) -> @Sendable (BatchInvocation) throws -> M {
         let typeName = M.typeName
-        return { any in
-            // The exact name is the usual case; `is` also matches other type URL prefixes.
-            guard any.typeURL == typeName || any.is(M.self) else {
-                throw StatefulFunctionsError.unexpectedMessageType(typeURL: any.typeURL, accepted: [typeName])
+        return { invocation in
+            // The exact name is the usual case; other type URL prefixes match too (`AnyMessage.is`).
+            guard invocation.typeURL == typeName || AnyMessage.typeURL(invocation.typeURL, holds: M.self) else {
+                throw StatefulFunctionsError.unexpectedMessageType(typeURL: invocation.typeURL, accepted: [typeName])
             }
-            return try M(packedBytes: any.value)
+            return try invocation.withArgumentBytes { try M(packedBytes: $0) }
         }
     }
 
     private static func unpacker(
         accepting types: [any PackableMessage.Type]
-    ) -> @Sendable (AnyMessage) throws -> any PackableMessage {
-        { any in
-            guard let type = types.first(where: { any.is($0) }) else {
+    ) -> @Sendable (BatchInvocation) throws -> any PackableMessage {
+        { invocation in
+            guard let type = types.first(where: { AnyMessage.typeURL(invocation.typeURL, holds: $0) }) else {
                 throw StatefulFunctionsError.unexpectedMessageType(
-                    typeURL: any.typeURL, accepted: types.map { $0.typeName })
+                    typeURL: invocation.typeURL, accepted: types.map { $0.typeName })
             }
-            return try type.init(packedBytes: any.value)
+            return try invocation.withArgumentBytes { try type.init(packedBytes: $0) }
         }
     }
 

@@ -25,6 +25,10 @@ extension PackableMessage where Self: SwiftProtobuf.Message {
         try self.init(serializedBytes: packedBytes)
     }
 
+    public init(packedBytes buffer: UnsafeRawBufferPointer) throws {
+        try self.init(serializedBytes: BorrowedBytes(buffer))
+    }
+
     public func packedBytes() throws -> [UInt8] {
         let packed: ProtobufBytes = try serializedBytes()
         return packed.bytes
@@ -71,5 +75,54 @@ extension AnyMessage {
         any.typeURL = typeURL
         any.value = .init(value)
         return any
+    }
+}
+
+/// Bytes swift-protobuf decodes in place, without a copy into an array. It
+/// only reads them; should it ever make or change bytes of this type, they
+/// become an array of their own.
+struct BorrowedBytes: SwiftProtobufContiguousBytes {
+    private var storage: Storage
+
+    private enum Storage {
+        case borrowed(UnsafeRawBufferPointer)
+        case owned([UInt8])
+    }
+
+    init(_ buffer: UnsafeRawBufferPointer) {
+        storage = .borrowed(buffer)
+    }
+
+    init(repeating: UInt8, count: Int) {
+        storage = .owned(Array(repeatElement(repeating, count: count)))
+    }
+
+    init<S: Sequence>(_ sequence: S) where S.Element == UInt8 {
+        storage = .owned(Array(sequence))
+    }
+
+    var count: Int {
+        switch storage {
+        case .borrowed(let buffer): return buffer.count
+        case .owned(let array): return array.count
+        }
+    }
+
+    func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        switch storage {
+        case .borrowed(let buffer): return try body(buffer)
+        case .owned(let array): return try array.withUnsafeBytes(body)
+        }
+    }
+
+    mutating func withUnsafeMutableBytes<R>(_ body: (UnsafeMutableRawBufferPointer) throws -> R) rethrows -> R {
+        var array: [UInt8]
+        switch storage {
+        case .borrowed(let buffer): array = [UInt8](buffer)
+        case .owned(let owned): array = owned
+        }
+        storage = .owned([])
+        defer { storage = .owned(array) }
+        return try array.withUnsafeMutableBytes(body)
     }
 }

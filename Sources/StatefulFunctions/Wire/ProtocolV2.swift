@@ -95,8 +95,8 @@ extension InvocationBatch {
             }
             try requireUTF8(argument.typeName, in: typeNameField)
             invocations.append(BatchInvocation(
-                caller: sender,
-                argument: AnyMessage(typeURL: typeNames.string(argument.typeName), value: arena.bytes(argument.value))))
+                caller: sender, typeURL: typeNames.string(argument.typeName),
+                bytes: UnsafeRawBufferPointer(start: argument.value.data, count: argument.value.len), in: arena))
         }
         return invocations
     }
