@@ -46,11 +46,25 @@ package struct BatchInvocation {
         }
     }
 
-    /// Runs `body` with the message's bytes, valid during the call.
-    func withArgumentBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+    /// The message decoded as `type` from its bytes (the caller checked the type name).
+    func decodeArgument(as type: any PackableMessage.Type) throws -> any PackableMessage {
         switch bytes {
-        case .array(let array): return try array.withUnsafeBytes(body)
-        case .view(let view, let owner): return try withExtendedLifetime(owner) { try body(view) }
+        case .array(let array):
+            return try type.init(packedBytes: array)
+        case .view(let view, let owner):
+            defer { extendLifetime(owner) }
+            return try type.init(packedBytes: view)
+        }
+    }
+
+    /// The message decoded as an `M` from its bytes (the caller checked the type name).
+    func decodeArgument<M: PackableMessage>(as type: M.Type) throws -> M {
+        switch bytes {
+        case .array(let array):
+            return try M(packedBytes: array)
+        case .view(let view, let owner):
+            defer { extendLifetime(owner) }
+            return try M(packedBytes: view)
         }
     }
 }

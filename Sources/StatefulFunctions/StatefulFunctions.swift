@@ -79,7 +79,7 @@ public struct StatefulFunction: Sendable {
             guard invocation.typeURL == typeName || AnyMessage.typeURL(invocation.typeURL, holds: M.self) else {
                 throw StatefulFunctionsError.unexpectedMessageType(typeURL: invocation.typeURL, accepted: [typeName])
             }
-            return try invocation.withArgumentBytes { try M(packedBytes: $0) }
+            return try invocation.decodeArgument(as: M.self)
         }
     }
 
@@ -91,7 +91,7 @@ public struct StatefulFunction: Sendable {
                 throw StatefulFunctionsError.unexpectedMessageType(
                     typeURL: invocation.typeURL, accepted: types.map { $0.typeName })
             }
-            return try invocation.withArgumentBytes { try type.init(packedBytes: $0) }
+            return try invocation.decodeArgument(as: type)
         }
     }
 
