@@ -1,5 +1,6 @@
 @testable import StatefulFunctions
 import Testing
+import Foundation
 
 /// The built-in types' own codec against protobuf-c's, byte for byte.
 @Suite("Built-in types on the wire")
@@ -78,5 +79,66 @@ struct BuiltInWireTests {
                 #expect(try KinesisEgressRecord(packedBytes: kinesis.packedBytes()) == kinesis)
             }
         }
+    }
+}
+
+/// Replies are packed into an array sized by the arena's bound, without
+/// protobuf-c's sizing pass; debug builds check the bound against that pass
+/// on every reply (`Arena.pack`). These replies reach for the bound's edges:
+/// every kind of effect and field, empty and long strings and values, the
+/// widest scalars.
+@Suite("Replies packed without a sizing pass")
+struct PackedSizeBoundTests {
+    static let texts = ["", "a", String(repeating: "x", count: 127), String(repeating: "é", count: 200),
+                        String(repeating: "z", count: 20_000)]
+
+    static func context(_ version: ProtocolVersion) throws -> Context {
+        let states = texts.enumerated().map { i, text in
+            StateSlot(name: "s\(i)\(text)", value: nil, typeName: version == .v3 ? "t/\(text)" : nil)
+        }
+        let context = Context(
+            address: Address(namespace: "n", type: "t", id: "i"), states: states, protocolVersion: version)
+        for (i, text) in texts.enumerated() {
+            let message = AnyMessage(typeURL: "t/\(text)", value: Array(text.utf8))
+            if i % 2 == 0 { context["s\(i)\(text)"] = message } else { context["s\(i)\(text)"] = nil }
+            try context.send("n\(text)/t\(text)", id: "i\(text)", message: message)
+            try context.sendAfter(.milliseconds(Int64.max), "n/t", id: "i\(text)", message: message)
+            if version == .v3 {
+                try context.sendAfter(.milliseconds(1), OutgoingMessage("n/t", id: "i", message: message),
+                                      cancellationToken: "c\(text)")
+                try context.cancelDelayedMessage("c\(text)")
+            }
+            try context.sendEgress("e\(text)/x\(text)", message: message)
+        }
+        #expect(context.deferredError == nil)
+        return context
+    }
+
+    @Test func everyEffectOfA3xReply() throws {
+        let reply = ProtocolV3.encodeResponse(try Self.context(.v3))
+        let decoded = try Io_Statefun_Sdk_Reqreply_FromFunction(serializedBytes: reply).invocationResult
+        #expect(decoded.stateMutations.count == Self.texts.count)
+        #expect(decoded.outgoingMessages.map(\.argument.value) == Self.texts.map { Data($0.utf8) })
+        #expect(decoded.delayedInvocations.count == 3 * Self.texts.count)
+        #expect(decoded.outgoingEgresses.map(\.egressType) == Self.texts.map { "x\($0)" })
+    }
+
+    @Test func everyEffectOfA2xReply() throws {
+        let reply = ProtocolV2.encodeResponse(try Self.context(.v2))
+        let decoded = try FromFunction(serializedBytes: reply).invocationResult
+        #expect(decoded.stateMutations.count == Self.texts.count)
+        #expect(decoded.outgoingMessages.map(\.target.namespace) == Self.texts.map { "n\($0)" })
+        #expect(decoded.delayedInvocations.map(\.delayInMs) == Self.texts.map { _ in Int64.max })
+        #expect(decoded.outgoingEgresses.map(\.argument.value) == Self.texts.map { Data($0.utf8) })
+    }
+
+    @Test func anIncompleteContextWithEveryExpiration() throws {
+        let specs = Self.texts.flatMap { text in
+            [ValueSpec("a\(text)", String.self), ValueSpec("b\(text)", Int64.self, expiration: .afterWrite(.seconds(Int64.max / 1000))),
+             ValueSpec("c\(text)", Int32.self, expiration: .afterInvoke(.milliseconds(1)))]
+        }
+        let reply = ProtocolV3.encodeIncompleteContext(missing: specs)
+        let decoded = try Io_Statefun_Sdk_Reqreply_FromFunction(serializedBytes: reply).incompleteInvocationContext
+        #expect(decoded.missingValues.map(\.stateName) == specs.map(\.name))
     }
 }

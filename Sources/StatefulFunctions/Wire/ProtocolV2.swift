@@ -238,10 +238,8 @@ enum ProtocolV2 {
         fromFunction.response_case =
             ORG__APACHE__FLINK__STATEFUN__FLINK__CORE__POLYGLOT__FROM_FUNCTION__RESPONSE_INVOCATION_RESULT
         fromFunction.invocation_result = response
-        return withExtendedLifetime(arena) {
-            withUnsafePointer(to: &fromFunction) {
-                $0.withMemoryRebound(to: ProtobufCMessage.self, capacity: 1) { packProtobufC($0) }
-            }
+        return withUnsafePointer(to: &fromFunction) {
+            $0.withMemoryRebound(to: ProtobufCMessage.self, capacity: 1) { arena.pack($0) }
         }
     }
 

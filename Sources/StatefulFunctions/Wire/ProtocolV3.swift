@@ -193,10 +193,8 @@ enum ProtocolV3 {
         var fromFunction = V3FromFunction()
         io__statefun__sdk__reqreply__from_function__init(&fromFunction)
         fill(&fromFunction)
-        return withExtendedLifetime(arena) {
-            withUnsafePointer(to: &fromFunction) {
-                $0.withMemoryRebound(to: ProtobufCMessage.self, capacity: 1) { packProtobufC($0) }
-            }
+        return withUnsafePointer(to: &fromFunction) {
+            $0.withMemoryRebound(to: ProtobufCMessage.self, capacity: 1) { arena.pack($0) }
         }
     }
 
