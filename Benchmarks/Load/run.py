@@ -178,9 +178,36 @@ def cpu_times():
     return sum(fields) - idle, steal, sum(fields)
 
 
+def core_busy(cpu):
+    """The busy and total time counters of one CPU (/proc/stat's `cpuN` line)."""
+    with open("/proc/stat") as f:
+        for line in f:
+            if line.startswith(f"cpu{cpu} "):
+                fields = [int(x) for x in line.split()[1:]]
+                return sum(fields) - fields[3] - fields[4], sum(fields)
+    return 0, 1
+
+
+def wait_for_quiet_server_core(limit=60.0):
+    """Waits until the server core is idle: an endpoint driven before may still
+    be working off the requests queued when its client stopped (a Python SDK
+    twin takes seconds over a batch), which would slow the next endpoint's run
+    on the same core. Returns the seconds waited."""
+    started = time.monotonic()
+    while time.monotonic() - started < limit:
+        busy0, total0 = core_busy(SERVER_CPU)
+        time.sleep(0.25)
+        busy1, total1 = core_busy(SERVER_CPU)
+        if (busy1 - busy0) <= 0.05 * max(1, total1 - total0):
+            break
+    return time.monotonic() - started
+
+
 def measure(endpoint, client, body_file, connections, streams, args):
-    """One run of one client against one endpoint, with the share of CPU time
-    the hypervisor stole meanwhile (the machine's noise, in %)."""
+    """One run of one client against one endpoint, once the server core is
+    idle, with the share of CPU time the hypervisor stole meanwhile (the
+    machine's noise, in %)."""
+    waited = wait_for_quiet_server_core()
     _, steal0, total0 = cpu_times()
     if client == "HTTP/1.1":
         figures = run_wrk(endpoint.port, body_file, connections, args.seconds)
@@ -188,6 +215,7 @@ def measure(endpoint, client, body_file, connections, streams, args):
         figures = run_h2load(endpoint.h2_port, body_file, connections, streams, args.seconds, args.work)
     _, steal1, total1 = cpu_times()
     figures["steal"] = 100 * (steal1 - steal0) / max(1, total1 - total0)
+    figures["waited"] = round(waited, 2)
     return figures
 
 
