@@ -1,3 +1,5 @@
+import Glibc
+
 /// The address of one function instance: its function type and its id.
 ///
 /// Every message in StateFun is delivered to an address. The function type is
@@ -79,7 +81,8 @@ public struct FunctionType: Hashable, Sendable, CustomStringConvertible {
             throw StatefulFunctionsError.invalidTypename(typename, reason: "a type name must be provided")
         }
         // Scanned as bytes: this runs for every message sent.
-        let slashes = typename.utf8.withContiguousStorageIfAvailable(Self.slashes) ?? Self.slashes(Array(typename.utf8))
+        let slashes = typename.utf8.withContiguousStorageIfAvailable(Self.slashes)
+            ?? Array(typename.utf8).withUnsafeBufferPointer(Self.slashes)
         guard slashes.count == 1, let separator = slashes.first else {
             throw StatefulFunctionsError.invalidTypename(
                 typename, reason: "a type name must be of the form namespace/name")
@@ -93,15 +96,14 @@ public struct FunctionType: Hashable, Sendable, CustomStringConvertible {
         self.init(typename: typename, separator: separator)
     }
 
-    /// The count of `/` in `utf8` (up to 2) and the offset of the first.
-    private static func slashes(_ utf8: some Collection<UInt8>) -> (count: Int, first: Int?) {
-        var count = 0, first: Int?
-        for (offset, byte) in utf8.enumerated() where byte == UInt8(ascii: "/") {
-            if first == nil { first = offset }
-            count += 1
-            if count > 1 { break }
+    /// The count of `/` in `utf8` (0, 1, or 2 for more) and the offset of the first.
+    private static func slashes(_ utf8: UnsafeBufferPointer<UInt8>) -> (count: Int, first: Int?) {
+        guard let base = utf8.baseAddress, let found = memchr(base, Int32(UInt8(ascii: "/")), utf8.count) else {
+            return (0, nil)
         }
-        return (count, first)
+        let first = base.distance(to: found.assumingMemoryBound(to: UInt8.self))
+        let rest = utf8.count - first - 1
+        return (memchr(found + 1, Int32(UInt8(ascii: "/")), rest) == nil ? 1 : 2, first)
     }
 
     /// The namespace, for example `example`.

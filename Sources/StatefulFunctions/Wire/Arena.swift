@@ -131,7 +131,8 @@ final class Arena {
 
     /// The namespace and the name of `type` as NUL-terminated strings, for
     /// protobuf-c's address and egress fields: one copy of the typename with
-    /// its `/` made a NUL, reused while the same type comes again.
+    /// its `/` made a NUL, reused while the same type comes again (equal
+    /// types compare at once when they share their string, by bytes otherwise).
     func cStrings(_ type: FunctionType) -> (namespace: UnsafeMutablePointer<CChar>, name: UnsafeMutablePointer<CChar>) {
         packedSizeBound += type.typename.utf8.count + 2 * Self.fieldRoom
         if let last = lastType, last.type == type { return last.copies }
@@ -151,21 +152,12 @@ final class Arena {
         _ utf8: UnsafeBufferPointer<UInt8>, _ separator: Int
     ) -> (namespace: UnsafeMutablePointer<CChar>, name: UnsafeMutablePointer<CChar>) {
         let count = utf8.count
-        if let (copy, lastCount, lastSeparator) = lastTypename, lastCount == count, lastSeparator == separator,
-           memcmp(copy, utf8.baseAddress!, separator) == 0,
-           memcmp(copy + separator + 1, utf8.baseAddress! + separator + 1, count - separator - 1) == 0 {
-            return (copy, copy + separator + 1)
-        }
         let copy = allocate(count + 1).bindMemory(to: CChar.self, capacity: count + 1)
         UnsafeMutableRawPointer(copy).copyMemory(from: utf8.baseAddress!, byteCount: count)
         copy[separator] = 0
         copy[count] = 0
-        lastTypename = (copy, count, separator)
         return (copy, copy + separator + 1)
     }
-
-    /// The last typename ``cStrings(_:)`` copied: the copy, the typename's length and its separator.
-    @exclusivity(unchecked) private var lastTypename: (UnsafeMutablePointer<CChar>, Int, Int)?
 
     private func cString(_ utf8: UnsafeBufferPointer<UInt8>) -> UnsafeMutablePointer<CChar> {
         func matches(_ slot: (UnsafeMutablePointer<CChar>, Int)?) -> UnsafeMutablePointer<CChar>? {
