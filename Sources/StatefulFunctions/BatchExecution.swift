@@ -11,8 +11,10 @@ package struct InvocationFailure: Error, CustomStringConvertible {
 /// One invocation of a batch: the message, and who sent it (`nil` for an ingress).
 ///
 /// A decoded request's message stays where the request was decoded (the
-/// arena, which the invocation keeps alive): a typed function decodes its
-/// message from there, and only an untyped one gets a copy, as an ``AnyMessage``.
+/// arena, which the decoded batch keeps alive, not the invocation: a copy of
+/// an invocation then costs no atomic reference count): a typed function
+/// decodes its message from there, and only an untyped one gets a copy, as an
+/// ``AnyMessage``.
 package struct BatchInvocation {
     package var caller: Address?
     /// The message's type: a 2.x type URL or a 3.x typename.
@@ -21,8 +23,8 @@ package struct BatchInvocation {
 
     private enum Bytes {
         case array([UInt8])
-        /// Bytes in memory that `owner` keeps.
-        case view(UnsafeRawBufferPointer, owner: AnyObject)
+        /// Bytes in an arena that the batch keeps (``InvocationBatch/arena``).
+        case view(UnsafeRawBufferPointer)
     }
 
     package init(caller: Address?, argument: AnyMessage) {
@@ -31,40 +33,38 @@ package struct BatchInvocation {
         self.bytes = .array(argument.value)
     }
 
-    /// An invocation whose message bytes live in `arena`.
-    init(caller: Address?, typeURL: String, bytes: UnsafeRawBufferPointer, in arena: Arena) {
+    /// An invocation whose message bytes live in an arena that outlives it.
+    init(caller: Address?, typeURL: String, arenaBytes bytes: UnsafeRawBufferPointer) {
         self.caller = caller
         self.typeURL = typeURL
-        self.bytes = .view(bytes, owner: arena)
+        self.bytes = .view(bytes)
     }
 
     /// The message, as an ``AnyMessage`` (a copy of a decoded request's bytes).
     package var argument: AnyMessage {
         switch bytes {
         case .array(let array): return AnyMessage(typeURL: typeURL, value: array)
-        case .view(let view, _): return AnyMessage(typeURL: typeURL, value: [UInt8](view))
+        case .view(let view): return AnyMessage(typeURL: typeURL, value: [UInt8](view))
         }
     }
 
-    /// The message decoded as `type` from its bytes (the caller checked the type name).
-    func decodeArgument(as type: any PackableMessage.Type) throws -> any PackableMessage {
-        switch bytes {
-        case .array(let array):
-            return try type.init(packedBytes: array)
-        case .view(let view, let owner):
-            defer { extendLifetime(owner) }
-            return try type.init(packedBytes: view)
+    /// The message of `invocation` decoded as `type` from its bytes (the caller
+    /// checked the type name). Static over a pointer: a method called on an
+    /// invocation in an array would work on a copy of it.
+    static func decodeArgument(
+        _ invocation: UnsafePointer<BatchInvocation>, as type: any PackableMessage.Type
+    ) throws -> any PackableMessage {
+        switch invocation.pointee.bytes {
+        case .array(let array): return try type.init(packedBytes: array)
+        case .view(let view): return try type.init(packedBytes: view)
         }
     }
 
-    /// The message decoded as an `M` from its bytes (the caller checked the type name).
-    func decodeArgument<M: PackableMessage>(as type: M.Type) throws -> M {
-        switch bytes {
-        case .array(let array):
-            return try M(packedBytes: array)
-        case .view(let view, let owner):
-            defer { extendLifetime(owner) }
-            return try M(packedBytes: view)
+    /// The message of `invocation` decoded as an `M` (the caller checked the type name).
+    static func decodeArgument<M: PackableMessage>(_ invocation: UnsafePointer<BatchInvocation>, as type: M.Type) throws -> M {
+        switch invocation.pointee.bytes {
+        case .array(let array): return try M(packedBytes: array)
+        case .view(let view): return try M(packedBytes: view)
         }
     }
 }
@@ -112,17 +112,24 @@ extension StatefulFunction {
 
     /// The batch loop of a synchronous body: no suspension point between invocations.
     private static func run(
-        _ invocations: [BatchInvocation], in context: Context, _ body: (Context, BatchInvocation) throws -> Void
+        _ invocations: [BatchInvocation], in context: Context,
+        _ body: (Context, UnsafePointer<BatchInvocation>) throws -> Void
     ) throws(InvocationFailure) {
-        for (index, invocation) in invocations.enumerated() {
-            context.caller = invocation.caller
-            var failure: (any Error)?
-            do {
-                try body(context, invocation)
-            } catch {
-                failure = error
+        // Each invocation is lent to the body where the array holds it: a
+        // value read out of the array would be a copy, retaining its strings.
+        try invocations.withUnsafeBufferPointer { (invocations) throws(InvocationFailure) in
+            guard let first = invocations.baseAddress else { return }
+            for index in invocations.indices {
+                let invocation = first + index
+                context.caller = invocation.pointee.caller
+                var failure: (any Error)?
+                do {
+                    try body(context, invocation)
+                } catch {
+                    failure = error
+                }
+                try check(context, index, failure)
             }
-            try check(context, index, failure)
         }
         try encodeStates(context, invocations.count)
     }

@@ -136,6 +136,8 @@ public struct RequestReplyHandler: Sendable {
         case .answered(let reply):
             return reply
         case .run(let entry, let batch, let context):
+            // The invocations' message bytes live in the batch's arena.
+            defer { extendLifetime(batch) }
             // The same batch loop as the in-process test runtime (StatefulFunction.run).
             do {
                 try await entry.function.run(batch.invocations, in: context)
@@ -152,6 +154,7 @@ public struct RequestReplyHandler: Sendable {
         case .answered(let reply):
             return reply
         case .run(let entry, let batch, let context):
+            defer { extendLifetime(batch) }
             do {
                 try entry.function.runSynchronously(batch.invocations, in: context)
             } catch {

@@ -20,7 +20,8 @@ public struct StatefulFunction: Sendable {
     public private(set) var valueSpecs: [ValueSpec] = []
 
     enum Body: Sendable {
-        case synchronous(@Sendable (Context, BatchInvocation) throws -> Void)
+        /// Gets each invocation where the batch's array holds it (``run(_:in:)``).
+        case synchronous(@Sendable (Context, UnsafePointer<BatchInvocation>) throws -> Void)
         case asynchronous(@Sendable (Context, BatchInvocation) async throws -> Void)
     }
 
@@ -35,7 +36,7 @@ public struct StatefulFunction: Sendable {
     /// An untyped synchronous function.
     public init(_ body: @escaping SynchronousFunctionBody<AnyMessage>) {
         acceptedTypes = nil
-        self.body = .synchronous { context, invocation in try body(context, invocation.argument) }
+        self.body = .synchronous { context, invocation in try body(context, invocation.pointee.argument) }
     }
 
     /// A function of one message type: each message is unpacked to it, and a
@@ -43,14 +44,16 @@ public struct StatefulFunction: Sendable {
     public init<M: PackableMessage>(_ type: M.Type, _ body: @escaping FunctionBody<M>) {
         acceptedTypes = [type]
         let unpack = Self.unpacker(for: type)
-        self.body = .asynchronous { context, any in try await body(context, try unpack(any)) }
+        self.body = .asynchronous { context, invocation in
+            try await body(context, try withUnsafePointer(to: invocation) { try unpack($0) })
+        }
     }
 
     /// A synchronous function of one message type.
     public init<M: PackableMessage>(_ type: M.Type, _ body: @escaping SynchronousFunctionBody<M>) {
         acceptedTypes = [type]
         let unpack = Self.unpacker(for: type)
-        self.body = .synchronous { context, any in try body(context, try unpack(any)) }
+        self.body = .synchronous { context, invocation in try body(context, try unpack(invocation)) }
     }
 
     /// A function of several message types (like the reference SDK's
@@ -59,7 +62,9 @@ public struct StatefulFunction: Sendable {
     public init(accepting types: [any PackableMessage.Type], _ body: @escaping FunctionBody<any PackableMessage>) {
         acceptedTypes = types
         let unpack = Self.unpacker(accepting: types)
-        self.body = .asynchronous { context, any in try await body(context, try unpack(any)) }
+        self.body = .asynchronous { context, invocation in
+            try await body(context, try withUnsafePointer(to: invocation) { try unpack($0) })
+        }
     }
 
     /// A synchronous function of several message types.
@@ -68,30 +73,33 @@ public struct StatefulFunction: Sendable {
     ) {
         acceptedTypes = types
         let unpack = Self.unpacker(accepting: types)
-        self.body = .synchronous { context, any in try body(context, try unpack(any)) }
+        self.body = .synchronous { context, invocation in try body(context, try unpack(invocation)) }
     }
 
     /// Decodes an invocation's message as an `M`, from where it was received.
-    private static func unpacker<M: PackableMessage>(for type: M.Type) -> @Sendable (BatchInvocation) throws -> M {
+    private static func unpacker<M: PackableMessage>(
+        for type: M.Type
+    ) -> @Sendable (UnsafePointer<BatchInvocation>) throws -> M {
         let typeName = M.typeName
         return { invocation in
             // The exact name is the usual case; other type URL prefixes match too (`AnyMessage.is`).
-            guard invocation.typeURL == typeName || AnyMessage.typeURL(invocation.typeURL, holds: M.self) else {
-                throw StatefulFunctionsError.unexpectedMessageType(typeURL: invocation.typeURL, accepted: [typeName])
+            let typeURL = invocation.pointee.typeURL
+            guard typeURL == typeName || AnyMessage.typeURL(typeURL, holds: M.self) else {
+                throw StatefulFunctionsError.unexpectedMessageType(typeURL: typeURL, accepted: [typeName])
             }
-            return try invocation.decodeArgument(as: M.self)
+            return try BatchInvocation.decodeArgument(invocation, as: M.self)
         }
     }
 
     private static func unpacker(
         accepting types: [any PackableMessage.Type]
-    ) -> @Sendable (BatchInvocation) throws -> any PackableMessage {
+    ) -> @Sendable (UnsafePointer<BatchInvocation>) throws -> any PackableMessage {
         { invocation in
-            guard let type = types.first(where: { AnyMessage.typeURL(invocation.typeURL, holds: $0) }) else {
-                throw StatefulFunctionsError.unexpectedMessageType(
-                    typeURL: invocation.typeURL, accepted: types.map { $0.typeName })
+            let typeURL = invocation.pointee.typeURL
+            guard let type = types.first(where: { AnyMessage.typeURL(typeURL, holds: $0) }) else {
+                throw StatefulFunctionsError.unexpectedMessageType(typeURL: typeURL, accepted: types.map { $0.typeName })
             }
-            return try invocation.decodeArgument(as: type)
+            return try BatchInvocation.decodeArgument(invocation, as: type)
         }
     }
 

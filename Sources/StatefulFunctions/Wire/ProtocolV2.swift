@@ -19,13 +19,16 @@ struct InvocationBatch {
     let entry: Int?
     let states: [StateSlot]
     let invocations: [BatchInvocation]
+    /// The memory the request was decoded into, where the invocations' message
+    /// bytes stay: whoever runs the invocations keeps the batch alive meanwhile.
+    let arena: Arena
 }
 
 extension InvocationBatch {
     /// Assembles a decoded request, with the checks both protocols share: a
     /// target with a function type, no state twice, at least one invocation.
     static func checked(
-        target: Address, entry: Int?, states: [StateSlot], invocations: [BatchInvocation]
+        target: Address, entry: Int?, states: [StateSlot], invocations: [BatchInvocation], arena: Arena
     ) throws -> InvocationBatch {
         // Few states are the norm: compare pairs rather than build a set.
         if states.count <= 16 {
@@ -43,7 +46,7 @@ extension InvocationBatch {
         guard !invocations.isEmpty else {
             throw MalformedRequest("the invocation batch for \(target) has no invocations")
         }
-        return InvocationBatch(target: target, entry: entry, states: states, invocations: invocations)
+        return InvocationBatch(target: target, entry: entry, states: states, invocations: invocations, arena: arena)
     }
 
     /// The target of a request, found among the handler's functions.
@@ -81,24 +84,26 @@ extension InvocationBatch {
     /// Argument type names equal to one of `knownTypeNames` share its string.
     static func invocations<Invocation>(
         _ pointers: UnsafeMutablePointer<UnsafeMutablePointer<Invocation>?>?, count: Int, for target: Address,
-        knownTypeNames: [KnownString], in functions: FunctionTable, arena: Arena, typeNameField: String,
+        knownTypeNames: [KnownString], in functions: FunctionTable, typeNameField: String,
         _ fields: (UnsafeMutablePointer<Invocation>) -> InvocationFields
     ) throws -> [BatchInvocation] {
         var typeNames = CStringInterner(known: knownTypeNames)
-        var invocations: [BatchInvocation] = []
-        invocations.reserveCapacity(count)
-        for case let invocation? in UnsafeBufferPointer(start: pointers, count: count) {
-            let decoded = fields(invocation)
-            let sender = try decoded.caller.flatMap { try Self.caller($0.namespace, $0.type, $0.id, in: functions) }
-            guard let argument = decoded.argument else {
-                throw MalformedRequest("invocation \(invocations.count + 1) of \(count) for \(target) has no argument")
+        // Each invocation is made where the array keeps it (appending a value would copy it).
+        return try [BatchInvocation](unsafeUninitializedCapacity: count) { buffer, made in
+            for case let invocation? in UnsafeBufferPointer(start: pointers, count: count) {
+                let decoded = fields(invocation)
+                let sender = try decoded.caller.flatMap { try Self.caller($0.namespace, $0.type, $0.id, in: functions) }
+                guard let argument = decoded.argument else {
+                    throw MalformedRequest("invocation \(made + 1) of \(count) for \(target) has no argument")
+                }
+                try requireUTF8(argument.typeName, in: typeNameField)
+                let element = BatchInvocation(
+                    caller: sender, typeURL: typeNames.string(argument.typeName),
+                    arenaBytes: UnsafeRawBufferPointer(start: argument.value.data, count: argument.value.len))
+                (buffer.baseAddress! + made).initialize(to: consume element)
+                made += 1
             }
-            try requireUTF8(argument.typeName, in: typeNameField)
-            invocations.append(BatchInvocation(
-                caller: sender, typeURL: typeNames.string(argument.typeName),
-                bytes: UnsafeRawBufferPointer(start: argument.value.data, count: argument.value.len), in: arena))
         }
-        return invocations
     }
 }
 
@@ -146,8 +151,9 @@ enum ProtocolV2 {
             let invocations = try InvocationBatch.invocations(
                 batch.pointee.invocations, count: batch.pointee.n_invocations, for: address,
                 knownTypeNames: entry.map { functions.entries[$0].messageTypeNames } ?? [], in: functions,
-                arena: arena, typeNameField: "an argument's type URL", invocationFields)
-            return try InvocationBatch.checked(target: address, entry: entry, states: states, invocations: invocations)
+                typeNameField: "an argument's type URL", invocationFields)
+            return try InvocationBatch.checked(
+                target: address, entry: entry, states: states, invocations: invocations, arena: arena)
         }
     }
 

@@ -54,8 +54,9 @@ enum ProtocolV3 {
             let invocations = try InvocationBatch.invocations(
                 batch.pointee.invocations, count: batch.pointee.n_invocations, for: address,
                 knownTypeNames: entry.map { functions.entries[$0].messageTypeNames } ?? [], in: functions,
-                arena: arena, typeNameField: "an argument's type name", invocationFields)
-            return try InvocationBatch.checked(target: address, entry: entry, states: states, invocations: invocations)
+                typeNameField: "an argument's type name", invocationFields)
+            return try InvocationBatch.checked(
+                target: address, entry: entry, states: states, invocations: invocations, arena: arena)
         }
     }
 
