@@ -111,7 +111,9 @@ public final class Context {
         // Inlined so that `M` is concrete here: generic code would look up runtime
         // metadata (for `M?`, for the box) on every read.
         let index = try stateIndex(name)
-        if let box = typedState(at: index) as? TypedState<M> { return box.value }
+        if let box = typedState(at: index, as: M.self) {
+            return box._withUnsafeGuaranteedRef { $0.value }
+        }
         guard let stored = try storedState(at: index) else { return nil }
         let value = try stored.unpack(M.self)
         setTypedState(TypedState(value, typeChecked: false), at: index, pending: false)
@@ -124,13 +126,13 @@ public final class Context {
     @inlinable
     public func setState<M: PackableMessage>(_ name: String, to value: M) throws {
         let index = try stateIndex(name)
-        if let box = typedState(at: index) as? TypedState<M> {
+        if let box = typedState(at: index, as: M.self) {
             // Checked once per box: a box a read made has not been checked yet.
-            if !box.typeChecked {
+            if !box._withUnsafeGuaranteedRef({ $0.typeChecked }) {
                 try checkDeclaredType(M.typeName, at: index)
-                box.typeChecked = true
+                box._withUnsafeGuaranteedRef { $0.typeChecked = true }
             }
-            box.value = value
+            box._withUnsafeGuaranteedRef { $0.value = value }
             markPending(at: index)
         } else {
             try checkDeclaredType(M.typeName, at: index)
@@ -146,6 +148,23 @@ public final class Context {
     @usableFromInline
     func typedState(at index: Int) -> TypedStateBox? {
         states[index].typed
+    }
+
+    /// The state's decoded value box if it holds an `M`, not retained: the
+    /// context keeps it while the state is neither stored nor deleted, and a
+    /// read or store of the state retaining and releasing it would cost two
+    /// atomic operations each time.
+    @inlinable
+    func typedState<M: PackableMessage>(at index: Int, as type: M.Type) -> Unmanaged<TypedState<M>>? {
+        guard let box = unretainedTypedState(at: index),
+              box._withUnsafeGuaranteedRef({ Swift.type(of: $0) == TypedState<M>.self })
+        else { return nil }
+        return Unmanaged.fromOpaque(box.toOpaque())
+    }
+
+    @usableFromInline
+    func unretainedTypedState(at index: Int) -> Unmanaged<TypedStateBox>? {
+        states.withUnsafeBufferPointer { states in states[index].typed.map { Unmanaged.passUnretained($0) } }
     }
 
     /// The stored value, with any pending typed value packed first.
