@@ -34,6 +34,11 @@ write("truncated", valid[:len(valid) // 2])
 write("corrupt", b"\x0f" + valid[1:])        # field 1 with wire type 7, which does not exist
 write("utf8-state-name", request(states=(("seXn", "io.statefun.types/int", None),)).SerializeToString().replace(b"seXn", b"se\xffn"))
 write("utf8-typename", valid.replace(b"io.statefun.types/string", b"io.statefun.types/str\xffng"))
+later = request(invocations=3).SerializeToString()       # the last of three type names only
+at = later.rindex(b"io.statefun.types/string")
+write("utf8-typename-later", later[:at] + b"io.statefun.types/str\xffng" + later[at + 24:])
+write("utf8-state-typename", request(states=(("seen", "io.statefun.types/iXt", IntWrapper(value=1).SerializeToString()),))
+      .SerializeToString().replace(b"types/iXt", b"types/i\xfft"))
 write("utf8-target", request(name="alXce").SerializeToString().replace(b"alXce", b"al\xc3\x28e", 1))
 write("no-invocations", request(invocations=0).SerializeToString())
 write("same-state-twice", request(states=(("seen", "io.statefun.types/int", None),) * 2).SerializeToString())
@@ -60,6 +65,8 @@ private let hostileCases: [HostileCase] = [
     .init(file: "corrupt", status: 400, cause: "the body is not a serialized ToFunction (StateFun 3.x protocol)"),
     .init(file: "utf8-state-name", status: 400, cause: "a state name is not valid UTF-8"),
     .init(file: "utf8-typename", status: 400, cause: "an argument's type name is not valid UTF-8"),
+    .init(file: "utf8-typename-later", status: 400, cause: "an argument's type name is not valid UTF-8"),
+    .init(file: "utf8-state-typename", status: 400, cause: "the type name of a state is not valid UTF-8"),
     .init(file: "utf8-target", status: 400, cause: "the target address is not valid UTF-8"),
     .init(file: "no-invocations", status: 400, cause: "has no invocations"),
     .init(file: "same-state-twice", status: 400, cause: "the state 'seen' appears twice in the request"),

@@ -103,14 +103,19 @@ struct CStringInterner {
         self.known = known
     }
 
-    mutating func string(_ pointer: UnsafePointer<CChar>?) -> String {
+    /// The string at `pointer`, which must be UTF-8 (else the request is
+    /// malformed: `field` names it). A string equal to the last one or to a
+    /// known one is valid already: only a new one is validated.
+    mutating func string(_ pointer: UnsafePointer<CChar>?, field: @autoclosure () -> String) throws -> String {
         guard let pointer else { return "" }
         if let lastSource, lastSource == pointer || strcmp(lastSource, pointer) == 0 { return lastString }
-        lastSource = pointer
         for candidate in known where candidate.cString.withUnsafeBufferPointer({ strcmp($0.baseAddress!, pointer) == 0 }) {
+            lastSource = pointer
             lastString = candidate.string
             return lastString
         }
+        try requireUTF8(pointer, in: field())
+        lastSource = pointer
         lastString = String(cString: pointer)
         return lastString
     }

@@ -96,9 +96,8 @@ extension InvocationBatch {
                 guard let argument = decoded.argument else {
                     throw MalformedRequest("invocation \(made + 1) of \(count) for \(target) has no argument")
                 }
-                try requireUTF8(argument.typeName, in: typeNameField)
                 let element = BatchInvocation(
-                    caller: sender, typeURL: typeNames.string(argument.typeName),
+                    caller: sender, typeURL: try typeNames.string(argument.typeName, field: typeNameField),
                     arenaBytes: UnsafeRawBufferPointer(start: argument.value.data, count: argument.value.len))
                 (buffer.baseAddress! + made).initialize(to: consume element)
                 made += 1

@@ -40,13 +40,14 @@ enum ProtocolV3 {
             for case let state? in UnsafeBufferPointer(start: batch.pointee.state, count: batch.pointee.n_state) {
                 try requireUTF8(state.pointee.state_name, in: "a state name")
                 let typedValue = state.pointee.state_value
-                try requireUTF8(typedValue?.pointee.typename_, in: "the type name of a state")
-                let value = typedValue.flatMap {
-                    $0.pointee.has_value != 0
-                        ? AnyMessage(
-                            typeURL: stateTypeNames.string($0.pointee.typename_),
-                            value: arena.bytes($0.pointee.value))
-                        : nil
+                let value: AnyMessage?
+                if let typedValue, typedValue.pointee.has_value != 0 {
+                    value = AnyMessage(
+                        typeURL: try stateTypeNames.string(typedValue.pointee.typename_, field: "the type name of a state"),
+                        value: arena.bytes(typedValue.pointee.value))
+                } else {
+                    try requireUTF8(typedValue?.pointee.typename_, in: "the type name of a state")
+                    value = nil
                 }
                 states.append(StateSlot(name: String(protobufC: state.pointee.state_name), value: value))
             }
