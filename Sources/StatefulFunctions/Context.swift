@@ -127,12 +127,14 @@ public final class Context {
     public func setState<M: PackableMessage>(_ name: String, to value: M) throws {
         let index = try stateIndex(name)
         if let box = typedState(at: index, as: M.self) {
-            // Checked once per box: a box a read made has not been checked yet.
-            if !box._withUnsafeGuaranteedRef({ $0.typeChecked }) {
-                try checkDeclaredType(M.typeName, at: index)
-                box._withUnsafeGuaranteedRef { $0.typeChecked = true }
+            try box._withUnsafeGuaranteedRef { box in
+                // Checked once per box: a box a read made has not been checked yet.
+                if !box.typeChecked {
+                    try checkDeclaredType(M.typeName, at: index)
+                    box.typeChecked = true
+                }
+                box.value = value
             }
-            box._withUnsafeGuaranteedRef { $0.value = value }
             markPending(at: index)
         } else {
             try checkDeclaredType(M.typeName, at: index)
