@@ -127,6 +127,8 @@ let package = Package(
             path: "Examples/Verification/Sources/verification",
             swiftSettings: strict),
 
+        // Starts the programs the tests run (posix_spawn; not Foundation's Process, see the file).
+        .target(name: "ChildProcess", path: "Tests/ChildProcess", swiftSettings: strict),
         .testTarget(
             name: "StatefulFunctionsTests",
             dependencies: ["StatefulFunctions", "StatefulFunctionsProtobuf", "Greeter", "GreeterV3", "Verification",
@@ -139,20 +141,21 @@ let package = Package(
         .testTarget(
             name: "StatefunLocalTests",
             dependencies: ["StatefunLocal", "StatefunService", "StatefunServer", "Greeter", "GreeterV3", "StatefulFunctions",
+                           "ChildProcess",
                            .product(name: "Logging", package: "swift-log"),
                            .product(name: "SwiftProtobuf", package: "swift-protobuf")],
             exclude: ["Python", "Protos"],
             swiftSettings: strict),
         .testTarget(
             name: "StatefunServerTests",
-            dependencies: ["StatefunServer", .product(name: "Logging", package: "swift-log"),
+            dependencies: ["StatefunServer", "ChildProcess", .product(name: "Logging", package: "swift-log"),
                            .product(name: "CoreMetrics", package: "swift-metrics"),
                            .product(name: "Prometheus", package: "swift-prometheus"),
                            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
             swiftSettings: strict),
         .testTarget(
             name: "StatefunServiceTests",
-            dependencies: ["StatefunService", "Greeter", "GreeterV3", "Verification",
+            dependencies: ["StatefunService", "Greeter", "GreeterV3", "Verification", "ChildProcess",
                            .product(name: "Logging", package: "swift-log"),
                            .product(name: "Prometheus", package: "swift-prometheus")],
             exclude: ["Python"],

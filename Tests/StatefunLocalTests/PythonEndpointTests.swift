@@ -1,19 +1,20 @@
+import ChildProcess
 import Foundation
 import Testing
 
 /// A Python reference endpoint (the official SDK's handler) in a child process.
 final class PythonEndpoint: @unchecked Sendable {
-    private let process = Process()
+    private let process: ChildProcess
 
     /// Starts `serve.py VERSION WHERE` with the venv of that SDK and waits for it to listen.
     init(_ version: String, _ where_: String) async throws {
         let venv = version == "v2" ? ".venv" : ".venv-v3"
-        process.executableURL = repositoryRoot.appendingPathComponent("\(venv)/bin/python")
-        process.arguments = [repositoryRoot.appendingPathComponent("Tests/StatefunLocalTests/Python/serve.py").path, version, where_]
         let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        process = try ChildProcess(
+            repositoryRoot.appendingPathComponent("\(venv)/bin/python").path,
+            [repositoryRoot.appendingPathComponent("Tests/StatefunLocalTests/Python/serve.py").path, version, where_],
+            stdout: .descriptor(output.fileHandleForWriting.fileDescriptor))
+        try output.fileHandleForWriting.close()
         let handle = output.fileHandleForReading
         let ready: Bool = await withCheckedContinuation { continuation in
             Thread { continuation.resume(returning: String(decoding: handle.availableData, as: UTF8.self).hasPrefix("ready")) }
@@ -24,11 +25,10 @@ final class PythonEndpoint: @unchecked Sendable {
 
     deinit { stop() }
 
-    /// Kills the endpoint. SIGKILL, because a child spawned from one of
-    /// Dispatch's threads inherits their blocked SIGTERM.
+    /// Kills the endpoint.
     func stop() {
         if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
+            process.kill(SIGKILL)
             process.waitUntilExit()
         }
     }

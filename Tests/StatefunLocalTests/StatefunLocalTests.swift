@@ -1,3 +1,4 @@
+import ChildProcess
 import Foundation
 import GreeterV3
 import Logging
@@ -26,24 +27,25 @@ func run(_ executable: String, _ arguments: [String], input: String = "") async 
     try await withCheckedThrowingContinuation { continuation in
         Thread {
             continuation.resume(with: Result {
-                let process = Process()
-                process.executableURL = URL(fileURLWithPath: executable)
-                process.arguments = arguments
                 let (stdin, stdout, stderr) = (Pipe(), Pipe(), Pipe())
-                process.standardInput = stdin
-                process.standardOutput = stdout
-                process.standardError = stderr
-                try process.run()
+                let process = try ChildProcess(
+                    executable, arguments, stdin: .descriptor(stdin.fileHandleForReading.fileDescriptor),
+                    stdout: .descriptor(stdout.fileHandleForWriting.fileDescriptor),
+                    stderr: .descriptor(stderr.fileHandleForWriting.fileDescriptor))
+                // The child holds its own ends now: ours would keep the pipes from ending.
+                try stdin.fileHandleForReading.close()
+                try stdout.fileHandleForWriting.close()
+                try stderr.fileHandleForWriting.close()
                 stdin.fileHandleForWriting.write(Data(input.utf8))
                 try stdin.fileHandleForWriting.close()
                 let errors = Mutex(Data())
                 let drain = Thread { errors.withLock { $0 = stderr.fileHandleForReading.readDataToEndOfFile() } }
                 drain.start()
                 let out = stdout.fileHandleForReading.readDataToEndOfFile()
-                process.waitUntilExit()
+                let status = process.waitUntilExit()
                 while drain.isExecuting || !drain.isFinished { Thread.sleep(forTimeInterval: 0.01) }
                 return Run(
-                    status: process.terminationStatus, stdout: String(decoding: out, as: UTF8.self),
+                    status: status, stdout: String(decoding: out, as: UTF8.self),
                     stderr: String(decoding: errors.withLock { $0 }, as: UTF8.self))
             })
         }.start()

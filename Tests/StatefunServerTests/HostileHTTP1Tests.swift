@@ -1,3 +1,4 @@
+import ChildProcess
 import Foundation
 import Glibc
 import StatefunServer
@@ -326,26 +327,23 @@ func processCPUTicks(_ pid: Int32) throws -> Int {
 
 /// A server run as a subprocess (stderr to a file), killed when stopped.
 final class ServerProcess: @unchecked Sendable {
-    let process = Process()
+    let process: ChildProcess
     let log: TemporaryFile
 
     init(_ executable: String, _ arguments: [String]) throws {
         log = try TemporaryFile()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: log.path))
-        try process.run()
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log.path))
+        defer { try? handle.close() }
+        process = try ChildProcess(executable, arguments, stderr: .descriptor(handle.fileDescriptor))
     }
 
-    var pid: Int32 { process.processIdentifier }
+    var pid: Int32 { process.pid }
     var isRunning: Bool { process.isRunning }
     func stderr() -> String { String(decoding: (try? log.read()) ?? [], as: UTF8.self) }
 
     func stop() {
         if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
+            process.kill(SIGKILL)
             process.waitUntilExit()
         }
         log.remove()

@@ -1,3 +1,4 @@
+import ChildProcess
 import Foundation
 import Glibc
 import Logging
@@ -234,26 +235,15 @@ func runProcess(_ executable: String, _ arguments: [String]) async throws -> Pro
     }
     let outHandle = try FileHandle(forWritingTo: URL(fileURLWithPath: out.path))
     let errHandle = try FileHandle(forWritingTo: URL(fileURLWithPath: err.path))
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    process.standardInput = FileHandle.nullDevice
-    process.standardOutput = outHandle
-    process.standardError = errHandle
+    let (stdout, stderr) = (outHandle.fileDescriptor, errHandle.fileDescriptor)
+    // Waiting blocks: on a thread of its own, never on the cooperative pool,
+    // which the server's handler tasks that the program talks to need.
     let status: Int32 = try await withCheckedThrowingContinuation { continuation in
-        process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
-        // Process.run() can block until *other* children started concurrently have
-        // exited (they may inherit its internal pipe); on a cooperative thread that
-        // could starve the server's handler tasks those children wait on. So launch
-        // from a dedicated thread.
-        let launch = UncheckedSendable(process)
         Thread {
-            do {
-                try launch.value.run()
-            } catch {
-                launch.value.terminationHandler = nil
-                continuation.resume(throwing: error)
-            }
+            continuation.resume(with: Result {
+                try ChildProcess(executable, arguments, stdout: .descriptor(stdout), stderr: .descriptor(stderr))
+                    .waitUntilExit()
+            })
         }.start()
     }
     try outHandle.close()

@@ -1,3 +1,4 @@
+import ChildProcess
 import Foundation
 import Glibc
 import Greeter
@@ -16,7 +17,7 @@ func exampleExecutable(_ name: String) -> String {
 
 /// A program running in the background, its output going to a file.
 final class BackgroundProcess: Sendable {
-    private let process: UncheckedBox<Process>
+    private let process: ChildProcess
     let outputPath: String
     private let exit = ExitState()
 
@@ -24,8 +25,7 @@ final class BackgroundProcess: Sendable {
         let state = Mutex<(status: Int32?, waiters: [CheckedContinuation<Int32, Never>])>((nil, []))
     }
 
-    /// Starts the program. `Process.run()` can block until other children started at the same
-    /// time have exited, so it runs on a thread of its own, never on Swift's two-thread pool.
+    /// Starts the program (on a thread of its own, never on Swift's two-thread pool).
     static func start(
         _ executable: String, _ arguments: [String], environment: [String: String]
     ) async throws -> BackgroundProcess {
@@ -42,26 +42,24 @@ final class BackgroundProcess: Sendable {
         outputPath = NSTemporaryDirectory() + "statefun-bg-" + UUID().uuidString
         _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
         let output = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        process.standardOutput = output
-        process.standardError = output
-        process.standardInput = FileHandle.nullDevice
-        self.process = UncheckedBox(process)
-        process.terminationHandler = { [exit] finished in
+        defer { try? output.close() }
+        let process = try ChildProcess(
+            executable, arguments, environment: environment,
+            stdout: .descriptor(output.fileDescriptor), stderr: .descriptor(output.fileDescriptor))
+        self.process = process
+        // A thread waits for the exit and wakes whoever waits on `wait()`.
+        Thread { [exit] in
+            let status = process.waitUntilExit()
             let waiters = exit.state.withLock { state -> [CheckedContinuation<Int32, Never>] in
-                state.status = finished.terminationStatus
+                state.status = status
                 defer { state.waiters = [] }
                 return state.waiters
             }
-            for waiter in waiters { waiter.resume(returning: finished.terminationStatus) }
-        }
-        try process.run()
+            for waiter in waiters { waiter.resume(returning: status) }
+        }.start()
     }
 
-    var pid: Int32 { process.value.processIdentifier }
+    var pid: Int32 { process.pid }
     var output: String { (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "" }
 
     /// The exit status, once the program has exited.
@@ -76,11 +74,6 @@ final class BackgroundProcess: Sendable {
     }
 
     func remove() { try? FileManager.default.removeItem(atPath: outputPath) }
-}
-
-struct UncheckedBox<Value>: @unchecked Sendable {
-    let value: Value
-    init(_ value: Value) { self.value = value }
 }
 
 /// Polls `condition` until it holds; fails after two minutes (a hang, not a slow machine).

@@ -1,3 +1,4 @@
+import ChildProcess
 import Foundation
 import Greeter
 import Logging
@@ -27,17 +28,13 @@ func run(_ executable: String, _ arguments: [String], environment: [String: Stri
 }
 
 private func runBlocking(_ executable: String, _ arguments: [String], environment: [String: String]) throws -> (Int32, String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
     let output = Pipe()
-    process.standardOutput = output
-    process.standardError = output
-    try process.run()
+    let writer = output.fileHandleForWriting.fileDescriptor
+    let process = try ChildProcess(
+        executable, arguments, environment: environment, stdout: .descriptor(writer), stderr: .descriptor(writer))
+    try output.fileHandleForWriting.close()  // the child's copy stays open until it exits
     let data = output.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    return (process.waitUntilExit(), String(decoding: data, as: UTF8.self))
 }
 
 /// Functions served on an ephemeral loopback port.

@@ -1,0 +1,53 @@
+import ChildProcess
+import Foundation
+import Glibc
+import Testing
+
+/// The programs the tests start (curl, Python, the examples) get only their
+/// standard streams and no blocked signals: a leaked socket would keep a
+/// test's connection open, a blocked SIGTERM would make a child unkillable.
+@Suite("Child processes of the tests")
+struct ChildProcessTests {
+    @Test("a child inherits no descriptor but its standard streams, and no blocked signal")
+    func onlyStandardStreamsAndNoBlockedSignals() throws {
+        // A descriptor without close-on-exec, far above the others.
+        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        try #require(socket >= 0)
+        let high: Int32 = 900
+        try #require(dup2(socket, high) == high)
+        close(socket)
+        defer { close(high) }
+        // Blocked on this thread, which starts the child (no suspension point in between).
+        var blocked = sigset_t()
+        sigemptyset(&blocked)
+        sigaddset(&blocked, SIGTERM)
+        pthread_sigmask(SIG_BLOCK, &blocked, nil)
+        defer { pthread_sigmask(SIG_UNBLOCK, &blocked, nil) }
+
+        func lines(_ executable: String, _ arguments: [String]) throws -> [String] {
+            let output = Pipe()
+            let child = try ChildProcess(
+                executable, arguments, stdout: .descriptor(output.fileHandleForWriting.fileDescriptor))
+            try output.fileHandleForWriting.close()
+            let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            #expect(child.waitUntilExit() == 0)
+            return text.split(separator: "\n").map(String.init)
+        }
+        // The shell's own descriptors (ls would list the one it reads the directory with).
+        let descriptors = try lines("/bin/sh", ["-c", "ls /proc/$$/fd"])
+        #expect(Set(descriptors) == ["0", "1", "2"], "\(descriptors)")
+        // grep itself, started directly (a shell clears its mask when it starts).
+        let mask = try lines("/bin/grep", ["SigBlk", "/proc/self/status"])
+        #expect(mask == ["SigBlk:\t0000000000000000"], "\(mask)")
+    }
+
+    @Test("the exit status is the program's, or the signal that ended it")
+    func exitStatus() throws {
+        #expect(try ChildProcess("/bin/sh", ["-c", "exit 7"]).waitUntilExit() == 7)
+        let sleeper = try ChildProcess("/bin/sleep", ["60"])
+        #expect(sleeper.isRunning)
+        sleeper.kill(SIGKILL)
+        #expect(sleeper.waitUntilExit() == SIGKILL)
+        #expect(!sleeper.isRunning)
+    }
+}
