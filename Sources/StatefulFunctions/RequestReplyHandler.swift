@@ -166,7 +166,7 @@ public struct RequestReplyHandler: Sendable {
 
     /// Decodes the request, finds its function and builds the context of the batch.
     private func prepare(_ body: [UInt8]) throws(RequestReplyError) -> Prepared {
-        let batch: InvocationBatch
+        var batch: InvocationBatch
         do {
             switch protocolVersion {
             case .v2: batch = try ProtocolV2.decodeRequest(body, functions: functions)
@@ -182,14 +182,18 @@ public struct RequestReplyHandler: Sendable {
         }
         let entry = functions.entries[entryIndex]
         let function = entry.function
+        // The context takes the decoded states over: an array still shared with
+        // the batch would be copied, every value retained, when a state is stored.
+        var sent: [StateSlot] = []
+        swap(&sent, &batch.states)
         let states: [StateSlot]
         switch protocolVersion {
         case .v2:
-            states = batch.states
+            states = sent
         case .v3:
-            let missing = function.valueSpecs.filter { spec in !batch.states.contains { $0.name == spec.name } }
+            let missing = function.valueSpecs.filter { spec in !sent.contains { $0.name == spec.name } }
             if !missing.isEmpty { return .answered(ProtocolV3.encodeIncompleteContext(missing: missing)) }
-            states = try declaredStates(function.valueSpecs, from: batch)
+            states = try declaredStates(function.valueSpecs, from: &sent, of: batch.target)
         }
         let context = Context(address: batch.target, states: states, protocolVersion: protocolVersion)
         entry.batchSizes.record(batch.invocations.count)
@@ -215,19 +219,23 @@ public struct RequestReplyHandler: Sendable {
 
     /// The 3.x states the function declared, in declaration order, typed by their
     /// specs. States the function did not declare are ignored, as the runtime expects.
-    private func declaredStates(_ specs: [ValueSpec], from batch: InvocationBatch) throws(RequestReplyError) -> [StateSlot] {
+    /// The values are moved out of `sent` (which the caller owns alone), not copied.
+    private func declaredStates(
+        _ specs: [ValueSpec], from sent: inout [StateSlot], of target: Address
+    ) throws(RequestReplyError) -> [StateSlot] {
         var states: [StateSlot] = []
         states.reserveCapacity(specs.count)
         for spec in specs {
             // Present: the missing ones were answered with an incomplete context.
-            guard let sent = batch.states.first(where: { $0.name == spec.name }) else { continue }
-            if let value = sent.value, value.typeURL != spec.typeName {
+            guard let index = sent.firstIndex(where: { $0.name == spec.name }) else { continue }
+            let value = sent[index].value.take()
+            if let value, value.typeURL != spec.typeName {
                 throw RequestReplyError(
                     status: 400,
-                    message: "bad request: state '\(spec.name)' of \(batch.target) holds type '\(value.typeURL)'"
+                    message: "bad request: state '\(spec.name)' of \(target) holds type '\(value.typeURL)'"
                         + " but is declared as '\(spec.typeName)'")
             }
-            states.append(StateSlot(name: spec.name, value: sent.value, typeName: spec.typeName))
+            states.append(StateSlot(name: spec.name, value: value, typeName: spec.typeName))
         }
         return states
     }

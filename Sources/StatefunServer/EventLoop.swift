@@ -822,19 +822,23 @@ final class EventLoop: @unchecked Sendable {
     private func dispatch(_ connection: Connection) {
         // The head moves into the request (no copy); deliver needs only its framing.
         guard connection.route != nil, let head = connection.head.take(), let route = connection.route else { return }
-        connection.responseFraming = (http10: head.version == .http10, headRequest: head.method == "HEAD")
+        let headRequest = head.method == "HEAD"
+        connection.responseFraming = (http10: head.version == .http10, headRequest: headRequest)
         connection.phase = .handling
         connection.record?.requestBytes = connection.body.count
+        let upgradeSettings = head.upgrade && configuration.http2.enabled && !draining ? h2cUpgradeSettings(head) : nil
+        // The head's strings and the body move into the request: its last use, no copy.
+        var body: [UInt8] = []
+        swap(&body, &connection.body)
+        connection.bodyFilled = nil
         let request = ServerRequest(
             method: head.method, path: head.path, query: head.query, version: head.version.string,
-            headers: HTTPHeaders(head.headers), body: connection.body, peer: connection.peerDescription)
-        connection.body = []
-        connection.bodyFilled = nil
-        if head.upgrade && configuration.http2.enabled && !draining, let settings = h2cUpgradeSettings(head) {
-            upgradeToHTTP2(connection, request, route: route, settings: settings, headRequest: head.method == "HEAD")
+            headers: HTTPHeaders(head.headers), body: body, peer: connection.peerDescription)
+        if let settings = upgradeSettings {
+            upgradeToHTTP2(connection, request, route: route, settings: settings, headRequest: headRequest)
             return
         }
-        if let response = startHandler(route, request, connection: connection.id, stream: 0) {
+        if let response = startHandler(route, consume request, connection: connection.id, stream: 0) {
             deliver(response, to: connection)
             return
         }

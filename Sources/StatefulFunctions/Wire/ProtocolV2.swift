@@ -17,7 +17,8 @@ struct InvocationBatch {
     let target: Address
     /// The handler's entry for the target's function type; `nil` when none is bound.
     let entry: Int?
-    let states: [StateSlot]
+    /// The states as sent (the handler moves them into the batch's context).
+    var states: [StateSlot]
     let invocations: [BatchInvocation]
     /// The memory the request was decoded into, where the invocations' message
     /// bytes stay: whoever runs the invocations keeps the batch alive meanwhile.
