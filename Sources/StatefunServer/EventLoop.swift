@@ -827,7 +827,7 @@ final class EventLoop: @unchecked Sendable {
         connection.phase = .handling
         connection.record?.requestBytes = connection.body.count
         let upgradeSettings = head.upgrade && configuration.http2.enabled && !draining ? h2cUpgradeSettings(head) : nil
-        // The head's strings and the body move into the request: its last use, no copy.
+        // The body moves into the request: the connection keeps no reference to it.
         var body: [UInt8] = []
         swap(&body, &connection.body)
         connection.bodyFilled = nil
