@@ -197,7 +197,7 @@ public struct RequestReplyHandler: Sendable {
         }
         let context = Context(address: batch.target, states: states, protocolVersion: protocolVersion)
         entry.batchSizes.record(batch.invocations.count)
-        return .run(entry, batch, context)
+        return .run(entry, consume batch, context)
     }
 
     private func failed(_ error: InvocationFailure, _ entry: FunctionTable.Entry, _ batch: InvocationBatch) -> RequestReplyError {

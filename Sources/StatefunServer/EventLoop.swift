@@ -765,7 +765,7 @@ final class EventLoop: @unchecked Sendable {
     }
 
     /// Validates a parsed head against routes and limits, then sets up body reading.
-    private func beginRequest(_ connection: Connection, _ head: ParsedHead) {
+    private func beginRequest(_ connection: Connection, _ head: consuming ParsedHead) {
         connection.mayBePreface = false
         connection.record = RequestRecord(
             method: head.method, path: head.path, routePath: "unmatched", protocolName: head.version.string,
@@ -787,20 +787,23 @@ final class EventLoop: @unchecked Sendable {
             reject(connection, HTTPError(413, "request body of \(length) bytes exceeds the limit of \(configuration.maxBodySize) bytes"))
             return
         }
-        connection.head = head
         connection.closeAfterResponse = !head.keepAlive
         connection.body = []
         connection.bodyFilled = nil
         connection.sentLargeBody = false
-        guard head.hasBody else {
+        let hasBody = head.hasBody, chunked = head.chunked, contentLength = head.contentLength
+        let sendContinue = head.expectContinue && head.version == .http11
+        // The head moves to the connection (a copy would retain each of its strings).
+        connection.head = consume head
+        guard hasBody else {
             dispatch(connection)
             return
         }
         connection.phase = .body
-        if head.chunked {
+        if chunked {
             connection.chunkedDecoder = ChunkedDecoder()
         } else {
-            let length = head.contentLength ?? 0
+            let length = contentLength ?? 0
             connection.bodyRemaining = length
             connection.sentLargeBody = length >= Self.largeBody
             if length <= Self.wholeBodyLimit {
@@ -812,7 +815,7 @@ final class EventLoop: @unchecked Sendable {
             }
         }
         // Only ask for the body if the client is waiting for us to (nothing sent yet).
-        if head.expectContinue && head.version == .http11 && !connection.hasBufferedInput {
+        if sendContinue && !connection.hasBufferedInput {
             enqueue(connection, Array("HTTP/1.1 100 Continue\r\n\r\n".utf8))
             flush(connection)
         }
@@ -852,6 +855,15 @@ final class EventLoop: @unchecked Sendable {
     func startHandler(_ route: Route, _ request: consuming ServerRequest, connection: UInt64, stream: Int32) -> ServerResponse? {
         if let inline = route.inlineHandler { return inline(request) }
         if stream == 0, canAnswerSynchronously(route) { return answerSynchronously(route, request) }
+        startTask(route, request, connection: connection, stream: stream)
+        return nil
+    }
+
+    /// Runs `route`'s handler for `request` as a Task and sends its response back to this loop.
+    /// (Apart from ``startHandler(_:_:connection:stream:)``: inlined there, the
+    /// capture of the request made every request a copy of it.)
+    @inline(never)
+    private func startTask(_ route: Route, _ request: consuming ServerRequest, connection: UInt64, stream: Int32) {
         let context = self.context
         let unixSocketPath = request.peer.hasPrefix("unix:") ? context.configuration.unixSocketPath : nil
         let handler = route.handler
@@ -872,7 +884,6 @@ final class EventLoop: @unchecked Sendable {
         case .cooperativePool:
             Task(operation: operation)
         }
-        return nil
     }
 
     /// Whether `route`'s requests are answered by calling its synchronous
@@ -1126,6 +1137,12 @@ final class EventLoop: @unchecked Sendable {
             }
             connection.lastWriteProgress = now
             connection.outboundBytes -= written
+            if connection.outboundBytes == 0 {
+                // All of it went (the common case): no element is looked at or shifted.
+                connection.outbound.removeAll(keepingCapacity: true)
+                connection.outboundOffset = 0
+                break
+            }
             var remaining = written + offset
             while remaining > 0, let first = connection.outbound.first, remaining >= first.count {
                 remaining -= first.count

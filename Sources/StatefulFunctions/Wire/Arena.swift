@@ -11,21 +11,31 @@ final class Arena {
         let size: Int
     }
 
+    /// Where the next allocation goes, at the start of the first chunk: the
+    /// allocator handed to protobuf-c bumps it without calling into the arena.
+    private struct Bump {
+        var cursor: UnsafeMutableRawPointer
+        var remaining: Int
+        /// The arena, unretained, for what does not fit (set by ``withAllocator(_:)``).
+        var arena: UnsafeMutableRawPointer?
+    }
+    /// The room ``Bump`` takes at the start of the first chunk (16-byte aligned).
+    private static let bumpRoom = (MemoryLayout<Bump>.stride + 15) & ~15
+
     // Unchecked exclusivity: an arena belongs to one request on one thread,
     // and a dynamic access check on every allocation costs more than the bump.
     /// The first chunk, and the chunks added when it ran out (most requests need none).
     private let first: Chunk
+    private let bump: UnsafeMutablePointer<Bump>
     @exclusivity(unchecked) private var more: [Chunk] = []
-    @exclusivity(unchecked) private var cursor: UnsafeMutableRawPointer
-    @exclusivity(unchecked) private var remaining: Int
     @exclusivity(unchecked) private var nextChunkSize: Int
 
     /// - Parameter capacity: the size of the first chunk; later chunks double.
     init(capacity: Int) {
         let chunk = ChunkPool.shared.take(atLeast: max(capacity, 1024))
         first = Chunk(pointer: chunk.pointer, size: chunk.size)
-        cursor = chunk.pointer
-        remaining = chunk.size
+        bump = chunk.pointer.bindMemory(to: Bump.self, capacity: 1)
+        bump.initialize(to: Bump(cursor: chunk.pointer + Self.bumpRoom, remaining: chunk.size - Self.bumpRoom, arena: nil))
         nextChunkSize = chunk.size * 2
     }
 
@@ -37,18 +47,18 @@ final class Arena {
     /// Returns `size` bytes aligned to 16, valid until the arena is released.
     func allocate(_ size: Int) -> UnsafeMutableRawPointer {
         let aligned = (size + 15) & ~15
-        if aligned > remaining { addChunk(aligned) }
-        let pointer = cursor
-        cursor += aligned
-        remaining -= aligned
+        if aligned > bump.pointee.remaining { addChunk(aligned) }
+        let pointer = bump.pointee.cursor
+        bump.pointee.cursor += aligned
+        bump.pointee.remaining -= aligned
         return pointer
     }
 
     private func addChunk(_ needed: Int) {
         let chunk = ChunkPool.shared.take(atLeast: max(needed, nextChunkSize))
         more.append(Chunk(pointer: chunk.pointer, size: chunk.size))
-        cursor = chunk.pointer
-        remaining = chunk.size
+        bump.pointee.cursor = chunk.pointer
+        bump.pointee.remaining = chunk.size
         nextChunkSize = min(chunk.size * 2, 64 << 20)
     }
 
@@ -245,13 +255,25 @@ final class Arena {
 
     /// Runs `body` with a protobuf-c allocator that allocates from this arena.
     func withAllocator<R>(_ body: (UnsafeMutablePointer<ProtobufCAllocator>) throws -> R) rethrows -> R {
+        // The arena outlives the allocator (withExtendedLifetime below): no retain per allocation.
+        bump.pointee.arena = Unmanaged.passUnretained(self).toOpaque()
         var allocator = ProtobufCAllocator(
-            // The arena outlives the allocator (withExtendedLifetime below): no retain per allocation.
+            // What fits in the current chunk is bumped here, as ``allocate(_:)``
+            // does; the rest (a new chunk, a large field's array) goes to the arena.
             alloc: { data, size in
-                Unmanaged<Arena>.fromOpaque(data!)._withUnsafeGuaranteedRef { $0.allocateForProtobufC(size) }
+                let bump = data.unsafelyUnwrapped.assumingMemoryBound(to: Bump.self)
+                let aligned = (size + 15) & ~15
+                if size < Arena.sharedBytesThreshold && aligned <= bump.pointee.remaining {
+                    let pointer = bump.pointee.cursor
+                    bump.pointee.cursor += aligned
+                    bump.pointee.remaining -= aligned
+                    return pointer
+                }
+                return Unmanaged<Arena>.fromOpaque(bump.pointee.arena.unsafelyUnwrapped)
+                    ._withUnsafeGuaranteedRef { $0.allocateForProtobufC(size) }
             },
             free: { _, _ in },  // freed with the arena
-            allocator_data: Unmanaged.passUnretained(self).toOpaque())
+            allocator_data: UnsafeMutableRawPointer(bump))
         return try withExtendedLifetime(self) { try body(&allocator) }
     }
 }
