@@ -212,8 +212,9 @@ public struct RequestReplyHandler: Sendable {
     private func completed(_ entry: FunctionTable.Entry, _ batch: InvocationBatch, _ context: Context) -> [UInt8] {
         entry.invocations.increment(by: batch.invocations.count)
         switch protocolVersion {
-        case .v2: return ProtocolV2.encodeResponse(context)
-        case .v3: return ProtocolV3.encodeResponse(context)
+        // Built in the request's arena, which the batch keeps until the reply is packed.
+        case .v2: return ProtocolV2.encodeResponse(context, in: batch.arena)
+        case .v3: return ProtocolV3.encodeResponse(context, in: batch.arena)
         }
     }
 

@@ -87,6 +87,61 @@ struct ParserTests {
         #expect(resume == bytes.count)
     }
 
+    /// scanHead's answer by definition, one byte at a time.
+    private static func referenceScan(_ bytes: [UInt8], start: Int) -> String {
+        var i = start
+        while i < bytes.count {
+            if bytes[i] == 10 {
+                if i == start || bytes[i - 1] != 13 { return "bare LF" }
+                if i - 2 > start && bytes[i - 2] == 10 { return "complete \(i + 1)" }
+            }
+            i += 1
+        }
+        return "incomplete"
+    }
+
+    @Test("scanHead finds the head's end (or a bare LF) wherever it starts, however the bytes arrive")
+    func scanHeadAcrossSplits() {
+        let heads = [
+            "POST /statefun HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc",
+            "GET / HTTP/1.1\r\n\r\n",
+            "GET / HTTP/1.1\r\nA: b\nC: d\r\n\r\n",  // a bare LF mid-head
+            "\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n",  // empty lines first
+            "GET / HTTP/1.1\r\nHost: x\r\n\r",
+            "\n",
+        ]
+        for text in heads {
+            let bytes = Array(text.utf8)
+            for start in 0..<min(bytes.count, 3) {
+                let expected = Self.referenceScan(bytes, start: start)
+                // Whole, then in two reads: the first scan's resume point carries over.
+                for split in start...bytes.count {
+                    let answer: String = bytes.withUnsafeBufferPointer { all in
+                        do {
+                            var from = start
+                            if case .incomplete(let resume) = try scanHead(
+                                UnsafeBufferPointer(rebasing: all[..<split]), start: start, from: start)
+                            {
+                                from = resume
+                            } else if case .complete(let end) = try scanHead(
+                                UnsafeBufferPointer(rebasing: all[..<split]), start: start, from: start)
+                            {
+                                return "complete \(end)"
+                            }
+                            switch try scanHead(all, start: start, from: from) {
+                            case .complete(let end): return "complete \(end)"
+                            case .incomplete: return "incomplete"
+                            }
+                        } catch {
+                            return "bare LF"
+                        }
+                    }
+                    #expect(answer == expected, "\(text.debugDescription) from \(start), split at \(split)")
+                }
+            }
+        }
+    }
+
     @Test func chunkedDecoderAcrossSplits() throws {
         let wire = Array("5;a=b\r\nhello\r\n1A\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\nT: v\r\n\r\nNEXT".utf8)
         for split in 1..<wire.count {

@@ -174,8 +174,11 @@ enum ProtocolV2 {
 
     /// Encodes the effects of a completed batch as one `FromFunction`:
     /// the changed states, then every message in emission order.
-    static func encodeResponse(_ context: Context) -> [UInt8] {
-        let arena = Arena(capacity: estimatedSize(context))
+    ///
+    /// - Parameter arena: where the response is built: the request's own arena
+    ///   when the handler has it (one arena a request), else a new one.
+    static func encodeResponse(_ context: Context, in arena: Arena? = nil) -> [UInt8] {
+        let arena = arena ?? Arena(capacity: estimatedSize(context))
         let response = arena.message(V2Response.self) {
             org__apache__flink__statefun__flink__core__polyglot__from_function__invocation_response__init($0)
         }
@@ -183,16 +186,17 @@ enum ProtocolV2 {
         response.pointee.n_state_mutations = mutations
         response.pointee.state_mutations = arena.pointers(to: V2Mutation.self, count: mutations)
         var i = 0
-        for index in context.states.indices where context.states[index].modified {
-            let slot = context.states[index]
+        // Slots are read in place, as the egresses below (a copy retains each of their strings).
+        let states = context.states
+        for index in states.indices where states[index].modified {
             defer { i += 1 }
             response.pointee.state_mutations[i] = arena.message(V2Mutation.self) { mutation in
                 org__apache__flink__statefun__flink__core__polyglot__from_function__persisted_value_mutation__init(mutation)
-                mutation.pointee.state_name = arena.cString(slot.name)
-                if let value = slot.value {
+                mutation.pointee.state_name = arena.cString(states[index].name)
+                if states[index].value != nil {
                     mutation.pointee.mutation_type =
                         ORG__APACHE__FLINK__STATEFUN__FLINK__CORE__POLYGLOT__FROM_FUNCTION__PERSISTED_VALUE_MUTATION__MUTATION_TYPE__MODIFY
-                    mutation.pointee.state_value = any(value, arena)
+                    mutation.pointee.state_value = any(states[index].value!.typeURL, states[index].value!.value, arena)
                 } else {
                     mutation.pointee.mutation_type =
                         ORG__APACHE__FLINK__STATEFUN__FLINK__CORE__POLYGLOT__FROM_FUNCTION__PERSISTED_VALUE_MUTATION__MUTATION_TYPE__DELETE

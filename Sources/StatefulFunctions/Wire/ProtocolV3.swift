@@ -78,8 +78,11 @@ enum ProtocolV3 {
 
     /// Encodes the effects of a completed batch: the changed states (MODIFY
     /// carries the declared type name), then every message in emission order.
-    static func encodeResponse(_ context: Context) -> [UInt8] {
-        let arena = Arena(capacity: 4096)
+    ///
+    /// - Parameter arena: where the response is built: the request's own arena
+    ///   when the handler has it (one arena a request), else a new one.
+    static func encodeResponse(_ context: Context, in arena: Arena? = nil) -> [UInt8] {
+        let arena = arena ?? Arena(capacity: 4096)
         let response = arena.message(V3Response.self) {
             io__statefun__sdk__reqreply__from_function__invocation_response__init($0)
         }
@@ -87,16 +90,18 @@ enum ProtocolV3 {
         response.pointee.n_state_mutations = mutations
         response.pointee.state_mutations = arena.pointers(to: V3Mutation.self, count: mutations)
         var i = 0
-        for index in context.states.indices where context.states[index].modified {
-            let slot = context.states[index]
+        // Slots are read in place, as the egresses below (a copy retains each of their strings).
+        let states = context.states
+        for index in states.indices where states[index].modified {
             defer { i += 1 }
             response.pointee.state_mutations[i] = arena.message(V3Mutation.self) { mutation in
                 io__statefun__sdk__reqreply__from_function__persisted_value_mutation__init(mutation)
-                mutation.pointee.state_name = arena.cString(slot.name)
-                if let value = slot.value {
+                mutation.pointee.state_name = arena.cString(states[index].name)
+                if states[index].value != nil {
                     mutation.pointee.mutation_type =
                         IO__STATEFUN__SDK__REQREPLY__FROM_FUNCTION__PERSISTED_VALUE_MUTATION__MUTATION_TYPE__MODIFY
-                    mutation.pointee.state_value = typedValue(slot.typeName ?? value.typeURL, value.value, arena)
+                    mutation.pointee.state_value = typedValue(
+                        states[index].typeName ?? states[index].value!.typeURL, states[index].value!.value, arena)
                 } else {
                     mutation.pointee.mutation_type =
                         IO__STATEFUN__SDK__REQREPLY__FROM_FUNCTION__PERSISTED_VALUE_MUTATION__MUTATION_TYPE__DELETE
