@@ -14,8 +14,7 @@ final class Arena {
     /// Where the next allocation goes, at the start of the first chunk: the
     /// allocator handed to protobuf-c bumps it without calling into the arena.
     private struct Bump {
-        var cursor: UnsafeMutableRawPointer
-        var remaining: Int
+        var region: BumpRegion
         /// The arena, unretained, for what does not fit (set by ``withAllocator(_:)``).
         var arena: UnsafeMutableRawPointer?
     }
@@ -35,7 +34,8 @@ final class Arena {
         let chunk = ChunkPool.shared.take(atLeast: max(capacity, 1024))
         first = Chunk(pointer: chunk.pointer, size: chunk.size)
         bump = chunk.pointer.bindMemory(to: Bump.self, capacity: 1)
-        bump.initialize(to: Bump(cursor: chunk.pointer + Self.bumpRoom, remaining: chunk.size - Self.bumpRoom, arena: nil))
+        bump.initialize(
+            to: Bump(region: BumpRegion(cursor: chunk.pointer + Self.bumpRoom, remaining: chunk.size - Self.bumpRoom), arena: nil))
         nextChunkSize = chunk.size * 2
     }
 
@@ -46,19 +46,15 @@ final class Arena {
 
     /// Returns `size` bytes aligned to 16, valid until the arena is released.
     func allocate(_ size: Int) -> UnsafeMutableRawPointer {
-        let aligned = (size + 15) & ~15
-        if aligned > bump.pointee.remaining { addChunk(aligned) }
-        let pointer = bump.pointee.cursor
-        bump.pointee.cursor += aligned
-        bump.pointee.remaining -= aligned
-        return pointer
+        if let pointer = bump.pointee.region.take(size) { return pointer }
+        addChunk(size)
+        return bump.pointee.region.take(size)!
     }
 
     private func addChunk(_ needed: Int) {
-        let chunk = ChunkPool.shared.take(atLeast: max(needed, nextChunkSize))
+        let chunk = ChunkPool.shared.take(atLeast: max((needed + 15) & ~15, nextChunkSize))
         more.append(Chunk(pointer: chunk.pointer, size: chunk.size))
-        bump.pointee.cursor = chunk.pointer
-        bump.pointee.remaining = chunk.size
+        bump.pointee.region = BumpRegion(cursor: chunk.pointer, remaining: chunk.size)
         nextChunkSize = min(chunk.size * 2, 64 << 20)
     }
 
@@ -262,13 +258,7 @@ final class Arena {
             // does; the rest (a new chunk, a large field's array) goes to the arena.
             alloc: { data, size in
                 let bump = data.unsafelyUnwrapped.assumingMemoryBound(to: Bump.self)
-                let aligned = (size + 15) & ~15
-                if size < Arena.sharedBytesThreshold && aligned <= bump.pointee.remaining {
-                    let pointer = bump.pointee.cursor
-                    bump.pointee.cursor += aligned
-                    bump.pointee.remaining -= aligned
-                    return pointer
-                }
+                if size < Arena.sharedBytesThreshold, let pointer = bump.pointee.region.take(size) { return pointer }
                 return Unmanaged<Arena>.fromOpaque(bump.pointee.arena.unsafelyUnwrapped)
                     ._withUnsafeGuaranteedRef { $0.allocateForProtobufC(size) }
             },
@@ -408,9 +398,26 @@ func decodeProtobufC<Message, Value>(
 
 /// Where a scratch allocator stands: its stack buffer, then an arena for what does not fit.
 private struct ScratchState {
+    var region: BumpRegion
+    var overflow: Arena?
+}
+
+/// The free part of a chunk of memory, allocated from the front: an arena's
+/// current chunk, a scratch allocator's stack buffer.
+private struct BumpRegion {
     var cursor: UnsafeMutableRawPointer
     var remaining: Int
-    var overflow: Arena?
+
+    /// `size` bytes rounded up to 16 (16-aligned when the region starts so),
+    /// or `nil` when they do not fit.
+    @inline(__always) mutating func take(_ size: Int) -> UnsafeMutableRawPointer? {
+        let aligned = (size + 15) & ~15
+        guard aligned <= remaining else { return nil }
+        let pointer = cursor
+        cursor += aligned
+        remaining -= aligned
+        return pointer
+    }
 }
 
 /// Runs `body` with a protobuf-c allocator that bumps through `capacity` bytes
@@ -420,18 +427,12 @@ func withScratchAllocator<R>(
     capacity: Int, _ body: (UnsafeMutablePointer<ProtobufCAllocator>) throws -> R
 ) rethrows -> R {
     try withUnsafeTemporaryAllocation(byteCount: max(capacity, 64), alignment: 16) { buffer in
-        var state = ScratchState(cursor: buffer.baseAddress!, remaining: buffer.count, overflow: nil)
+        var state = ScratchState(region: BumpRegion(cursor: buffer.baseAddress!, remaining: buffer.count), overflow: nil)
         return try withUnsafeMutablePointer(to: &state) { statePointer in
             var allocator = ProtobufCAllocator(
                 alloc: { data, size in
                     let state = data!.assumingMemoryBound(to: ScratchState.self)
-                    let aligned = (size + 15) & ~15
-                    if aligned <= state.pointee.remaining {
-                        let pointer = state.pointee.cursor
-                        state.pointee.cursor += aligned
-                        state.pointee.remaining -= aligned
-                        return pointer
-                    }
+                    if let pointer = state.pointee.region.take(size) { return pointer }
                     if state.pointee.overflow == nil { state.pointee.overflow = Arena(capacity: max(size, 4096)) }
                     return state.pointee.overflow!.allocate(size)
                 },
