@@ -114,19 +114,15 @@ struct ParserTests {
             let bytes = Array(text.utf8)
             for start in 0..<min(bytes.count, 3) {
                 let expected = Self.referenceScan(bytes, start: start)
-                // Whole, then in two reads: the first scan's resume point carries over.
+                // In two reads (the last split is the whole at once): the first
+                // scan's resume point carries over to the second.
                 for split in start...bytes.count {
                     let answer: String = bytes.withUnsafeBufferPointer { all in
                         do {
-                            var from = start
-                            if case .incomplete(let resume) = try scanHead(
-                                UnsafeBufferPointer(rebasing: all[..<split]), start: start, from: start)
-                            {
-                                from = resume
-                            } else if case .complete(let end) = try scanHead(
-                                UnsafeBufferPointer(rebasing: all[..<split]), start: start, from: start)
-                            {
-                                return "complete \(end)"
+                            let from: Int
+                            switch try scanHead(UnsafeBufferPointer(rebasing: all[..<split]), start: start, from: start) {
+                            case .complete(let end): return "complete \(end)"
+                            case .incomplete(let resume): from = resume
                             }
                             switch try scanHead(all, start: start, from: from) {
                             case .complete(let end): return "complete \(end)"
