@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-apt_packages=(pkg-config libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libnghttp2-dev nghttp2-client curl python3-venv "$@")
+apt_packages=(pkg-config libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libprotobuf-dev libnghttp2-dev nghttp2-client curl python3-venv "$@")
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -149,8 +149,15 @@ extension String: PackableMessage {
         if bytes.isEmpty {
             self = ""
         } else if bytes[0] == 0x0A, let (length, start) = readVarint(bytes, at: 1), length == UInt64(bytes.count - start) {
-            self = String(decoding: UnsafeBufferPointer(rebasing: bytes[start...]), as: UTF8.self)
+            guard let string = String(validating: UnsafeBufferPointer(rebasing: bytes[start...]), as: UTF8.self) else {
+                throw StatefulFunctionsError.malformedMessage(Self.invalidUTF8)
+            }
+            self = string
         } else {
+            // Every occurrence must be UTF-8, the replaced ones too (protobuf-c sees only the last).
+            for field in lengthDelimitedFields(bytes, number: 1) ?? [] where !isUTF8(field) {
+                throw StatefulFunctionsError.malformedMessage(Self.invalidUTF8)
+            }
             self = try Self.decodedByProtobufC([UInt8](bytes))
         }
     }
@@ -166,16 +173,22 @@ extension String: PackableMessage {
     }
 
     static func decodedByProtobufC(_ packedBytes: [UInt8]) throws -> String {
-        try decodeWrapper(packedBytes, "string", io__statefun__sdk__types__string_wrapper__unpack) {
-            String(protobufC: $0.pointee.value)
+        let field = try decodeWrapper(packedBytes, "string", io__statefun__sdk__types__string_wrapper__unpack) {
+            String(validating: $0.pointee.value.bytes, as: UTF8.self)
         }
+        guard let field else { throw StatefulFunctionsError.malformedMessage(invalidUTF8) }
+        return field
     }
+
+    /// Why a `StringWrapper` is refused when its text is not UTF-8, as the official SDKs refuse it.
+    static let invalidUTF8 = "an io.statefun.types/string whose value is not valid UTF-8"
 
     func packedByProtobufC() -> [UInt8] {
         var wrapper = Io__Statefun__Sdk__Types__StringWrapper()
         io__statefun__sdk__types__string_wrapper__init(&wrapper)
-        return withCString { value in
-            wrapper.value = UnsafeMutablePointer(mutating: value)
+        var string = self
+        return string.withUTF8 { value in
+            wrapper.value = ProtobufCBinaryData(value)
             return packProtobufC(&wrapper)
         }
     }

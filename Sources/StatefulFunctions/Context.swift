@@ -71,7 +71,7 @@ public final class Context {
             do {
                 try encodePending(index)
             } catch {
-                deferredError = deferredError ?? .malformedMessage("state '\(name)' cannot be encoded: \(error)")
+                deferredError = deferredError ?? .invalidArgument("state '\(name)' cannot be encoded: \(error)")
                 return nil
             }
             return states[index].value
@@ -211,7 +211,7 @@ public final class Context {
             do {
                 try encodePending(index)
             } catch {
-                throw StatefulFunctionsError.malformedMessage("state '\(states[index].name)' cannot be encoded: \(error)")
+                throw StatefulFunctionsError.invalidArgument("state '\(states[index].name)' cannot be encoded: \(error)")
             }
         }
     }

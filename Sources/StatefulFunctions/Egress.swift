@@ -28,8 +28,8 @@ public struct KafkaProducerRecord: PackableMessage, Hashable {
     public init(packedBytes: [UInt8]) throws {
         let record = decodeProtobufC(packedBytes, org__apache__flink__statefun__flink__io__kafka_producer_record__unpack) {
             KafkaProducerRecord(
-                key: String(protobufC: $0.pointee.key), valueBytes: [UInt8](protobufC: $0.pointee.value_bytes),
-                topic: String(protobufC: $0.pointee.topic))
+                key: String(repairing: $0.pointee.key), valueBytes: [UInt8](protobufC: $0.pointee.value_bytes),
+                topic: String(repairing: $0.pointee.topic))
         }
         guard let record else { throw StatefulFunctionsError.malformedMessage("not a serialized KafkaProducerRecord") }
         self = record
@@ -48,12 +48,13 @@ public struct KafkaProducerRecord: PackableMessage, Hashable {
     func packedByProtobufC() -> [UInt8] {
         var record = V2KafkaRecord()
         org__apache__flink__statefun__flink__io__kafka_producer_record__init(&record)
-        return key.withCString { key in
-            topic.withCString { topic in
+        var key = key, topic = topic
+        return key.withUTF8 { key in
+            topic.withUTF8 { topic in
                 valueBytes.withUnsafeBufferPointer { value in
-                    record.key = UnsafeMutablePointer(mutating: key)
-                    record.topic = UnsafeMutablePointer(mutating: topic)
-                    record.value_bytes = ProtobufCBinaryData(len: value.count, data: UnsafeMutablePointer(mutating: value.baseAddress))
+                    record.key = ProtobufCBinaryData(key)
+                    record.topic = ProtobufCBinaryData(topic)
+                    record.value_bytes = ProtobufCBinaryData(value)
                     return packProtobufC(&record)
                 }
             }
@@ -86,10 +87,10 @@ public struct KinesisEgressRecord: PackableMessage, Hashable {
     public init(packedBytes: [UInt8]) throws {
         let record = decodeProtobufC(packedBytes, org__apache__flink__statefun__flink__io__kinesis_egress_record__unpack) {
             KinesisEgressRecord(
-                partitionKey: String(protobufC: $0.pointee.partition_key),
+                partitionKey: String(repairing: $0.pointee.partition_key),
                 valueBytes: [UInt8](protobufC: $0.pointee.value_bytes),
-                stream: String(protobufC: $0.pointee.stream),
-                explicitHashKey: String(protobufC: $0.pointee.explicit_hash_key))
+                stream: String(repairing: $0.pointee.stream),
+                explicitHashKey: String(repairing: $0.pointee.explicit_hash_key))
         }
         guard let record else { throw StatefulFunctionsError.malformedMessage("not a serialized KinesisEgressRecord") }
         self = record
@@ -112,15 +113,15 @@ public struct KinesisEgressRecord: PackableMessage, Hashable {
     func packedByProtobufC() -> [UInt8] {
         var record = V2KinesisRecord()
         org__apache__flink__statefun__flink__io__kinesis_egress_record__init(&record)
-        return partitionKey.withCString { partitionKey in
-            stream.withCString { stream in
-                explicitHashKey.withCString { explicitHashKey in
+        var partitionKey = partitionKey, stream = stream, explicitHashKey = explicitHashKey
+        return partitionKey.withUTF8 { partitionKey in
+            stream.withUTF8 { stream in
+                explicitHashKey.withUTF8 { explicitHashKey in
                     valueBytes.withUnsafeBufferPointer { value in
-                        record.partition_key = UnsafeMutablePointer(mutating: partitionKey)
-                        record.stream = UnsafeMutablePointer(mutating: stream)
-                        record.explicit_hash_key = UnsafeMutablePointer(mutating: explicitHashKey)
-                        record.value_bytes = ProtobufCBinaryData(
-                            len: value.count, data: UnsafeMutablePointer(mutating: value.baseAddress))
+                        record.partition_key = ProtobufCBinaryData(partitionKey)
+                        record.stream = ProtobufCBinaryData(stream)
+                        record.explicit_hash_key = ProtobufCBinaryData(explicitHashKey)
+                        record.value_bytes = ProtobufCBinaryData(value)
                         return packProtobufC(&record)
                     }
                 }

@@ -202,9 +202,13 @@ public struct RequestReplyHandler: Sendable {
 
     private func failed(_ error: InvocationFailure, _ entry: FunctionTable.Entry, _ batch: InvocationBatch) -> RequestReplyError {
         entry.invocations.increment(by: error.index + 1)
+        // Bytes that can never decode (a built-in string that is not UTF-8, a
+        // truncated message) are the request's fault, as the official SDKs
+        // refuse them: a 400, which the runtime does not retry forever.
+        let malformed = if case .malformedMessage = error.cause as? StatefulFunctionsError { true } else { false }
         return RequestReplyError(
-            status: 500,
-            message: "function \(batch.target.typename) at address \(batch.target) failed"
+            status: malformed ? 400 : 500,
+            message: (malformed ? "bad request: " : "") + "function \(batch.target.typename) at address \(batch.target) failed"
                 + " on invocation \(error.index + 1) of \(batch.invocations.count)"
                 + " (message type '\(batch.invocations[error.index].typeURL)'): \(error.cause)")
     }

@@ -254,12 +254,6 @@ import Testing
         let handler = try greeterHandler()
         let empty = try toFunction(target: greeterAddress, states: [("seen_count", nil)], invocations: [])
         #expect(await handler.handle(empty).text.contains("has no invocations"))
-        let twice = try toFunction(
-            target: greeterAddress, states: [("seen_count", nil), ("seen_count", nil)],
-            invocations: [(nil, try greet("x"))])
-        let response = await handler.handle(twice)
-        #expect(response.status == 400)
-        #expect(response.text.contains("appears twice"))
 
         var batch = ToFunction.InvocationBatchRequest()
         batch.target = pbAddress(greeterAddress)

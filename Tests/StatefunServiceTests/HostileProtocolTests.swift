@@ -41,7 +41,6 @@ write("utf8-state-typename", request(states=(("seen", "io.statefun.types/iXt", I
       .SerializeToString().replace(b"types/iXt", b"types/i\xfft"))
 write("utf8-target", request(name="alXce").SerializeToString().replace(b"alXce", b"al\xc3\x28e", 1))
 write("no-invocations", request(invocations=0).SerializeToString())
-write("same-state-twice", request(states=(("seen", "io.statefun.types/int", None),) * 2).SerializeToString())
 write("type-mismatch", request(states=(("seen", "io.statefun.types/string", StringWrapper(value="x").SerializeToString()),)).SerializeToString())
 empty = request(invocations=0)
 for _ in range(1_000_000):
@@ -69,7 +68,6 @@ private let hostileCases: [HostileCase] = [
     .init(file: "utf8-state-typename", status: 400, cause: "the type name of a state is not valid UTF-8"),
     .init(file: "utf8-target", status: 400, cause: "the target address is not valid UTF-8"),
     .init(file: "no-invocations", status: 400, cause: "has no invocations"),
-    .init(file: "same-state-twice", status: 400, cause: "the state 'seen' appears twice in the request"),
     .init(file: "type-mismatch", status: 400,
           cause: "state 'seen' of example/greeter/alice holds type 'io.statefun.types/string' but is declared as 'io.statefun.types/int'"),
     .init(file: "million-empty-invocations", status: 400, cause: "invocation 1 of 1000000 for example/greeter/alice has no argument"),

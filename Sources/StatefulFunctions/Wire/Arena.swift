@@ -110,77 +110,68 @@ final class Arena {
     /// The strings copied last, reused when the same string comes again: the
     /// messages of a batch mostly repeat their type URLs, targets and egresses.
     /// Four fixed slots, not a collection: a hit must cost less than the copy.
-    /// A slot is the copy and its length; a string matches by its bytes, so
-    /// the arena holds no reference to the strings themselves.
-    @exclusivity(unchecked) private var recent: ((UnsafeMutablePointer<CChar>, Int)?, (UnsafeMutablePointer<CChar>, Int)?,
-                                                 (UnsafeMutablePointer<CChar>, Int)?, (UnsafeMutablePointer<CChar>, Int)?) =
-        (nil, nil, nil, nil)
+    /// A slot is a copy in the arena, matched by its bytes, so the arena holds
+    /// no reference to the strings themselves.
+    @exclusivity(unchecked) private var recent: (ProtobufCBinaryData?, ProtobufCBinaryData?,
+                                                 ProtobufCBinaryData?, ProtobufCBinaryData?) = (nil, nil, nil, nil)
     @exclusivity(unchecked) private var nextRecent = 0
 
-    /// A NUL-terminated copy of `string`, for a protobuf-c string field. The
-    /// copy may be shared with other fields (protobuf-c only reads it).
-    func cString(_ string: String) -> UnsafeMutablePointer<CChar> {
+    /// A copy of `string`'s UTF-8 bytes for a string field (declared `bytes`
+    /// in the schemas, so that a NUL is kept: see Protos/). The copy may be
+    /// shared with other fields (protobuf-c only reads it).
+    func string(_ string: String) -> ProtobufCBinaryData {
         packedSizeBound += string.utf8.count + Self.fieldRoom
         // The same string again (one type URL for a whole batch) is the same
         // storage: comparing it costs less than finding its bytes among the recent ones.
         if let last = lastString, last.string == string { return last.copy }
-        let copy = string.utf8.withContiguousStorageIfAvailable({ cString($0) }) ?? {
+        let copy = string.utf8.withContiguousStorageIfAvailable({ self.copy($0) }) ?? {
             var string = string
-            return string.withUTF8 { cString($0) }
+            return string.withUTF8 { self.copy($0) }
         }()
         lastString = (string, copy)
         return copy
     }
 
-    /// The string ``cString(_:)`` copied last, and its copy.
-    @exclusivity(unchecked) private var lastString: (string: String, copy: UnsafeMutablePointer<CChar>)?
+    /// The string ``string(_:)`` copied last, and its copy.
+    @exclusivity(unchecked) private var lastString: (string: String, copy: ProtobufCBinaryData)?
 
-    /// The namespace and the name of `type` as NUL-terminated strings, for
-    /// protobuf-c's address and egress fields: one copy of the typename with
-    /// its `/` made a NUL, reused while the same type comes again (equal
-    /// types compare at once when they share their string, by bytes otherwise).
-    func cStrings(_ type: FunctionType) -> (namespace: UnsafeMutablePointer<CChar>, name: UnsafeMutablePointer<CChar>) {
+    /// The namespace and the name of `type`, for the address and egress
+    /// fields: one copy of the typename, both parts pointing into it, reused
+    /// while the same type comes again (equal types compare at once when they
+    /// share their string, by bytes otherwise).
+    func strings(_ type: FunctionType) -> (namespace: ProtobufCBinaryData, name: ProtobufCBinaryData) {
         packedSizeBound += type.typename.utf8.count + 2 * Self.fieldRoom
         if let last = lastType, last.type == type { return last.copies }
-        let copies = type.typename.utf8.withContiguousStorageIfAvailable({ cStrings($0, type.separator) }) ?? {
+        let whole = type.typename.utf8.withContiguousStorageIfAvailable({ copy($0) }) ?? {
             var typename = type.typename
-            return typename.withUTF8 { cStrings($0, type.separator) }
+            return typename.withUTF8 { copy($0) }
         }()
+        let separator = type.separator
+        let copies = (ProtobufCBinaryData(len: separator, data: separator == 0 ? nil : whole.data),
+                      ProtobufCBinaryData(len: whole.len - separator - 1, data: whole.data.map { $0 + separator + 1 }))
         lastType = (type, copies)
         return copies
     }
 
-    /// The function type ``cStrings(_:)`` copied last, and its copies.
+    /// The function type ``strings(_:)`` copied last, and its copies.
     @exclusivity(unchecked) private var lastType:
-        (type: FunctionType, copies: (namespace: UnsafeMutablePointer<CChar>, name: UnsafeMutablePointer<CChar>))?
+        (type: FunctionType, copies: (namespace: ProtobufCBinaryData, name: ProtobufCBinaryData))?
 
-    private func cStrings(
-        _ utf8: UnsafeBufferPointer<UInt8>, _ separator: Int
-    ) -> (namespace: UnsafeMutablePointer<CChar>, name: UnsafeMutablePointer<CChar>) {
-        let count = utf8.count
-        let copy = allocate(count + 1).bindMemory(to: CChar.self, capacity: count + 1)
-        UnsafeMutableRawPointer(copy).copyMemory(from: utf8.baseAddress!, byteCount: count)
-        copy[separator] = 0
-        copy[count] = 0
-        return (copy, copy + separator + 1)
-    }
-
-    private func cString(_ utf8: UnsafeBufferPointer<UInt8>) -> UnsafeMutablePointer<CChar> {
-        func matches(_ slot: (UnsafeMutablePointer<CChar>, Int)?) -> UnsafeMutablePointer<CChar>? {
-            guard let (copy, count) = slot, count == utf8.count else { return nil }
-            return count == 0 || memcmp(copy, utf8.baseAddress!, count) == 0 ? copy : nil
+    private func copy(_ utf8: UnsafeBufferPointer<UInt8>) -> ProtobufCBinaryData {
+        func matches(_ slot: ProtobufCBinaryData?) -> ProtobufCBinaryData? {
+            guard let slot, slot.len == utf8.count else { return nil }
+            return slot.len == 0 || memcmp(slot.data, utf8.baseAddress!, slot.len) == 0 ? slot : nil
         }
+        guard let base = utf8.baseAddress, !utf8.isEmpty else { return ProtobufCBinaryData(len: 0, data: nil) }
         if let copy = matches(recent.0) ?? matches(recent.1) ?? matches(recent.2) ?? matches(recent.3) { return copy }
-        let copy = allocate(utf8.count + 1).bindMemory(to: CChar.self, capacity: utf8.count + 1)
-        if let base = utf8.baseAddress {
-            UnsafeMutableRawPointer(copy).copyMemory(from: base, byteCount: utf8.count)
-        }
-        copy[utf8.count] = 0
+        let pointer = allocate(utf8.count).bindMemory(to: UInt8.self, capacity: utf8.count)
+        pointer.initialize(from: base, count: utf8.count)
+        let copy = ProtobufCBinaryData(len: utf8.count, data: pointer)
         switch nextRecent {
-        case 0: recent.0 = (copy, utf8.count)
-        case 1: recent.1 = (copy, utf8.count)
-        case 2: recent.2 = (copy, utf8.count)
-        default: recent.3 = (copy, utf8.count)
+        case 0: recent.0 = copy
+        case 1: recent.1 = copy
+        case 2: recent.2 = copy
+        default: recent.3 = copy
         }
         nextRecent = (nextRecent + 1) & 3
         return copy
@@ -331,24 +322,58 @@ final class ChunkPool: Sendable {
 }
 
 /// Swift values from protobuf-c fields.
-extension String {
-    init(protobufC pointer: UnsafePointer<CChar>?) {
-        self = pointer.map { String(cString: $0) } ?? ""
+extension ProtobufCBinaryData {
+    /// A field that points at `buffer` (protobuf-c only reads it when packing).
+    init(_ buffer: UnsafeBufferPointer<UInt8>) {
+        self.init(len: buffer.count, data: UnsafeMutablePointer(mutating: buffer.baseAddress))
+    }
+
+    /// The field's bytes (empty when absent).
+    var bytes: UnsafeBufferPointer<UInt8> { UnsafeBufferPointer(start: data, count: data == nil ? 0 : len) }
+
+    /// Whether the field holds exactly `known`.
+    func equals(_ known: [UInt8]) -> Bool {
+        guard known.count == len else { return false }
+        return len == 0 || known.withUnsafeBufferPointer { memcmp($0.baseAddress!, data, len) == 0 }
+    }
+
+    /// Whether two fields hold the same bytes.
+    func equals(_ other: ProtobufCBinaryData) -> Bool {
+        len == other.len && (len == 0 || data == other.data || memcmp(data, other.data, len) == 0)
     }
 }
 
-/// Refuses a request whose string fields (proto3 `string`: UTF-8 by definition)
-/// are not UTF-8: decoding would silently replace the bad bytes, and a state
-/// name or type name that changed in decoding could never match.
-func requireUTF8(_ fields: UnsafePointer<CChar>?..., in what: @autoclosure () -> String) throws {
-    for field in fields {
-        guard let field else { continue }
-        // ASCII (every name the runtime sends, in practice) needs no decoding.
-        var byte = UnsafeRawPointer(field).assumingMemoryBound(to: UInt8.self)
-        while byte.pointee != 0 && byte.pointee < 0x80 { byte += 1 }
-        if byte.pointee == 0 { continue }
-        if String(validatingCString: field) == nil { throw MalformedRequest("\(what()) is not valid UTF-8") }
+extension String {
+    /// A string field (declared `bytes`, see Protos/), which proto3 requires
+    /// to be UTF-8: a request whose field is not is malformed (`what` names
+    /// the field), as the official SDKs refuse it.
+    init(utf8Field field: ProtobufCBinaryData, _ what: @autoclosure () -> String) throws {
+        let bytes = field.bytes
+        if bytes.isEmpty { self = ""; return }
+        guard let string = String(validating: bytes, as: UTF8.self) else {
+            throw MalformedRequest("\(what()) is not valid UTF-8")
+        }
+        self = string
     }
+
+    /// A string field from a source trusted to be UTF-8 (the SDK's own
+    /// replies, read back by the runtime kit): invalid bytes are repaired.
+    init(repairing field: ProtobufCBinaryData) {
+        self = String(decoding: field.bytes, as: UTF8.self)
+    }
+}
+
+/// Refuses a request whose string fields are not UTF-8 (proto3 requires it of
+/// a `string`): a state name or type name that changed in decoding could never match.
+func requireUTF8(_ fields: ProtobufCBinaryData..., in what: @autoclosure () -> String) throws {
+    for field in fields where !isUTF8(field.bytes) { throw MalformedRequest("\(what()) is not valid UTF-8") }
+}
+
+/// Whether `bytes` are UTF-8; ASCII (every name the runtime sends, in practice) needs no decoding.
+func isUTF8(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+    var i = 0
+    while i < bytes.count && bytes[i] < 0x80 { i += 1 }
+    return i == bytes.count || String(validating: UnsafeBufferPointer(rebasing: bytes[i...]), as: UTF8.self) != nil
 }
 
 extension Array where Element == UInt8 {

@@ -4,7 +4,7 @@ import Glibc
 
 /// The functions a handler serves, found from the bytes of a request's target.
 ///
-/// A request names its function type as two C strings. Comparing those bytes
+/// A request names its function type as two string fields. Comparing those bytes
 /// with the few registered types costs less than building two Swift strings
 /// and hashing them; the target address then shares the registered strings.
 /// Each entry also carries its metrics and the type names its messages usually
@@ -17,12 +17,12 @@ final class FunctionTable: Sendable {
         let invocations: Counter
         let batchSizes: Recorder
         /// The type names of the function's accepted message types, as
-        /// Swift strings and as C strings.
+        /// Swift strings and as bytes.
         let messageTypeNames: [KnownString]
         /// The type names of its declared states (3.x).
         let stateTypeNames: [KnownString]
-        fileprivate let namespace: [CChar]
-        fileprivate let name: [CChar]
+        fileprivate let namespace: [UInt8]
+        fileprivate let name: [UInt8]
 
         init(type: FunctionType, function: StatefulFunction, metricsFactory: any MetricsFactory) {
             let dimensions = [("function_type", type.description)]
@@ -33,8 +33,8 @@ final class FunctionTable: Sendable {
                 label: "statefun_batch_size", dimensions: dimensions, aggregate: true, factory: metricsFactory)
             messageTypeNames = (function.acceptedTypes ?? []).map { KnownString($0.typeName) }
             stateTypeNames = function.valueSpecs.map { KnownString($0.typeName) }
-            namespace = Array(type.namespace.utf8CString)
-            name = Array(type.name.utf8CString)
+            namespace = Array(type.namespace.utf8)
+            name = Array(type.name.utf8)
         }
     }
 
@@ -57,25 +57,21 @@ final class FunctionTable: Sendable {
 
     var functionTypes: [FunctionType] { entries.map(\.type) }
 
-    /// The target address of a request, and the entry of the function it names (if any).
+    /// The target address of a request, and the entry of the function it
+    /// names (if any). The fields must be UTF-8 (`what` names them).
     func target(
-        namespace: UnsafePointer<CChar>?, type: UnsafePointer<CChar>?, id: UnsafePointer<CChar>?
-    ) -> (address: Address, entry: Int?) {
-        let id = String(protobufC: id)
+        namespace: ProtobufCBinaryData, type: ProtobufCBinaryData, id: ProtobufCBinaryData,
+        _ what: @autoclosure () -> String
+    ) throws -> (address: Address, entry: Int?) {
+        let id = try String(utf8Field: id, what())
         if let index {
-            let address = Address(FunctionType(protobufC: namespace, type), id: id)
+            let address = Address(try FunctionType(namespace: namespace, name: type, what()), id: id)
             return (address, index[address.functionType])
         }
-        for (i, entry) in entries.enumerated()
-        where Self.equal(namespace, entry.namespace) && Self.equal(type, entry.name) {
+        for (i, entry) in entries.enumerated() where namespace.equals(entry.namespace) && type.equals(entry.name) {
             return (Address(entry.type, id: id), i)
         }
-        return (Address(FunctionType(protobufC: namespace, type), id: id), nil)
-    }
-
-    private static func equal(_ field: UnsafePointer<CChar>?, _ known: [CChar]) -> Bool {
-        guard let field else { return known.count == 1 }  // an absent field is the empty string
-        return known.withUnsafeBufferPointer { strcmp(field, $0.baseAddress!) == 0 }
+        return (Address(try FunctionType(namespace: namespace, name: type, what()), id: id), nil)
     }
 }
 
@@ -83,61 +79,55 @@ final class FunctionTable: Sendable {
 /// to it become this very string, whose comparisons then succeed at once.
 struct KnownString: Sendable {
     let string: String
-    let cString: [CChar]
+    let utf8: [UInt8]
 
     init(_ string: String) {
         self.string = string
-        self.cString = Array(string.utf8CString)
+        self.utf8 = Array(string.utf8)
     }
 }
 
-/// Turns the C strings of one decoded request into Swift strings, reusing
+/// Turns the string fields of one decoded request into Swift strings, reusing
 /// the last string when the same text comes again (the invocations of a batch
 /// mostly share their type URL and their caller), and the known strings.
-struct CStringInterner {
+struct FieldInterner {
     private let known: [KnownString]
-    private var lastSource: UnsafePointer<CChar>?
+    private var lastSource = ProtobufCBinaryData(len: 0, data: nil)
     private var lastString = ""
 
     init(known: [KnownString] = []) {
         self.known = known
     }
 
-    /// The string at `pointer`, which must be UTF-8 (else the request is
-    /// malformed: `field` names it). A string equal to the last one or to a
-    /// known one is valid already: only a new one is validated.
-    mutating func string(_ pointer: UnsafePointer<CChar>?, field: @autoclosure () -> String) throws -> String {
-        guard let pointer else { return "" }
-        if let lastSource, lastSource == pointer || strcmp(lastSource, pointer) == 0 { return lastString }
-        for candidate in known where candidate.cString.withUnsafeBufferPointer({ strcmp($0.baseAddress!, pointer) == 0 }) {
-            lastSource = pointer
+    /// The string in `field`, which must be UTF-8 (else the request is
+    /// malformed: `what` names the field). A string equal to the last one or
+    /// to a known one is valid already: only a new one is validated.
+    mutating func string(_ field: ProtobufCBinaryData, field what: @autoclosure () -> String) throws -> String {
+        if field.equals(lastSource) { return lastString }
+        for candidate in known where field.equals(candidate.utf8) {
+            lastSource = field
             lastString = candidate.string
             return lastString
         }
-        try requireUTF8(pointer, in: field())
-        lastSource = pointer
-        lastString = String(cString: pointer)
+        lastString = try String(utf8Field: field, what())
+        lastSource = field
         return lastString
     }
 }
 
 extension FunctionType {
     /// The function type of a decoded address: its typename is built in one
-    /// string from the two C strings (absent is empty).
-    init(protobufC namespace: UnsafePointer<CChar>?, _ name: UnsafePointer<CChar>?) {
-        let namespaceCount = namespace.map { strlen($0) } ?? 0
-        let nameCount = name.map { strlen($0) } ?? 0
-        let typename = String(unsafeUninitializedCapacity: namespaceCount + 1 + nameCount) { buffer in
+    /// string from the two fields (absent is empty), which must be UTF-8.
+    init(namespace: ProtobufCBinaryData, name: ProtobufCBinaryData, _ what: @autoclosure () -> String) throws {
+        let namespace = namespace.bytes, name = name.bytes
+        guard isUTF8(namespace), isUTF8(name) else { throw MalformedRequest("\(what()) is not valid UTF-8") }
+        let typename = String(unsafeUninitializedCapacity: namespace.count + 1 + name.count) { buffer in
             let base = UnsafeMutableRawPointer(buffer.baseAddress!)
-            if let namespace { base.copyMemory(from: namespace, byteCount: namespaceCount) }
-            base.storeBytes(of: UInt8(ascii: "/"), toByteOffset: namespaceCount, as: UInt8.self)
-            if let name { (base + namespaceCount + 1).copyMemory(from: name, byteCount: nameCount) }
-            return namespaceCount + 1 + nameCount
+            if let start = namespace.baseAddress { base.copyMemory(from: start, byteCount: namespace.count) }
+            base.storeBytes(of: UInt8(ascii: "/"), toByteOffset: namespace.count, as: UInt8.self)
+            if let start = name.baseAddress { (base + namespace.count + 1).copyMemory(from: start, byteCount: name.count) }
+            return namespace.count + 1 + name.count
         }
-        if typename.utf8.count == namespaceCount + 1 + nameCount {
-            self.init(typename: typename, separator: namespaceCount)
-        } else {  // invalid UTF-8, repaired: build it from the repaired parts
-            self.init(namespace: String(protobufC: namespace), name: String(protobufC: name))
-        }
+        self.init(typename: typename, separator: namespace.count)
     }
 }

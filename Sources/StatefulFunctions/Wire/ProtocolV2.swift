@@ -27,22 +27,38 @@ struct InvocationBatch {
 
 extension InvocationBatch {
     /// Assembles a decoded request, with the checks both protocols share: a
-    /// target with a function type, no state twice, at least one invocation.
+    /// target with a function type, at least one invocation. A state sent
+    /// twice keeps its first place and its last value, as the official SDKs
+    /// read the states into a dictionary.
     static func checked(
         target: Address, entry: Int?, states: [StateSlot], invocations: [BatchInvocation], arena: Arena
     ) throws -> InvocationBatch {
-        // Few states are the norm: compare pairs rather than build a set.
-        if states.count <= 16 {
-            for i in states.indices {
-                for j in states.indices where j > i && states[j].name == states[i].name {
-                    throw MalformedRequest("the state '\(states[i].name)' appears twice in the request")
+        var states = states
+        if states.count <= 16 {  // few states are the norm: compare pairs rather than build a dictionary
+            var i = 0
+            while i < states.count {
+                var j = i + 1
+                while j < states.count {
+                    if states[j].name == states[i].name {
+                        states[i].value = states.remove(at: j).value
+                    } else {
+                        j += 1
+                    }
                 }
+                i += 1
             }
         } else {
-            var seen = Set<String>(minimumCapacity: states.count)
-            for state in states where !seen.insert(state.name).inserted {
-                throw MalformedRequest("the state '\(state.name)' appears twice in the request")
+            var places: [String: Int] = [:]
+            var unique: [StateSlot] = []
+            for state in states {
+                if let place = places[state.name] {
+                    unique[place].value = state.value
+                } else {
+                    places[state.name] = unique.count
+                    unique.append(state)
+                }
             }
+            states = unique
         }
         guard !invocations.isEmpty else {
             throw MalformedRequest("the invocation batch for \(target) has no invocations")
@@ -52,12 +68,11 @@ extension InvocationBatch {
 
     /// The target of a request, found among the handler's functions.
     static func resolveTarget(
-        _ namespace: UnsafePointer<CChar>?, _ type: UnsafePointer<CChar>?, _ id: UnsafePointer<CChar>?,
-        present: Bool, in functions: FunctionTable
+        _ namespace: ProtobufCBinaryData?, _ type: ProtobufCBinaryData?, _ id: ProtobufCBinaryData?,
+        in functions: FunctionTable
     ) throws -> (address: Address, entry: Int?) {
-        guard present else { throw MalformedRequest("the invocation batch has no target address") }
-        try requireUTF8(namespace, type, id, in: "the target address")
-        let target = functions.target(namespace: namespace, type: type, id: id)
+        guard let namespace, let type, let id else { throw MalformedRequest("the invocation batch has no target address") }
+        let target = try functions.target(namespace: namespace, type: type, id: id, "the target address")
         guard target.address.functionType.hasBothParts else {
             throw MalformedRequest("the target address \(target.address) has no function type")
         }
@@ -66,19 +81,17 @@ extension InvocationBatch {
 
     /// The caller of an invocation: none when absent or all empty (an ingress message).
     static func caller(
-        _ namespace: UnsafePointer<CChar>?, _ type: UnsafePointer<CChar>?, _ id: UnsafePointer<CChar>?,
+        _ namespace: ProtobufCBinaryData, _ type: ProtobufCBinaryData, _ id: ProtobufCBinaryData,
         in functions: FunctionTable
     ) throws -> Address? {
-        func isEmpty(_ field: UnsafePointer<CChar>?) -> Bool { field.map { $0.pointee == 0 } ?? true }
-        if isEmpty(namespace) && isEmpty(type) && isEmpty(id) { return nil }
-        try requireUTF8(namespace, type, id, in: "a caller address")
-        return functions.target(namespace: namespace, type: type, id: id).address
+        if namespace.len == 0 && type.len == 0 && id.len == 0 { return nil }
+        return try functions.target(namespace: namespace, type: type, id: id, "a caller address").address
     }
 
     /// The fields of one decoded invocation, as both protocols carry them.
     struct InvocationFields {
-        var caller: (namespace: UnsafePointer<CChar>?, type: UnsafePointer<CChar>?, id: UnsafePointer<CChar>?)?
-        var argument: (typeName: UnsafePointer<CChar>?, value: ProtobufCBinaryData)?
+        var caller: (namespace: ProtobufCBinaryData, type: ProtobufCBinaryData, id: ProtobufCBinaryData)?
+        var argument: (typeName: ProtobufCBinaryData, value: ProtobufCBinaryData)?
     }
 
     /// The invocations of a decoded batch, with the checks both protocols share.
@@ -88,7 +101,7 @@ extension InvocationBatch {
         knownTypeNames: [KnownString], in functions: FunctionTable, typeNameField: String,
         _ fields: (UnsafeMutablePointer<Invocation>) -> InvocationFields
     ) throws -> [BatchInvocation] {
-        var typeNames = CStringInterner(known: knownTypeNames)
+        var typeNames = FieldInterner(known: knownTypeNames)
         // Each invocation is made where the array keeps it (appending a value would copy it).
         return try [BatchInvocation](unsafeUninitializedCapacity: count) { buffer, made in
             for case let invocation? in UnsafeBufferPointer(start: pointers, count: count) {
@@ -118,6 +131,14 @@ enum ProtocolV2 {
     /// Decodes a `ToFunction` body. All protobuf-c memory lives in one arena,
     /// released when this returns.
     static func decodeRequest(_ body: [UInt8], functions: FunctionTable) throws -> InvocationBatch {
+        // Bytes the runtime sends are exact; any other form is made so first (see WireNormalizer).
+        switch try body.withUnsafeBufferPointer({ try WireNormalizer.check($0, .v2) }) {
+        case .exact, .undecodable: return try decode(body, functions: functions)
+        case .normalize: return try decode(body.withUnsafeBufferPointer { WireNormalizer.normalized($0, .v2) }, functions: functions)
+        }
+    }
+
+    private static func decode(_ body: [UInt8], functions: FunctionTable) throws -> InvocationBatch {
         let arena = Arena(capacity: body.count * 2 + 4096)
         return try arena.withAllocator { allocator in
             let decoded = body.withUnsafeBufferPointer { buffer in
@@ -136,14 +157,12 @@ enum ProtocolV2 {
             else { throw MalformedRequest("the ToFunction carries no invocation batch") }
             let target = batch.pointee.target
             let (address, entry) = try InvocationBatch.resolveTarget(
-                target?.pointee.namespace_, target?.pointee.type, target?.pointee.id, present: target != nil,
-                in: functions)
+                target?.pointee.namespace_, target?.pointee.type, target?.pointee.id, in: functions)
 
             var states: [StateSlot] = []
             states.reserveCapacity(batch.pointee.n_state)
             for case let state? in UnsafeBufferPointer(start: batch.pointee.state, count: batch.pointee.n_state) {
-                try requireUTF8(state.pointee.state_name, in: "a state name")
-                let name = String(protobufC: state.pointee.state_name)
+                let name = try String(utf8Field: state.pointee.state_name, "a state name")
                 let value = try storedAny(state.pointee.state_value, arena) { "the value of state '\(name)'" }
                 states.append(StateSlot(name: name, value: value))
             }
@@ -163,11 +182,10 @@ enum ProtocolV2 {
     ) -> InvocationBatch.InvocationFields {
         var fields = InvocationBatch.InvocationFields()
         if let caller: UnsafeMutablePointer<V2Address> = invocation.pointee.caller {
-            fields.caller = (UnsafePointer(caller.pointee.namespace_), UnsafePointer(caller.pointee.type),
-                             UnsafePointer(caller.pointee.id))
+            fields.caller = (caller.pointee.namespace_, caller.pointee.type, caller.pointee.id)
         }
         if let argument = invocation.pointee.argument {
-            fields.argument = (UnsafePointer(argument.pointee.type_url), argument.pointee.value)
+            fields.argument = (argument.pointee.type_url, argument.pointee.value)
         }
         return fields
     }
@@ -192,7 +210,7 @@ enum ProtocolV2 {
             defer { i += 1 }
             response.pointee.state_mutations[i] = arena.message(V2Mutation.self) { mutation in
                 org__apache__flink__statefun__flink__core__polyglot__from_function__persisted_value_mutation__init(mutation)
-                mutation.pointee.state_name = arena.cString(states[index].name)
+                mutation.pointee.state_name = arena.string(states[index].name)
                 if states[index].value != nil {
                     mutation.pointee.mutation_type =
                         ORG__APACHE__FLINK__STATEFUN__FLINK__CORE__POLYGLOT__FROM_FUNCTION__PERSISTED_VALUE_MUTATION__MUTATION_TYPE__MODIFY
@@ -238,7 +256,7 @@ enum ProtocolV2 {
             let message = arena.message(V2Egress.self) {
                 org__apache__flink__statefun__flink__core__polyglot__from_function__egress_message__init($0)
             }
-            (message.pointee.egress_namespace, message.pointee.egress_type) = arena.cStrings(egress[i].egress)
+            (message.pointee.egress_namespace, message.pointee.egress_type) = arena.strings(egress[i].egress)
             message.pointee.argument = any(egress[i].message.typeURL, egress[i].message.value, arena)
             response.pointee.outgoing_egresses[i] = message
         }
@@ -265,27 +283,30 @@ enum ProtocolV2 {
         return size * 2
     }
 
+    /// A decoded address, from the SDK's own reply (the runtime kit's side): not checked.
     static func address(_ pointer: UnsafeMutablePointer<V2Address>) -> Address {
         Address(
-            FunctionType(protobufC: pointer.pointee.namespace_, pointer.pointee.type),
-            id: String(protobufC: pointer.pointee.id))
+            FunctionType(namespace: String(repairing: pointer.pointee.namespace_), name: String(repairing: pointer.pointee.type)),
+            id: String(repairing: pointer.pointee.id))
     }
 
     static func address(_ address: Address, _ arena: Arena) -> UnsafeMutablePointer<V2Address> {
         arena.message(V2Address.self) { pointer in
             org__apache__flink__statefun__flink__core__polyglot__address__init(pointer)
-            (pointer.pointee.namespace_, pointer.pointee.type) = arena.cStrings(address.functionType)
-            pointer.pointee.id = arena.cString(address.id)
+            (pointer.pointee.namespace_, pointer.pointee.type) = arena.strings(address.functionType)
+            pointer.pointee.id = arena.string(address.id)
         }
     }
 
     static func anyMessage(_ pointer: UnsafeMutablePointer<ProtoAny>) -> AnyMessage {
-        AnyMessage(typeURL: String(protobufC: pointer.pointee.type_url), value: [UInt8](protobufC: pointer.pointee.value))
+        AnyMessage(typeURL: String(repairing: pointer.pointee.type_url), value: [UInt8](protobufC: pointer.pointee.value))
     }
 
     /// An `Any` decoded into `arena`, whose value may be the array protobuf-c wrote it into.
-    static func anyMessage(_ pointer: UnsafeMutablePointer<ProtoAny>, in arena: Arena) -> AnyMessage {
-        AnyMessage(typeURL: String(protobufC: pointer.pointee.type_url), value: arena.bytes(pointer.pointee.value))
+    static func anyMessage(
+        _ pointer: UnsafeMutablePointer<ProtoAny>, in arena: Arena, _ what: @autoclosure () -> String
+    ) throws -> AnyMessage {
+        AnyMessage(typeURL: try String(utf8Field: pointer.pointee.type_url, what()), value: arena.bytes(pointer.pointee.value))
     }
 
     static func any(_ message: AnyMessage, _ arena: Arena) -> UnsafeMutablePointer<ProtoAny> {
@@ -294,7 +315,7 @@ enum ProtocolV2 {
 
     static func any(_ typeURL: String, _ value: [UInt8], _ arena: Arena) -> UnsafeMutablePointer<ProtoAny> {
         let pointer = arena.message(ProtoAny.self) { google__protobuf__any__init($0) }
-        pointer.pointee.type_url = arena.cString(typeURL)
+        pointer.pointee.type_url = arena.string(typeURL)
         pointer.pointee.value = arena.binary(value)
         return pointer
     }
@@ -327,10 +348,8 @@ enum ProtocolV2 {
     static func storedAny(
         _ pointer: UnsafeMutablePointer<ProtoAny>?, _ arena: Arena, _ what: () -> String
     ) throws -> AnyMessage? {
-        guard let pointer, pointer.pointee.type_url.map({ $0.pointee != 0 }) ?? false || pointer.pointee.value.len > 0
-        else { return nil }
-        try requireUTF8(pointer.pointee.type_url, in: what() + ": its type URL")
-        return anyMessage(pointer, in: arena)
+        guard let pointer, pointer.pointee.type_url.len > 0 || pointer.pointee.value.len > 0 else { return nil }
+        return try anyMessage(pointer, in: arena, what() + ": its type URL")
     }
 }
 
@@ -349,9 +368,10 @@ extension AnyMessage: PackableMessage {
     public func packedBytes() throws -> [UInt8] {
         var any = ProtoAny()
         google__protobuf__any__init(&any)
-        return typeURL.withCString { typeURL in
+        var typeURL = typeURL
+        return typeURL.withUTF8 { typeURL in
             value.withUnsafeBufferPointer { value in
-                any.type_url = UnsafeMutablePointer(mutating: typeURL)
+                any.type_url = ProtobufCBinaryData(len: typeURL.count, data: UnsafeMutablePointer(mutating: typeURL.baseAddress))
                 any.value = ProtobufCBinaryData(len: value.count, data: UnsafeMutablePointer(mutating: value.baseAddress))
                 return packProtobufC(&any)
             }

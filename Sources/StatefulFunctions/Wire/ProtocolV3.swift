@@ -18,6 +18,14 @@ enum ProtocolV3 {
     /// Decodes a `ToFunction` body. A state's value is `nil` when the runtime
     /// sent it without a value; its type name is the value's `typeURL`.
     static func decodeRequest(_ body: [UInt8], functions: FunctionTable) throws -> InvocationBatch {
+        // Bytes the runtime sends are exact; any other form is made so first (see WireNormalizer).
+        switch try body.withUnsafeBufferPointer({ try WireNormalizer.check($0, .v3) }) {
+        case .exact, .undecodable: return try decode(body, functions: functions)
+        case .normalize: return try decode(body.withUnsafeBufferPointer { WireNormalizer.normalized($0, .v3) }, functions: functions)
+        }
+    }
+
+    private static func decode(_ body: [UInt8], functions: FunctionTable) throws -> InvocationBatch {
         let arena = Arena(capacity: body.count * 2 + 4096)
         return try arena.withAllocator { allocator in
             let decoded = body.withUnsafeBufferPointer { buffer in
@@ -31,14 +39,13 @@ enum ProtocolV3 {
             else { throw MalformedRequest("the ToFunction carries no invocation batch") }
             let target = batch.pointee.target
             let (address, entry) = try InvocationBatch.resolveTarget(
-                target?.pointee.namespace_, target?.pointee.type, target?.pointee.id, present: target != nil,
-                in: functions)
+                target?.pointee.namespace_, target?.pointee.type, target?.pointee.id, in: functions)
 
-            var stateTypeNames = CStringInterner(known: entry.map { functions.entries[$0].stateTypeNames } ?? [])
+            var stateTypeNames = FieldInterner(known: entry.map { functions.entries[$0].stateTypeNames } ?? [])
             var states: [StateSlot] = []
             states.reserveCapacity(batch.pointee.n_state)
             for case let state? in UnsafeBufferPointer(start: batch.pointee.state, count: batch.pointee.n_state) {
-                try requireUTF8(state.pointee.state_name, in: "a state name")
+                let name = try String(utf8Field: state.pointee.state_name, "a state name")
                 let typedValue = state.pointee.state_value
                 let value: AnyMessage?
                 if let typedValue, typedValue.pointee.has_value != 0 {
@@ -46,10 +53,10 @@ enum ProtocolV3 {
                         typeURL: try stateTypeNames.string(typedValue.pointee.typename_, field: "the type name of a state"),
                         value: arena.bytes(typedValue.pointee.value))
                 } else {
-                    try requireUTF8(typedValue?.pointee.typename_, in: "the type name of a state")
+                    if let typedValue { try requireUTF8(typedValue.pointee.typename_, in: "the type name of a state") }
                     value = nil
                 }
-                states.append(StateSlot(name: String(protobufC: state.pointee.state_name), value: value))
+                states.append(StateSlot(name: name, value: value))
             }
 
             let invocations = try InvocationBatch.invocations(
@@ -67,11 +74,10 @@ enum ProtocolV3 {
     ) -> InvocationBatch.InvocationFields {
         var fields = InvocationBatch.InvocationFields()
         if let caller: UnsafeMutablePointer<V3Address> = invocation.pointee.caller {
-            fields.caller = (UnsafePointer(caller.pointee.namespace_), UnsafePointer(caller.pointee.type),
-                             UnsafePointer(caller.pointee.id))
+            fields.caller = (caller.pointee.namespace_, caller.pointee.type, caller.pointee.id)
         }
         if let argument = invocation.pointee.argument {
-            fields.argument = (UnsafePointer(argument.pointee.typename_), argument.pointee.value)
+            fields.argument = (argument.pointee.typename_, argument.pointee.value)
         }
         return fields
     }
@@ -96,7 +102,7 @@ enum ProtocolV3 {
             defer { i += 1 }
             response.pointee.state_mutations[i] = arena.message(V3Mutation.self) { mutation in
                 io__statefun__sdk__reqreply__from_function__persisted_value_mutation__init(mutation)
-                mutation.pointee.state_name = arena.cString(states[index].name)
+                mutation.pointee.state_name = arena.string(states[index].name)
                 if states[index].value != nil {
                     mutation.pointee.mutation_type =
                         IO__STATEFUN__SDK__REQREPLY__FROM_FUNCTION__PERSISTED_VALUE_MUTATION__MUTATION_TYPE__MODIFY
@@ -129,10 +135,10 @@ enum ProtocolV3 {
                     delayed.pointee.delay_in_ms = delay
                     delayed.pointee.target = address(message.target, arena)
                     delayed.pointee.argument = typedValue(message.message, arena)
-                    if let token { delayed.pointee.cancellation_token = arena.cString(token) }
+                    if let token { delayed.pointee.cancellation_token = arena.string(token) }
                 case let .cancellation(token):
                     delayed.pointee.is_cancellation_request = 1
-                    delayed.pointee.cancellation_token = arena.cString(token)
+                    delayed.pointee.cancellation_token = arena.string(token)
                 }
             }
         }
@@ -145,7 +151,7 @@ enum ProtocolV3 {
             let message = arena.message(V3Egress.self) {
                 io__statefun__sdk__reqreply__from_function__egress_message__init($0)
             }
-            (message.pointee.egress_namespace, message.pointee.egress_type) = arena.cStrings(egress[i].egress)
+            (message.pointee.egress_namespace, message.pointee.egress_type) = arena.strings(egress[i].egress)
             message.pointee.argument = typedValue(egress[i].message.typeURL, egress[i].message.value, arena)
             response.pointee.outgoing_egresses[i] = message
         }
@@ -168,8 +174,8 @@ enum ProtocolV3 {
         for (i, spec) in specs.enumerated() {
             incomplete.pointee.missing_values[i] = arena.message(V3ValueSpec.self) { missing in
                 io__statefun__sdk__reqreply__from_function__persisted_value_spec__init(missing)
-                missing.pointee.state_name = arena.cString(spec.name)
-                missing.pointee.type_typename = arena.cString(spec.typeName)
+                missing.pointee.state_name = arena.string(spec.name)
+                missing.pointee.type_typename = arena.string(spec.typeName)
                 missing.pointee.expiration_spec = arena.message(V3Expiration.self) { expiration in
                     io__statefun__sdk__reqreply__from_function__expiration_spec__init(expiration)
                     switch spec.expiration {
@@ -210,22 +216,23 @@ enum ProtocolV3 {
         return seconds.multipliedReportingOverflow(by: 1000).partialValue &+ attoseconds / 1_000_000_000_000_000
     }
 
+    /// A decoded address, from the SDK's own reply (the runtime kit's side): not checked.
     static func address(_ pointer: UnsafeMutablePointer<V3Address>) -> Address {
         Address(
-            FunctionType(protobufC: pointer.pointee.namespace_, pointer.pointee.type),
-            id: String(protobufC: pointer.pointee.id))
+            FunctionType(namespace: String(repairing: pointer.pointee.namespace_), name: String(repairing: pointer.pointee.type)),
+            id: String(repairing: pointer.pointee.id))
     }
 
     static func address(_ address: Address, _ arena: Arena) -> UnsafeMutablePointer<V3Address> {
         arena.message(V3Address.self) { pointer in
             io__statefun__sdk__reqreply__address__init(pointer)
-            (pointer.pointee.namespace_, pointer.pointee.type) = arena.cStrings(address.functionType)
-            pointer.pointee.id = arena.cString(address.id)
+            (pointer.pointee.namespace_, pointer.pointee.type) = arena.strings(address.functionType)
+            pointer.pointee.id = arena.string(address.id)
         }
     }
 
     static func typedValue(_ pointer: UnsafeMutablePointer<V3TypedValue>) -> AnyMessage {
-        AnyMessage(typeURL: String(protobufC: pointer.pointee.typename_), value: [UInt8](protobufC: pointer.pointee.value))
+        AnyMessage(typeURL: String(repairing: pointer.pointee.typename_), value: [UInt8](protobufC: pointer.pointee.value))
     }
 
     static func typedValue(_ message: AnyMessage, _ arena: Arena) -> UnsafeMutablePointer<V3TypedValue> {
@@ -234,7 +241,7 @@ enum ProtocolV3 {
 
     static func typedValue(_ typeName: String, _ value: [UInt8], _ arena: Arena) -> UnsafeMutablePointer<V3TypedValue> {
         let pointer = arena.message(V3TypedValue.self) { io__statefun__sdk__reqreply__typed_value__init($0) }
-        pointer.pointee.typename_ = arena.cString(typeName)
+        pointer.pointee.typename_ = arena.string(typeName)
         pointer.pointee.has_value = 1
         pointer.pointee.value = arena.binary(value)
         return pointer

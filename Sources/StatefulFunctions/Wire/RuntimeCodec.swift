@@ -62,7 +62,7 @@ package enum RuntimeCodec {
             for (i, state) in request.states.enumerated() {
                 batch.pointee.state[i] = arena.message(State.self) { pointer in
                     org__apache__flink__statefun__flink__core__polyglot__to_function__persisted_value__init(pointer)
-                    pointer.pointee.state_name = arena.cString(state.name)
+                    pointer.pointee.state_name = arena.string(state.name)
                     if let value = state.value { pointer.pointee.state_value = ProtocolV2.any(value, arena) }
                 }
             }
@@ -97,7 +97,7 @@ package enum RuntimeCodec {
                 mutations: items(r.state_mutations, r.n_state_mutations).map { m in
                     let modify = m.pointee.mutation_type
                         == ORG__APACHE__FLINK__STATEFUN__FLINK__CORE__POLYGLOT__FROM_FUNCTION__PERSISTED_VALUE_MUTATION__MUTATION_TYPE__MODIFY
-                    let name = String(protobufC: m.pointee.state_name)
+                    let name = String(repairing: m.pointee.state_name)
                     guard modify else { return (name, nil) }
                     // Empty bytes (no embedded Any) are an empty Any, as the runtime stores them.
                     return (name, m.pointee.state_value.map(ProtocolV2.anyMessage) ?? AnyMessage(typeURL: "", value: []))
@@ -140,7 +140,7 @@ package enum RuntimeCodec {
             for (i, state) in request.states.enumerated() {
                 batch.pointee.state[i] = arena.message(State.self) { pointer in
                     io__statefun__sdk__reqreply__to_function__persisted_value__init(pointer)
-                    pointer.pointee.state_name = arena.cString(state.name)
+                    pointer.pointee.state_name = arena.string(state.name)
                     let typed = ProtocolV3.typedValue(
                         AnyMessage(typeURL: state.typeName ?? state.value?.typeURL ?? "", value: state.value?.value ?? []),
                         arena)
@@ -182,14 +182,14 @@ package enum RuntimeCodec {
                 mutations: items(r.state_mutations, r.n_state_mutations).map { m in
                     let modify = m.pointee.mutation_type
                         == IO__STATEFUN__SDK__REQREPLY__FROM_FUNCTION__PERSISTED_VALUE_MUTATION__MUTATION_TYPE__MODIFY
-                    return (String(protobufC: m.pointee.state_name),
+                    return (String(repairing: m.pointee.state_name),
                             modify ? m.pointee.state_value.map(ProtocolV3.typedValue) : nil)
                 },
                 outgoing: try items(r.outgoing_messages, r.n_outgoing_messages).map { m in
                     try outgoing(m.pointee.target.map(ProtocolV3.address), m.pointee.argument.map(ProtocolV3.typedValue))
                 },
                 delayed: try items(r.delayed_invocations, r.n_delayed_invocations).map { m -> DelayedSend in
-                    let token = String(protobufC: m.pointee.cancellation_token)
+                    let token = String(repairing: m.pointee.cancellation_token)
                     if m.pointee.is_cancellation_request != 0 { return .cancellation(token: token) }
                     return .message(
                         delay: .milliseconds(m.pointee.delay_in_ms),
@@ -205,8 +205,8 @@ package enum RuntimeCodec {
     }
 
     private static func valueSpec(_ spec: UnsafeMutablePointer<V3ValueSpec>) -> ValueSpec {
-        let name = String(protobufC: spec.pointee.state_name)
-        let typeName = String(protobufC: spec.pointee.type_typename)
+        let name = String(repairing: spec.pointee.state_name)
+        let typeName = String(repairing: spec.pointee.type_typename)
         guard let expiration = spec.pointee.expiration_spec?.pointee else {
             return ValueSpec(name: name, typeName: typeName)
         }
@@ -239,9 +239,9 @@ package enum RuntimeCodec {
     }
 
     private static func egress(
-        _ namespace: UnsafeMutablePointer<CChar>?, _ type: UnsafeMutablePointer<CChar>?, _ message: AnyMessage?
+        _ namespace: ProtobufCBinaryData, _ type: ProtobufCBinaryData, _ message: AnyMessage?
     ) throws -> EgressMessage {
-        let typename = "\(String(protobufC: namespace))/\(String(protobufC: type))"
+        let typename = "\(String(repairing: namespace))/\(String(repairing: type))"
         guard let message else { throw MalformedRequest("the reply sends to egress \(typename) without an argument") }
         do {
             return try EgressMessage(typename, message: message)

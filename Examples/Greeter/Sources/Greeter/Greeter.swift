@@ -22,7 +22,7 @@ public enum Greeter {
             // Update the stored message rather than build a new one: fields a newer
             // version of the schema added survive (as in the reference twin).
             var count = try context.state(seenCountState, as: Example_SeenCount.self) ?? Example_SeenCount()
-            count.seen += 1
+            count.seen = try count.seen.incremented(counting: seenCountState)
             try context.setState(seenCountState, to: count)
             let seen = count.seen
 

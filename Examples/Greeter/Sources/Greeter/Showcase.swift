@@ -35,7 +35,7 @@ public enum Showcase {
     }
 
     static func onPing(_ context: Context, _ ping: Example_Ping) throws {
-        let pings = (try context.state("pings", as: Example_SeenCount.self)?.seen ?? 0) + 1
+        let pings = try (context.state("pings", as: Example_SeenCount.self)?.seen ?? 0).incremented(counting: "pings")
         try context.setState("pings", to: Example_SeenCount.with { $0.seen = pings })
         let answer = Example_Ping.with { $0.text = "\(ping.text) #\(pings)" }
         if context.caller != nil {

@@ -13,7 +13,7 @@ public enum GreeterV3 {
     /// Binds both functions in `functions`.
     public static func register(in functions: StatefulFunctions) throws {
         try functions.bind("example/greeter", String.self, states: [ValueSpec("seen", Int32.self)]) { context, name in
-            let seen = (try context.state("seen", as: Int32.self) ?? 0) + 1
+            let seen = try (context.state("seen", as: Int32.self) ?? 0).incremented(counting: "seen")
             try context.setState("seen", to: seen)
             context.sendEgress(try EgressMessage("example/out", value: "\(name):\(seen)"))
             if seen % 10 == 0 {
@@ -22,7 +22,7 @@ public enum GreeterV3 {
         }
 
         try functions.bind("example/audit", String.self, states: [ValueSpec("audits", Int32.self)]) { context, _ in
-            let audits = (try context.state("audits", as: Int32.self) ?? 0) + 1
+            let audits = try (context.state("audits", as: Int32.self) ?? 0).incremented(counting: "audits")
             try context.setState("audits", to: audits)
             context.sendEgress(try EgressMessage("example/audit-out", value: "\(context.address.id):\(audits)"))
         }

@@ -58,11 +58,11 @@ static const ProtobufCFieldDescriptor org__apache__flink__statefun__flink__io__k
     "key",
     1,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_BYTES,
     0,   /* quantifier_offset */
     offsetof(Org__Apache__Flink__Statefun__Flink__Io__KafkaProducerRecord, key),
     NULL,
-    &protobuf_c_empty_string,
+    NULL,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -82,11 +82,11 @@ static const ProtobufCFieldDescriptor org__apache__flink__statefun__flink__io__k
     "topic",
     3,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_BYTES,
     0,   /* quantifier_offset */
     offsetof(Org__Apache__Flink__Statefun__Flink__Io__KafkaProducerRecord, topic),
     NULL,
-    &protobuf_c_empty_string,
+    NULL,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },

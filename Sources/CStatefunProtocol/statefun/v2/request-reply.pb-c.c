@@ -196,11 +196,11 @@ static const ProtobufCFieldDescriptor org__apache__flink__statefun__flink__core_
     "namespace",
     1,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_BYTES,
     0,   /* quantifier_offset */
     offsetof(Org__Apache__Flink__Statefun__Flink__Core__Polyglot__Address, namespace_),
     NULL,
-    &protobuf_c_empty_string,
+    NULL,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -208,11 +208,11 @@ static const ProtobufCFieldDescriptor org__apache__flink__statefun__flink__core_
     "type",
     2,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_BYTES,
     0,   /* quantifier_offset */
     offsetof(Org__Apache__Flink__Statefun__Flink__Core__Polyglot__Address, type),
     NULL,
-    &protobuf_c_empty_string,
+    NULL,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -220,11 +220,11 @@ static const ProtobufCFieldDescriptor org__apache__flink__statefun__flink__core_
     "id",
     3,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_BYTES,
     0,   /* quantifier_offset */
     offsetof(Org__Apache__Flink__Statefun__Flink__Core__Polyglot__Address, id),
     NULL,
-    &protobuf_c_empty_string,
+    NULL,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -260,11 +260,11 @@ static const ProtobufCFieldDescriptor org__apache__flink__statefun__flink__core_
     "state_name",
     1,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_BYTES,
     0,   /* quantifier_offset */
     offsetof(Org__Apache__Flink__Statefun__Flink__Core__Polyglot__ToFunction__PersistedValue, state_name),
     NULL,
-    &protobuf_c_empty_string,
+    NULL,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -504,11 +504,11 @@ static const ProtobufCFieldDescriptor org__apache__flink__statefun__flink__core_
     "state_name",
     2,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_BYTES,
     0,   /* quantifier_offset */
     offsetof(Org__Apache__Flink__Statefun__Flink__Core__Polyglot__FromFunction__PersistedValueMutation, state_name),
     NULL,
-    &protobuf_c_empty_string,
+    NULL,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -671,11 +671,11 @@ static const ProtobufCFieldDescriptor org__apache__flink__statefun__flink__core_
     "egress_namespace",
     1,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_BYTES,
     0,   /* quantifier_offset */
     offsetof(Org__Apache__Flink__Statefun__Flink__Core__Polyglot__FromFunction__EgressMessage, egress_namespace),
     NULL,
-    &protobuf_c_empty_string,
+    NULL,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -683,11 +683,11 @@ static const ProtobufCFieldDescriptor org__apache__flink__statefun__flink__core_
     "egress_type",
     2,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_BYTES,
     0,   /* quantifier_offset */
     offsetof(Org__Apache__Flink__Statefun__Flink__Core__Polyglot__FromFunction__EgressMessage, egress_type),
     NULL,
-    &protobuf_c_empty_string,
+    NULL,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },

@@ -58,11 +58,11 @@ static const ProtobufCFieldDescriptor io__statefun__sdk__egress__kafka_producer_
     "key",
     1,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_BYTES,
     0,   /* quantifier_offset */
     offsetof(Io__Statefun__Sdk__Egress__KafkaProducerRecord, key),
     NULL,
-    &protobuf_c_empty_string,
+    NULL,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -82,11 +82,11 @@ static const ProtobufCFieldDescriptor io__statefun__sdk__egress__kafka_producer_
     "topic",
     3,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_BYTES,
     0,   /* quantifier_offset */
     offsetof(Io__Statefun__Sdk__Egress__KafkaProducerRecord, topic),
     NULL,
-    &protobuf_c_empty_string,
+    NULL,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },

@@ -58,11 +58,11 @@ static const ProtobufCFieldDescriptor io__statefun__sdk__egress__kinesis_egress_
     "partition_key",
     1,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_BYTES,
     0,   /* quantifier_offset */
     offsetof(Io__Statefun__Sdk__Egress__KinesisEgressRecord, partition_key),
     NULL,
-    &protobuf_c_empty_string,
+    NULL,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -82,11 +82,11 @@ static const ProtobufCFieldDescriptor io__statefun__sdk__egress__kinesis_egress_
     "stream",
     3,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_BYTES,
     0,   /* quantifier_offset */
     offsetof(Io__Statefun__Sdk__Egress__KinesisEgressRecord, stream),
     NULL,
-    &protobuf_c_empty_string,
+    NULL,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -94,11 +94,11 @@ static const ProtobufCFieldDescriptor io__statefun__sdk__egress__kinesis_egress_
     "explicit_hash_key",
     4,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_BYTES,
     0,   /* quantifier_offset */
     offsetof(Io__Statefun__Sdk__Egress__KinesisEgressRecord, explicit_hash_key),
     NULL,
-    &protobuf_c_empty_string,
+    NULL,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },

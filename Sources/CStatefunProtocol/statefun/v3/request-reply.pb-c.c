@@ -259,11 +259,11 @@ static const ProtobufCFieldDescriptor io__statefun__sdk__reqreply__address__fiel
     "namespace",
     1,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_BYTES,
     0,   /* quantifier_offset */
     offsetof(Io__Statefun__Sdk__Reqreply__Address, namespace_),
     NULL,
-    &protobuf_c_empty_string,
+    NULL,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -271,11 +271,11 @@ static const ProtobufCFieldDescriptor io__statefun__sdk__reqreply__address__fiel
     "type",
     2,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_BYTES,
     0,   /* quantifier_offset */
     offsetof(Io__Statefun__Sdk__Reqreply__Address, type),
     NULL,
-    &protobuf_c_empty_string,
+    NULL,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -283,11 +283,11 @@ static const ProtobufCFieldDescriptor io__statefun__sdk__reqreply__address__fiel
     "id",
     3,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_BYTES,
     0,   /* quantifier_offset */
     offsetof(Io__Statefun__Sdk__Reqreply__Address, id),
     NULL,
-    &protobuf_c_empty_string,
+    NULL,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -323,11 +323,11 @@ static const ProtobufCFieldDescriptor io__statefun__sdk__reqreply__typed_value__
     "typename",
     1,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_BYTES,
     0,   /* quantifier_offset */
     offsetof(Io__Statefun__Sdk__Reqreply__TypedValue, typename_),
     NULL,
-    &protobuf_c_empty_string,
+    NULL,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -387,11 +387,11 @@ static const ProtobufCFieldDescriptor io__statefun__sdk__reqreply__to_function__
     "state_name",
     1,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_BYTES,
     0,   /* quantifier_offset */
     offsetof(Io__Statefun__Sdk__Reqreply__ToFunction__PersistedValue, state_name),
     NULL,
-    &protobuf_c_empty_string,
+    NULL,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -631,11 +631,11 @@ static const ProtobufCFieldDescriptor io__statefun__sdk__reqreply__from_function
     "state_name",
     2,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_BYTES,
     0,   /* quantifier_offset */
     offsetof(Io__Statefun__Sdk__Reqreply__FromFunction__PersistedValueMutation, state_name),
     NULL,
-    &protobuf_c_empty_string,
+    NULL,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -782,11 +782,11 @@ static const ProtobufCFieldDescriptor io__statefun__sdk__reqreply__from_function
     "cancellation_token",
     11,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_BYTES,
     0,   /* quantifier_offset */
     offsetof(Io__Statefun__Sdk__Reqreply__FromFunction__DelayedInvocation, cancellation_token),
     NULL,
-    &protobuf_c_empty_string,
+    NULL,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -825,11 +825,11 @@ static const ProtobufCFieldDescriptor io__statefun__sdk__reqreply__from_function
     "egress_namespace",
     1,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_BYTES,
     0,   /* quantifier_offset */
     offsetof(Io__Statefun__Sdk__Reqreply__FromFunction__EgressMessage, egress_namespace),
     NULL,
-    &protobuf_c_empty_string,
+    NULL,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -837,11 +837,11 @@ static const ProtobufCFieldDescriptor io__statefun__sdk__reqreply__from_function
     "egress_type",
     2,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_BYTES,
     0,   /* quantifier_offset */
     offsetof(Io__Statefun__Sdk__Reqreply__FromFunction__EgressMessage, egress_type),
     NULL,
-    &protobuf_c_empty_string,
+    NULL,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -1047,11 +1047,11 @@ static const ProtobufCFieldDescriptor io__statefun__sdk__reqreply__from_function
     "state_name",
     1,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_BYTES,
     0,   /* quantifier_offset */
     offsetof(Io__Statefun__Sdk__Reqreply__FromFunction__PersistedValueSpec, state_name),
     NULL,
-    &protobuf_c_empty_string,
+    NULL,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -1071,11 +1071,11 @@ static const ProtobufCFieldDescriptor io__statefun__sdk__reqreply__from_function
     "type_typename",
     3,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_BYTES,
     0,   /* quantifier_offset */
     offsetof(Io__Statefun__Sdk__Reqreply__FromFunction__PersistedValueSpec, type_typename),
     NULL,
-    &protobuf_c_empty_string,
+    NULL,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },

@@ -473,11 +473,11 @@ static const ProtobufCFieldDescriptor io__statefun__sdk__types__string_wrapper__
     "value",
     1,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_BYTES,
     0,   /* quantifier_offset */
     offsetof(Io__Statefun__Sdk__Types__StringWrapper, value),
     NULL,
-    &protobuf_c_empty_string,
+    NULL,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },

@@ -26,12 +26,12 @@ typedef struct Google__Protobuf__Any Google__Protobuf__Any;
 struct  Google__Protobuf__Any
 {
   ProtobufCMessage base;
-  char *type_url;
+  ProtobufCBinaryData type_url;
   ProtobufCBinaryData value;
 };
 #define GOOGLE__PROTOBUF__ANY__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&google__protobuf__any__descriptor) \
-    , (char *)protobuf_c_empty_string, {0,NULL} }
+    , {0,NULL}, {0,NULL} }
 
 
 /* Google__Protobuf__Any methods */

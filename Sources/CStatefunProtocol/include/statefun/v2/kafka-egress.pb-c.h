@@ -26,13 +26,13 @@ typedef struct Org__Apache__Flink__Statefun__Flink__Io__KafkaProducerRecord Org_
 struct  Org__Apache__Flink__Statefun__Flink__Io__KafkaProducerRecord
 {
   ProtobufCMessage base;
-  char *key;
+  ProtobufCBinaryData key;
   ProtobufCBinaryData value_bytes;
-  char *topic;
+  ProtobufCBinaryData topic;
 };
 #define ORG__APACHE__FLINK__STATEFUN__FLINK__IO__KAFKA_PRODUCER_RECORD__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&org__apache__flink__statefun__flink__io__kafka_producer_record__descriptor) \
-    , (char *)protobuf_c_empty_string, {0,NULL}, (char *)protobuf_c_empty_string }
+    , {0,NULL}, {0,NULL}, {0,NULL} }
 
 
 /* Org__Apache__Flink__Statefun__Flink__Io__KafkaProducerRecord methods */

@@ -26,14 +26,14 @@ typedef struct Org__Apache__Flink__Statefun__Flink__Io__KinesisEgressRecord Org_
 struct  Org__Apache__Flink__Statefun__Flink__Io__KinesisEgressRecord
 {
   ProtobufCMessage base;
-  char *partition_key;
+  ProtobufCBinaryData partition_key;
   ProtobufCBinaryData value_bytes;
-  char *stream;
-  char *explicit_hash_key;
+  ProtobufCBinaryData stream;
+  ProtobufCBinaryData explicit_hash_key;
 };
 #define ORG__APACHE__FLINK__STATEFUN__FLINK__IO__KINESIS_EGRESS_RECORD__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&org__apache__flink__statefun__flink__io__kinesis_egress_record__descriptor) \
-    , (char *)protobuf_c_empty_string, {0,NULL}, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+    , {0,NULL}, {0,NULL}, {0,NULL}, {0,NULL} }
 
 
 /* Org__Apache__Flink__Statefun__Flink__Io__KinesisEgressRecord methods */

@@ -42,24 +42,24 @@ typedef enum _Org__Apache__Flink__Statefun__Flink__Core__Polyglot__FromFunction_
 struct  Org__Apache__Flink__Statefun__Flink__Core__Polyglot__Address
 {
   ProtobufCMessage base;
-  char *namespace_;
-  char *type;
-  char *id;
+  ProtobufCBinaryData namespace_;
+  ProtobufCBinaryData type;
+  ProtobufCBinaryData id;
 };
 #define ORG__APACHE__FLINK__STATEFUN__FLINK__CORE__POLYGLOT__ADDRESS__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&org__apache__flink__statefun__flink__core__polyglot__address__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+    , {0,NULL}, {0,NULL}, {0,NULL} }
 
 
 struct  Org__Apache__Flink__Statefun__Flink__Core__Polyglot__ToFunction__PersistedValue
 {
   ProtobufCMessage base;
-  char *state_name;
+  ProtobufCBinaryData state_name;
   Google__Protobuf__Any *state_value;
 };
 #define ORG__APACHE__FLINK__STATEFUN__FLINK__CORE__POLYGLOT__TO_FUNCTION__PERSISTED_VALUE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&org__apache__flink__statefun__flink__core__polyglot__to_function__persisted_value__descriptor) \
-    , (char *)protobuf_c_empty_string, NULL }
+    , {0,NULL}, NULL }
 
 
 struct  Org__Apache__Flink__Statefun__Flink__Core__Polyglot__ToFunction__Invocation
@@ -110,12 +110,12 @@ struct  Org__Apache__Flink__Statefun__Flink__Core__Polyglot__FromFunction__Persi
 {
   ProtobufCMessage base;
   Org__Apache__Flink__Statefun__Flink__Core__Polyglot__FromFunction__PersistedValueMutation__MutationType mutation_type;
-  char *state_name;
+  ProtobufCBinaryData state_name;
   Google__Protobuf__Any *state_value;
 };
 #define ORG__APACHE__FLINK__STATEFUN__FLINK__CORE__POLYGLOT__FROM_FUNCTION__PERSISTED_VALUE_MUTATION__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&org__apache__flink__statefun__flink__core__polyglot__from_function__persisted_value_mutation__descriptor) \
-    , ORG__APACHE__FLINK__STATEFUN__FLINK__CORE__POLYGLOT__FROM_FUNCTION__PERSISTED_VALUE_MUTATION__MUTATION_TYPE__DELETE, (char *)protobuf_c_empty_string, NULL }
+    , ORG__APACHE__FLINK__STATEFUN__FLINK__CORE__POLYGLOT__FROM_FUNCTION__PERSISTED_VALUE_MUTATION__MUTATION_TYPE__DELETE, {0,NULL}, NULL }
 
 
 struct  Org__Apache__Flink__Statefun__Flink__Core__Polyglot__FromFunction__Invocation
@@ -144,13 +144,13 @@ struct  Org__Apache__Flink__Statefun__Flink__Core__Polyglot__FromFunction__Delay
 struct  Org__Apache__Flink__Statefun__Flink__Core__Polyglot__FromFunction__EgressMessage
 {
   ProtobufCMessage base;
-  char *egress_namespace;
-  char *egress_type;
+  ProtobufCBinaryData egress_namespace;
+  ProtobufCBinaryData egress_type;
   Google__Protobuf__Any *argument;
 };
 #define ORG__APACHE__FLINK__STATEFUN__FLINK__CORE__POLYGLOT__FROM_FUNCTION__EGRESS_MESSAGE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&org__apache__flink__statefun__flink__core__polyglot__from_function__egress_message__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL }
+    , {0,NULL}, {0,NULL}, NULL }
 
 
 struct  Org__Apache__Flink__Statefun__Flink__Core__Polyglot__FromFunction__InvocationResponse

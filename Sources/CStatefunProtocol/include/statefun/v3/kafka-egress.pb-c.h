@@ -26,13 +26,13 @@ typedef struct Io__Statefun__Sdk__Egress__KafkaProducerRecord Io__Statefun__Sdk_
 struct  Io__Statefun__Sdk__Egress__KafkaProducerRecord
 {
   ProtobufCMessage base;
-  char *key;
+  ProtobufCBinaryData key;
   ProtobufCBinaryData value_bytes;
-  char *topic;
+  ProtobufCBinaryData topic;
 };
 #define IO__STATEFUN__SDK__EGRESS__KAFKA_PRODUCER_RECORD__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&io__statefun__sdk__egress__kafka_producer_record__descriptor) \
-    , (char *)protobuf_c_empty_string, {0,NULL}, (char *)protobuf_c_empty_string }
+    , {0,NULL}, {0,NULL}, {0,NULL} }
 
 
 /* Io__Statefun__Sdk__Egress__KafkaProducerRecord methods */

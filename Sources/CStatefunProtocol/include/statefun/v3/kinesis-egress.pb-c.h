@@ -26,14 +26,14 @@ typedef struct Io__Statefun__Sdk__Egress__KinesisEgressRecord Io__Statefun__Sdk_
 struct  Io__Statefun__Sdk__Egress__KinesisEgressRecord
 {
   ProtobufCMessage base;
-  char *partition_key;
+  ProtobufCBinaryData partition_key;
   ProtobufCBinaryData value_bytes;
-  char *stream;
-  char *explicit_hash_key;
+  ProtobufCBinaryData stream;
+  ProtobufCBinaryData explicit_hash_key;
 };
 #define IO__STATEFUN__SDK__EGRESS__KINESIS_EGRESS_RECORD__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&io__statefun__sdk__egress__kinesis_egress_record__descriptor) \
-    , (char *)protobuf_c_empty_string, {0,NULL}, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+    , {0,NULL}, {0,NULL}, {0,NULL}, {0,NULL} }
 
 
 /* Io__Statefun__Sdk__Egress__KinesisEgressRecord methods */

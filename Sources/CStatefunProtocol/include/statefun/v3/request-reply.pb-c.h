@@ -51,36 +51,36 @@ typedef enum _Io__Statefun__Sdk__Reqreply__FromFunction__ExpirationSpec__ExpireM
 struct  Io__Statefun__Sdk__Reqreply__Address
 {
   ProtobufCMessage base;
-  char *namespace_;
-  char *type;
-  char *id;
+  ProtobufCBinaryData namespace_;
+  ProtobufCBinaryData type;
+  ProtobufCBinaryData id;
 };
 #define IO__STATEFUN__SDK__REQREPLY__ADDRESS__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&io__statefun__sdk__reqreply__address__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+    , {0,NULL}, {0,NULL}, {0,NULL} }
 
 
 struct  Io__Statefun__Sdk__Reqreply__TypedValue
 {
   ProtobufCMessage base;
-  char *typename_;
+  ProtobufCBinaryData typename_;
   protobuf_c_boolean has_value;
   ProtobufCBinaryData value;
 };
 #define IO__STATEFUN__SDK__REQREPLY__TYPED_VALUE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&io__statefun__sdk__reqreply__typed_value__descriptor) \
-    , (char *)protobuf_c_empty_string, 0, {0,NULL} }
+    , {0,NULL}, 0, {0,NULL} }
 
 
 struct  Io__Statefun__Sdk__Reqreply__ToFunction__PersistedValue
 {
   ProtobufCMessage base;
-  char *state_name;
+  ProtobufCBinaryData state_name;
   Io__Statefun__Sdk__Reqreply__TypedValue *state_value;
 };
 #define IO__STATEFUN__SDK__REQREPLY__TO_FUNCTION__PERSISTED_VALUE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&io__statefun__sdk__reqreply__to_function__persisted_value__descriptor) \
-    , (char *)protobuf_c_empty_string, NULL }
+    , {0,NULL}, NULL }
 
 
 struct  Io__Statefun__Sdk__Reqreply__ToFunction__Invocation
@@ -131,12 +131,12 @@ struct  Io__Statefun__Sdk__Reqreply__FromFunction__PersistedValueMutation
 {
   ProtobufCMessage base;
   Io__Statefun__Sdk__Reqreply__FromFunction__PersistedValueMutation__MutationType mutation_type;
-  char *state_name;
+  ProtobufCBinaryData state_name;
   Io__Statefun__Sdk__Reqreply__TypedValue *state_value;
 };
 #define IO__STATEFUN__SDK__REQREPLY__FROM_FUNCTION__PERSISTED_VALUE_MUTATION__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&io__statefun__sdk__reqreply__from_function__persisted_value_mutation__descriptor) \
-    , IO__STATEFUN__SDK__REQREPLY__FROM_FUNCTION__PERSISTED_VALUE_MUTATION__MUTATION_TYPE__DELETE, (char *)protobuf_c_empty_string, NULL }
+    , IO__STATEFUN__SDK__REQREPLY__FROM_FUNCTION__PERSISTED_VALUE_MUTATION__MUTATION_TYPE__DELETE, {0,NULL}, NULL }
 
 
 struct  Io__Statefun__Sdk__Reqreply__FromFunction__Invocation
@@ -154,26 +154,26 @@ struct  Io__Statefun__Sdk__Reqreply__FromFunction__DelayedInvocation
 {
   ProtobufCMessage base;
   protobuf_c_boolean is_cancellation_request;
-  char *cancellation_token;
+  ProtobufCBinaryData cancellation_token;
   int64_t delay_in_ms;
   Io__Statefun__Sdk__Reqreply__Address *target;
   Io__Statefun__Sdk__Reqreply__TypedValue *argument;
 };
 #define IO__STATEFUN__SDK__REQREPLY__FROM_FUNCTION__DELAYED_INVOCATION__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&io__statefun__sdk__reqreply__from_function__delayed_invocation__descriptor) \
-    , 0, (char *)protobuf_c_empty_string, 0, NULL, NULL }
+    , 0, {0,NULL}, 0, NULL, NULL }
 
 
 struct  Io__Statefun__Sdk__Reqreply__FromFunction__EgressMessage
 {
   ProtobufCMessage base;
-  char *egress_namespace;
-  char *egress_type;
+  ProtobufCBinaryData egress_namespace;
+  ProtobufCBinaryData egress_type;
   Io__Statefun__Sdk__Reqreply__TypedValue *argument;
 };
 #define IO__STATEFUN__SDK__REQREPLY__FROM_FUNCTION__EGRESS_MESSAGE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&io__statefun__sdk__reqreply__from_function__egress_message__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL }
+    , {0,NULL}, {0,NULL}, NULL }
 
 
 struct  Io__Statefun__Sdk__Reqreply__FromFunction__InvocationResponse
@@ -207,13 +207,13 @@ struct  Io__Statefun__Sdk__Reqreply__FromFunction__ExpirationSpec
 struct  Io__Statefun__Sdk__Reqreply__FromFunction__PersistedValueSpec
 {
   ProtobufCMessage base;
-  char *state_name;
+  ProtobufCBinaryData state_name;
   Io__Statefun__Sdk__Reqreply__FromFunction__ExpirationSpec *expiration_spec;
-  char *type_typename;
+  ProtobufCBinaryData type_typename;
 };
 #define IO__STATEFUN__SDK__REQREPLY__FROM_FUNCTION__PERSISTED_VALUE_SPEC__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&io__statefun__sdk__reqreply__from_function__persisted_value_spec__descriptor) \
-    , (char *)protobuf_c_empty_string, NULL, (char *)protobuf_c_empty_string }
+    , {0,NULL}, NULL, {0,NULL} }
 
 
 struct  Io__Statefun__Sdk__Reqreply__FromFunction__IncompleteInvocationContext

@@ -81,11 +81,11 @@ struct  Io__Statefun__Sdk__Types__DoubleWrapper
 struct  Io__Statefun__Sdk__Types__StringWrapper
 {
   ProtobufCMessage base;
-  char *value;
+  ProtobufCBinaryData value;
 };
 #define IO__STATEFUN__SDK__TYPES__STRING_WRAPPER__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&io__statefun__sdk__types__string_wrapper__descriptor) \
-    , (char *)protobuf_c_empty_string }
+    , {0,NULL} }
 
 
 /* Io__Statefun__Sdk__Types__BooleanWrapper methods */

@@ -1,0 +1,254 @@
+/// Protobuf's parsing rules where protobuf-c departs from them, applied to a
+/// request's bytes before protobuf-c decodes them.
+///
+/// protobuf (and so the official SDKs) parses a message field that occurs more
+/// than once as the merge of its occurrences, reads a known field sent with
+/// another wire type as an unknown field, and refuses a `string` occurrence
+/// that is not UTF-8 even when a later one replaces it. protobuf-c replaces a
+/// repeated `oneof` member instead of merging it, merges other message fields
+/// with proto2's rules (an explicitly empty later field does not clear an
+/// earlier one), fails on a wire-type mismatch, and sees only the last string.
+///
+/// ``check(_:_:)`` walks a request once: it refuses a string that is not UTF-8
+/// (naming it) and tells whether the bytes are already in the form protobuf-c
+/// reads exactly (every singular message field at most once, no mismatched
+/// wire type, no group), which is what the runtime sends. Only otherwise does
+/// ``normalized(_:_:)`` rewrite them: each singular message field once, its
+/// occurrences' payloads concatenated (which protobuf defines as their merge),
+/// mismatched and group fields dropped as the unknown fields they are.
+enum WireNormalizer {
+    /// The request messages of both protocols, as far as their parsing goes.
+    enum Message {
+        case toFunction, batch, persistedValueV2, persistedValueV3, invocationV2, invocationV3
+        case address, typedValue, any
+    }
+
+    /// What a field of a message is.
+    enum Field {
+        /// A singular message field: occurrences merge.
+        case message(Message)
+        /// A `bytes` field holding a message (2.x state values): the last occurrence wins.
+        case embeddedBytes
+        case repeatedMessage(Message)
+        /// A `string` field (declared `bytes` for protobuf-c), named for errors.
+        case string(String)
+        case bytes
+        case varint
+        case unknown
+    }
+
+    static func field(_ number: UInt64, of message: Message, _ version: ProtocolVersion) -> Field {
+        switch (message, number) {
+        case (.toFunction, 100): return .message(.batch)
+        case (.batch, 1): return .message(.address)
+        case (.batch, 2): return .repeatedMessage(version == .v2 ? .persistedValueV2 : .persistedValueV3)
+        case (.batch, 3): return .repeatedMessage(version == .v2 ? .invocationV2 : .invocationV3)
+        case (.persistedValueV2, 1), (.persistedValueV3, 1): return .string("a state name")
+        case (.persistedValueV2, 2): return .embeddedBytes
+        case (.persistedValueV3, 2): return .message(.typedValue)
+        case (.invocationV2, 1), (.invocationV3, 1): return .message(.address)
+        case (.invocationV2, 2): return .message(.any)
+        case (.invocationV3, 2): return .message(.typedValue)
+        case (.address, 1), (.address, 2), (.address, 3): return .string("an address")
+        case (.typedValue, 1): return .string("a type name")
+        case (.typedValue, 2): return .varint
+        case (.typedValue, 3): return .bytes
+        case (.any, 1): return .string("a type URL")
+        case (.any, 2): return .bytes
+        default: return .unknown
+        }
+    }
+
+    /// The wire type a field's kind is sent with (`nil`: any, an unknown field).
+    private static func wireType(_ field: Field) -> UInt64? {
+        switch field {
+        case .message, .embeddedBytes, .repeatedMessage, .string, .bytes: return 2
+        case .varint: return 0
+        case .unknown: return nil
+        }
+    }
+
+    /// One field as read off the wire: its number and wire type, and its
+    /// payload (a length-delimited field's bytes) or whole extent (any other).
+    private struct WireField {
+        let number: UInt64
+        let wireType: UInt64
+        /// The tag and the field together (what is copied when kept as it is).
+        let whole: Range<Int>
+        /// A length-delimited field's payload.
+        let payload: Range<Int>
+    }
+
+    /// Reads the field at `offset`, or `nil` when the bytes are not protobuf
+    /// there (protobuf-c then refuses them, with the decoder's own error).
+    private static func readField(_ bytes: UnsafeBufferPointer<UInt8>, at offset: Int) -> WireField? {
+        guard let (tag, afterTag) = readVarint(bytes, at: offset), tag >> 3 > 0 else { return nil }
+        let wireType = tag & 7
+        switch wireType {
+        case 0:
+            guard let (_, end) = readVarint(bytes, at: afterTag) else { return nil }
+            return WireField(number: tag >> 3, wireType: 0, whole: offset..<end, payload: end..<end)
+        case 1, 5:
+            let end = afterTag + (wireType == 1 ? 8 : 4)
+            guard end <= bytes.count else { return nil }
+            return WireField(number: tag >> 3, wireType: wireType, whole: offset..<end, payload: end..<end)
+        case 2:
+            guard let (length, start) = readVarint(bytes, at: afterTag), length <= UInt64(bytes.count - start) else {
+                return nil
+            }
+            let end = start + Int(length)
+            return WireField(number: tag >> 3, wireType: 2, whole: offset..<end, payload: start..<end)
+        case 3:  // a group: skipped to its matching end, as protobuf skips an unknown group
+            var cursor = afterTag
+            while cursor < bytes.count {
+                guard let inner = readField(bytes, at: cursor) else { return nil }
+                cursor = inner.whole.upperBound
+                if inner.wireType == 4 {
+                    guard inner.number == tag >> 3 else { return nil }
+                    return WireField(number: tag >> 3, wireType: 3, whole: offset..<cursor, payload: cursor..<cursor)
+                }
+            }
+            return nil
+        case 4:  // the end of a group, read by the group's own case
+            return WireField(number: tag >> 3, wireType: 4, whole: offset..<afterTag, payload: afterTag..<afterTag)
+        default:
+            return nil
+        }
+    }
+
+    /// The outcome of ``check(_:_:)``.
+    enum Verdict {
+        /// protobuf-c reads these bytes as protobuf does.
+        case exact
+        /// They need ``normalized(_:_:)`` first.
+        case normalize
+        /// They are not protobuf; protobuf-c refuses them with its own error.
+        case undecodable
+    }
+
+    /// Walks `body`, a `ToFunction`: refuses a string that is not UTF-8 and
+    /// tells whether protobuf-c may decode the bytes as they are.
+    static func check(_ body: UnsafeBufferPointer<UInt8>, _ version: ProtocolVersion) throws -> Verdict {
+        try check(body, .toFunction, version, within: nil)
+    }
+
+    private static func check(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ message: Message, _ version: ProtocolVersion, within: String?
+    ) throws -> Verdict {
+        var verdict = Verdict.exact
+        var seen: UInt8 = 0  // the singular message fields met (numbers 1-3, and 100 as bit 0)
+        var offset = 0
+        while offset < bytes.count {
+            guard let wire = readField(bytes, at: offset) else { return .undecodable }
+            offset = wire.whole.upperBound
+            if wire.wireType == 4 { return .undecodable }  // an end of group without its start
+            let field = field(wire.number, of: message, version)
+            guard let expected = wireType(field) else {
+                if wire.wireType == 3 { verdict = .normalize }  // protobuf-c refuses groups
+                continue
+            }
+            guard wire.wireType == expected else { verdict = .normalize; continue }
+            let payload = UnsafeBufferPointer(rebasing: bytes[wire.payload])
+            switch field {
+            case .message(let inner), .repeatedMessage(let inner):
+                if case .message = field {
+                    let bit: UInt8 = wire.number == 100 ? 1 : 1 << (wire.number & 7)
+                    if seen & bit != 0 { verdict = .normalize }
+                    seen |= bit
+                }
+                switch try check(payload, inner, version, within: describe(wire.number, of: message) ?? within) {
+                case .exact: break
+                case .normalize: verdict = .normalize
+                case .undecodable: return .undecodable
+                }
+            case .embeddedBytes:
+                if seen & 4 != 0 { verdict = .normalize }
+                seen |= 4
+            case .string(let name):
+                guard isUTF8(payload) else { throw MalformedRequest("\(within ?? name) is not valid UTF-8") }
+            case .bytes, .varint, .unknown:
+                break
+            }
+        }
+        return verdict
+    }
+
+    /// How the errors name the strings inside a message field.
+    private static func describe(_ number: UInt64, of message: Message) -> String? {
+        switch (message, number) {
+        case (.batch, 1): return "the target address"
+        case (.persistedValueV3, 2): return "the type name of a state"
+        case (.invocationV2, 1), (.invocationV3, 1): return "a caller address"
+        case (.invocationV2, 2): return "an argument's type URL"
+        case (.invocationV3, 2): return "an argument's type name"
+        default: return nil
+        }
+    }
+
+    /// `body` rewritten so that protobuf-c reads it as protobuf does (see the type's comment).
+    static func normalized(_ body: UnsafeBufferPointer<UInt8>, _ version: ProtocolVersion) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(body.count)
+        normalize(body, .toFunction, version, into: &out)
+        return out
+    }
+
+    private static func normalize(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ message: Message, _ version: ProtocolVersion, into out: inout [UInt8]
+    ) {
+        // Singular message fields, by number in order of first occurrence: their payloads together.
+        var merged: [(number: UInt64, inner: Message?, payload: [UInt8])] = []
+        var offset = 0
+        while offset < bytes.count, let wire = readField(bytes, at: offset) {
+            offset = wire.whole.upperBound
+            let field = field(wire.number, of: message, version)
+            guard let expected = wireType(field) else {
+                if wire.wireType != 3 && wire.wireType != 4 { out.append(contentsOf: bytes[wire.whole]) }
+                continue
+            }
+            guard wire.wireType == expected else { continue }
+            let payload = UnsafeBufferPointer(rebasing: bytes[wire.payload])
+            switch field {
+            case .message(let inner):
+                if let index = merged.firstIndex(where: { $0.number == wire.number }) {
+                    merged[index].payload.append(contentsOf: payload)
+                } else {
+                    merged.append((wire.number, inner, Array(payload)))
+                }
+            case .embeddedBytes:
+                merged.removeAll { $0.number == wire.number }
+                merged.append((wire.number, nil, Array(payload)))
+            case .repeatedMessage(let inner):
+                var element: [UInt8] = []
+                normalize(payload, inner, version, into: &element)
+                appendLengthDelimited(wire.number, element, to: &out)
+            default:
+                out.append(contentsOf: bytes[wire.whole])
+            }
+        }
+        for field in merged {
+            guard let inner = field.inner else {
+                appendLengthDelimited(field.number, field.payload, to: &out)
+                continue
+            }
+            var payload: [UInt8] = []
+            field.payload.withUnsafeBufferPointer { normalize($0, inner, version, into: &payload) }
+            appendLengthDelimited(field.number, payload, to: &out)
+        }
+    }
+
+    private static func appendLengthDelimited(_ number: UInt64, _ payload: [UInt8], to out: inout [UInt8]) {
+        appendVarint(number << 3 | 2, to: &out)
+        appendVarint(UInt64(payload.count), to: &out)
+        out.append(contentsOf: payload)
+    }
+
+    private static func appendVarint(_ value: UInt64, to out: inout [UInt8]) {
+        var value = value
+        while value >= 0x80 {
+            out.append(UInt8(truncatingIfNeeded: value) | 0x80)
+            value >>= 7
+        }
+        out.append(UInt8(value))
+    }
+}
