@@ -149,7 +149,7 @@ extension String: PackableMessage {
         if bytes.isEmpty {
             self = ""
         } else if bytes[0] == 0x0A, let (length, start) = readVarint(bytes, at: 1), length == UInt64(bytes.count - start) {
-            guard let string = String(validating: UnsafeBufferPointer(rebasing: bytes[start...]), as: UTF8.self) else {
+            guard let string = String(validatingUTF8Field: UnsafeBufferPointer(rebasing: bytes[start...])) else {
                 throw StatefulFunctionsError.malformedMessage(Self.invalidUTF8)
             }
             self = string
@@ -174,7 +174,7 @@ extension String: PackableMessage {
 
     static func decodedByProtobufC(_ packedBytes: [UInt8]) throws -> String {
         let field = try decodeWrapper(packedBytes, "string", io__statefun__sdk__types__string_wrapper__unpack) {
-            String(validating: $0.pointee.value.bytes, as: UTF8.self)
+            String(validatingUTF8Field: $0.pointee.value.bytes)
         }
         guard let field else { throw StatefulFunctionsError.malformedMessage(invalidUTF8) }
         return field

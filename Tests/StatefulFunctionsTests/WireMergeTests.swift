@@ -115,6 +115,49 @@ struct WireMergeTests {
         }
     }
 
+    @Test(arguments: [ProtocolVersion.v2, .v3])
+    func aReplacedStringOccurrenceMustBeUTF8Too(_ version: ProtocolVersion) async throws {
+        // The target's id twice: first not UTF-8, then valid. protobuf keeps the
+        // last but refuses the first; protobuf-c alone would see only the last.
+        let body = try request(version, ["u"])
+        let batch = try #require(Self.fields(Array(body.dropFirst(2 + Self.varintLength(body, at: 2)))))
+        let target = try #require(batch.first { $0.number == 1 })
+        let twice = Self.field(1, Self.field(3, [0xC3, 0x28]) + target.payload)
+        let rebuilt = twice + batch.filter { $0.number != 1 }.flatMap(\.bytes)
+        let response = try await echo(version).handle(Self.field(100, rebuilt))
+        #expect(response.status == 400 && response.text.contains("the target address is not valid UTF-8"), "\(response.text)")
+        // Valid both times: the last wins.
+        let valid = Self.field(1, Self.field(3, Array("first".utf8)) + target.payload) + batch.filter { $0.number != 1 }.flatMap(\.bytes)
+        #expect(try await replies(echo(version).handle(Self.field(100, valid)), version) == ["u"])
+    }
+
+    @Test(arguments: [ProtocolVersion.v2, .v3])
+    func varintsOfAnyLengthUpToTenBytesAreRead(_ version: ProtocolVersion) async throws {
+        // The batch's length prefix padded to 7 bytes (protobuf-c takes at most 5).
+        let body = try request(version, ["p"])
+        let batch = Array(body.dropFirst(2 + Self.varintLength(body, at: 2)))
+        var padded = Self.varint(100 << 3 | 2)
+        var length = batch.count
+        for _ in 0..<6 { padded.append(UInt8(length & 0x7F) | 0x80); length >>= 7 }
+        padded.append(UInt8(length))
+        #expect(try await replies(echo(version).handle(padded + batch), version) == ["p"])
+    }
+
+    @Test func hasValueIsTheWholeVarintMaskedTo64Bits() async throws {
+        // A 10-byte has_value whose only set bits lie past the 64th: protobuf reads false.
+        let functions = StatefulFunctions()
+        try functions.bind("example/echo", states: [ValueSpec("v", Int32.self)]) { context, _ in
+            try context.send(to: Address(namespace: "example", type: "sink", id: "s"),
+                             message: try AnyMessage(packing: try context.state("v", as: Int32.self) == nil ? "absent" : "present"))
+        }
+        let state: [UInt8] = Self.field(1, Array("v".utf8))
+            + Self.field(2, Self.field(1, Array(Int32.typeName.utf8)) + [0x10] + [UInt8](repeating: 0x80, count: 9) + [0x7E])
+        let body = try request(.v3, ["h"])
+        let batch = try #require(Self.fields(Array(body.dropFirst(2 + Self.varintLength(body, at: 2)))))
+        let rebuilt = batch.flatMap(\.bytes) + Self.field(2, state)
+        #expect(try await replies(RequestReplyHandler(functions, protocol: .v3).handle(Self.field(100, rebuilt)), .v3) == ["absent"])
+    }
+
     @Test func manyStatesSentTwiceAreFoundInLinearTime() async throws {
         let functions = StatefulFunctions()
         try functions.bind("example/echo") { context, _ in context["s7"] = try AnyMessage(packing: Int32(1)) }

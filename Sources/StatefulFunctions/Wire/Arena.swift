@@ -17,6 +17,8 @@ final class Arena {
         var region: BumpRegion
         /// The arena, unretained, for what does not fit (set by ``withAllocator(_:)``).
         var arena: UnsafeMutableRawPointer?
+        /// The times protobuf-c freed memory (see ``frees``).
+        var frees = 0
     }
     /// The room ``Bump`` takes at the start of the first chunk (16-byte aligned).
     private static let bumpRoom = (MemoryLayout<Bump>.stride + 15) & ~15
@@ -240,6 +242,11 @@ final class Arena {
         return ProtobufCBinaryData(len: bytes.count, data: pointer)
     }
 
+    /// The times protobuf-c freed memory while decoding into this arena: its
+    /// scratch space for messages of many fields, and a field it replaced
+    /// because it occurred again (see ``WireNormalizer``).
+    var frees: Int { bump.pointee.frees }
+
     /// Runs `body` with a protobuf-c allocator that allocates from this arena.
     func withAllocator<R>(_ body: (UnsafeMutablePointer<ProtobufCAllocator>) throws -> R) rethrows -> R {
         // The arena outlives the allocator (withExtendedLifetime below): no retain per allocation.
@@ -253,7 +260,8 @@ final class Arena {
                 return Unmanaged<Arena>.fromOpaque(bump.pointee.arena.unsafelyUnwrapped)
                     ._withUnsafeGuaranteedRef { $0.allocateForProtobufC(size) }
             },
-            free: { _, _ in },  // freed with the arena
+            // Freed with the arena; only counted (see ``frees``).
+            free: { data, _ in data.unsafelyUnwrapped.assumingMemoryBound(to: Bump.self).pointee.frees += 1 },
             allocator_data: UnsafeMutableRawPointer(bump))
         return try withExtendedLifetime(self) { try body(&allocator) }
     }
@@ -348,10 +356,22 @@ extension String {
     /// to be UTF-8: a request whose field is not is malformed (`what` names
     /// the field), as the official SDKs refuse it.
     init(utf8Field field: ProtobufCBinaryData, _ what: @autoclosure () -> String) throws {
-        let bytes = field.bytes
-        if bytes.isEmpty { self = ""; return }
-        guard let string = String(validating: bytes, as: UTF8.self) else {
+        guard let string = String(validatingUTF8Field: field.bytes) else {
             throw MalformedRequest("\(what()) is not valid UTF-8")
+        }
+        self = string
+    }
+
+    /// The string of `bytes` when they are UTF-8. (`String(validating:as:)`
+    /// is generic and looks up type metadata on every call: too slow here.)
+    init?(validatingUTF8Field bytes: UnsafeBufferPointer<UInt8>) {
+        // Decoding repairs what is not UTF-8 (each bad sequence becomes
+        // U+FFFD), and a repaired string differs from its bytes.
+        let string = String(decoding: bytes, as: UTF8.self)
+        if !isASCII(bytes) {
+            var copy = string
+            guard copy.withUTF8({ $0.count == bytes.count && memcmp($0.baseAddress!, bytes.baseAddress!, $0.count) == 0 })
+            else { return nil }
         }
         self = string
     }
@@ -371,9 +391,23 @@ func requireUTF8(_ fields: ProtobufCBinaryData..., in what: @autoclosure () -> S
 
 /// Whether `bytes` are UTF-8; ASCII (every name the runtime sends, in practice) needs no decoding.
 func isUTF8(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+    isASCII(bytes) || String(validatingUTF8Field: bytes) != nil
+}
+
+/// Whether every byte is below 0x80, eight at a time.
+@inline(__always) func isASCII(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+    guard let base = bytes.baseAddress else { return true }
+    let raw = UnsafeRawPointer(base)
     var i = 0
-    while i < bytes.count && bytes[i] < 0x80 { i += 1 }
-    return i == bytes.count || String(validating: UnsafeBufferPointer(rebasing: bytes[i...]), as: UTF8.self) != nil
+    while i + 8 <= bytes.count {
+        if raw.loadUnaligned(fromByteOffset: i, as: UInt64.self) & 0x8080_8080_8080_8080 != 0 { return false }
+        i += 8
+    }
+    while i < bytes.count {
+        if base[i] >= 0x80 { return false }
+        i += 1
+    }
+    return true
 }
 
 extension Array where Element == UInt8 {

@@ -120,6 +120,27 @@ extension InvocationBatch {
     }
 }
 
+extension InvocationBatch {
+    /// Decodes a request with `decode` (given the bytes and what protobuf-c
+    /// must free decoding them, or `nil`: anything), exactly as protobuf reads
+    /// it: the form the runtime sends as it is, any other through
+    /// ``WireNormalizer``'s exact path.
+    static func decoded(
+        _ body: [UInt8], _ version: ProtocolVersion, _ decode: ([UInt8], Int?) throws -> InvocationBatch
+    ) throws -> InvocationBatch {
+        if let frees = body.withUnsafeBufferPointer({ WireNormalizer.survey($0) }) {
+            do { return try decode(body, frees) } catch is IrregularRequest {}
+        }
+        switch try body.withUnsafeBufferPointer({ try WireNormalizer.check($0, version) }) {
+        case .exact, .undecodable: return try decode(body, nil)
+        case .normalize: return try decode(body.withUnsafeBufferPointer { WireNormalizer.normalized($0, version) }, nil)
+        }
+    }
+}
+
+/// A request protobuf-c refused, or read with a field replaced: it takes the exact path.
+struct IrregularRequest: Error {}
+
 /// A request the SDK can never serve: it does not decode, or breaks the protocol.
 struct MalformedRequest: Error, CustomStringConvertible {
     let description: String
@@ -131,21 +152,18 @@ enum ProtocolV2 {
     /// Decodes a `ToFunction` body. All protobuf-c memory lives in one arena,
     /// released when this returns.
     static func decodeRequest(_ body: [UInt8], functions: FunctionTable) throws -> InvocationBatch {
-        // Bytes the runtime sends are exact; any other form is made so first (see WireNormalizer).
-        switch try body.withUnsafeBufferPointer({ try WireNormalizer.check($0, .v2) }) {
-        case .exact, .undecodable: return try decode(body, functions: functions)
-        case .normalize: return try decode(body.withUnsafeBufferPointer { WireNormalizer.normalized($0, .v2) }, functions: functions)
-        }
+        try InvocationBatch.decoded(body, .v2) { try decode($0, functions: functions, expectedFrees: $1) }
     }
 
-    private static func decode(_ body: [UInt8], functions: FunctionTable) throws -> InvocationBatch {
+    private static func decode(_ body: [UInt8], functions: FunctionTable, expectedFrees: Int?) throws -> InvocationBatch {
         let arena = Arena(capacity: body.count * 2 + 4096)
         return try arena.withAllocator { allocator in
             let decoded = body.withUnsafeBufferPointer { buffer in
                 org__apache__flink__statefun__flink__core__polyglot__to_function__unpack(
                     allocator, buffer.count, buffer.baseAddress)
             }
-            guard let toFunction = decoded else {
+            guard let toFunction = decoded, expectedFrees.map({ $0 == arena.frees }) ?? true else {
+                if expectedFrees != nil { throw IrregularRequest() }
                 throw MalformedRequest(
                     body.withUnsafeBufferPointer {
                         malformedStateValue($0, states: 2, name: 1, value: 2, what: "the value of state")

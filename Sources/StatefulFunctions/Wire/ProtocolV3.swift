@@ -18,20 +18,17 @@ enum ProtocolV3 {
     /// Decodes a `ToFunction` body. A state's value is `nil` when the runtime
     /// sent it without a value; its type name is the value's `typeURL`.
     static func decodeRequest(_ body: [UInt8], functions: FunctionTable) throws -> InvocationBatch {
-        // Bytes the runtime sends are exact; any other form is made so first (see WireNormalizer).
-        switch try body.withUnsafeBufferPointer({ try WireNormalizer.check($0, .v3) }) {
-        case .exact, .undecodable: return try decode(body, functions: functions)
-        case .normalize: return try decode(body.withUnsafeBufferPointer { WireNormalizer.normalized($0, .v3) }, functions: functions)
-        }
+        try InvocationBatch.decoded(body, .v3) { try decode($0, functions: functions, expectedFrees: $1) }
     }
 
-    private static func decode(_ body: [UInt8], functions: FunctionTable) throws -> InvocationBatch {
+    private static func decode(_ body: [UInt8], functions: FunctionTable, expectedFrees: Int?) throws -> InvocationBatch {
         let arena = Arena(capacity: body.count * 2 + 4096)
         return try arena.withAllocator { allocator in
             let decoded = body.withUnsafeBufferPointer { buffer in
                 io__statefun__sdk__reqreply__to_function__unpack(allocator, buffer.count, buffer.baseAddress)
             }
-            guard let toFunction = decoded else {
+            guard let toFunction = decoded, expectedFrees.map({ $0 == arena.frees }) ?? true else {
+                if expectedFrees != nil { throw IrregularRequest() }
                 throw MalformedRequest("the body is not a serialized ToFunction (StateFun 3.x protocol)")
             }
             guard toFunction.pointee.request_case == IO__STATEFUN__SDK__REQREPLY__TO_FUNCTION__REQUEST_INVOCATION,

@@ -1,21 +1,31 @@
-/// Protobuf's parsing rules where protobuf-c departs from them, applied to a
-/// request's bytes before protobuf-c decodes them.
+/// Protobuf's parsing rules where protobuf-c departs from them, for requests.
 ///
 /// protobuf (and so the official SDKs) parses a message field that occurs more
 /// than once as the merge of its occurrences, reads a known field sent with
-/// another wire type as an unknown field, and refuses a `string` occurrence
-/// that is not UTF-8 even when a later one replaces it. protobuf-c replaces a
+/// another wire type (or a group) as an unknown field and skips it, accepts
+/// varints of up to ten bytes anywhere, and refuses a `string` occurrence that
+/// is not UTF-8 even when a later one replaces it. protobuf-c replaces a
 /// repeated `oneof` member instead of merging it, merges other message fields
-/// with proto2's rules (an explicitly empty later field does not clear an
-/// earlier one), fails on a wire-type mismatch, and sees only the last string.
+/// by proto2's rules (an explicitly empty later field does not clear an
+/// earlier one), fails on a wire-type mismatch, a group or a length prefix of
+/// more than five bytes, and sees only the last occurrence of a string.
 ///
-/// ``check(_:_:)`` walks a request once: it refuses a string that is not UTF-8
-/// (naming it) and tells whether the bytes are already in the form protobuf-c
-/// reads exactly (every singular message field at most once, no mismatched
-/// wire type, no group), which is what the runtime sends. Only otherwise does
-/// ``normalized(_:_:)`` rewrite them: each singular message field once, its
-/// occurrences' payloads concatenated (which protobuf defines as their merge),
-/// mismatched and group fields dropped as the unknown fields they are.
+/// The runtime never sends such bytes, so the request path stays cheap: it
+/// counts on protobuf-c freeing, while it decodes, nothing but its scratch
+/// slabs for messages of many fields (which ``survey(_:)`` counts from the
+/// fields of the request and of its batch) and a field it replaces because it
+/// occurred again: a `oneof` member (the batch), a message it merges, a
+/// string or bytes field (the replaced occurrence, whose UTF-8 protobuf-c
+/// never sees). A free more than counted marks the request. (A repeated
+/// field whose earlier occurrence was empty frees nothing, and is read the
+/// same either way.) protobuf-c 1.4 behaves so; the tests of both kinds of
+/// request pin it.
+/// Any such request, and any that protobuf-c refuses, takes the exact path:
+/// ``check(_:_:)`` refuses a string occurrence that is not UTF-8 (naming it)
+/// and ``normalized(_:_:)`` rewrites the bytes in the form protobuf-c reads as
+/// protobuf does: each singular message field once, its occurrences' payloads
+/// concatenated (which protobuf defines as their merge), the last occurrence of
+/// a scalar, minimal varints, unknown, mismatched and group fields left out.
 enum WireNormalizer {
     /// The request messages of both protocols, as far as their parsing goes.
     enum Message {
@@ -24,7 +34,7 @@ enum WireNormalizer {
     }
 
     /// What a field of a message is.
-    enum Field {
+    enum Field: Equatable {
         /// A singular message field: occurrences merge.
         case message(Message)
         /// A `bytes` field holding a message (2.x state values): the last occurrence wins.
@@ -77,6 +87,14 @@ enum WireNormalizer {
         let whole: Range<Int>
         /// A length-delimited field's payload.
         let payload: Range<Int>
+        /// Whether its tag and length (or value) are varints in their shortest
+        /// form, as protobuf-c reads them (it refuses tags and lengths of more than 5 bytes).
+        var minimal = true
+    }
+
+    /// Whether the varint from `start` to `end` is in its shortest form.
+    private static func isMinimal(_ bytes: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int) -> Bool {
+        end - start == 1 || (bytes[end - 1] != 0 && end - start <= 5)
     }
 
     /// Reads the field at `offset`, or `nil` when the bytes are not protobuf
@@ -87,17 +105,20 @@ enum WireNormalizer {
         switch wireType {
         case 0:
             guard let (_, end) = readVarint(bytes, at: afterTag) else { return nil }
-            return WireField(number: tag >> 3, wireType: 0, whole: offset..<end, payload: end..<end)
+            return WireField(number: tag >> 3, wireType: 0, whole: offset..<end, payload: end..<end,
+                             minimal: isMinimal(bytes, offset, afterTag) && isMinimal(bytes, afterTag, end))
         case 1, 5:
             let end = afterTag + (wireType == 1 ? 8 : 4)
             guard end <= bytes.count else { return nil }
-            return WireField(number: tag >> 3, wireType: wireType, whole: offset..<end, payload: end..<end)
+            return WireField(number: tag >> 3, wireType: wireType, whole: offset..<end, payload: end..<end,
+                             minimal: isMinimal(bytes, offset, afterTag))
         case 2:
             guard let (length, start) = readVarint(bytes, at: afterTag), length <= UInt64(bytes.count - start) else {
                 return nil
             }
             let end = start + Int(length)
-            return WireField(number: tag >> 3, wireType: 2, whole: offset..<end, payload: start..<end)
+            return WireField(number: tag >> 3, wireType: 2, whole: offset..<end, payload: start..<end,
+                             minimal: isMinimal(bytes, offset, afterTag) && isMinimal(bytes, afterTag, start))
         case 3:  // a group: skipped to its matching end, as protobuf skips an unknown group
             var cursor = afterTag
             while cursor < bytes.count {
@@ -114,6 +135,74 @@ enum WireNormalizer {
         default:
             return nil
         }
+    }
+
+    /// What protobuf-c frees while decoding `body` (a `ToFunction`) when it
+    /// is in the form the runtime sends: the scratch slabs of the request
+    /// and of its batch, the only messages with many fields; `nil` when the
+    /// bytes are not protobuf there. The request path: kept lean.
+    static func survey(_ body: UnsafeBufferPointer<UInt8>) -> Int? {
+        var batch: Range<Int>?
+        guard let fields = countFields(body, firstOf: 100, at: &batch) else { return nil }
+        guard let batch else { return scratchSlabs(fields) }
+        var none: Range<Int>?
+        guard let batchFields = countFields(UnsafeBufferPointer(rebasing: body[batch]), firstOf: 0, at: &none) else {
+            return nil
+        }
+        return scratchSlabs(fields) + scratchSlabs(batchFields)
+    }
+
+    /// The fields of a message, and where the first length-delimited field
+    /// numbered `number` lies; `nil` when the bytes are not protobuf fields
+    /// (a group is not counted: protobuf-c refuses it).
+    private static func countFields(
+        _ bytes: UnsafeBufferPointer<UInt8>, firstOf number: UInt64, at found: inout Range<Int>?
+    ) -> Int? {
+        var offset = 0
+        var fields = 0
+        while offset < bytes.count {
+            var tag = UInt64(bytes[offset])
+            offset += 1
+            if tag >= 0x80 {
+                guard let (long, next) = readVarint(bytes, at: offset - 1) else { return nil }
+                (tag, offset) = (long, next)
+            }
+            fields += 1
+            switch tag & 7 {
+            case 0:
+                guard let (_, next) = readVarint(bytes, at: offset) else { return nil }
+                offset = next
+            case 1: offset += 8
+            case 5: offset += 4
+            case 2:
+                guard offset < bytes.count else { return nil }
+                var length = UInt64(bytes[offset])
+                offset += 1
+                if length >= 0x80 {
+                    guard let (long, next) = readVarint(bytes, at: offset - 1) else { return nil }
+                    (length, offset) = (long, next)
+                }
+                guard length <= UInt64(bytes.count - offset) else { return nil }
+                if found == nil && tag >> 3 == number { found = offset..<offset + Int(length) }
+                offset += Int(length)
+            default:
+                return nil
+            }
+        }
+        return offset == bytes.count ? fields : nil
+    }
+
+    /// The scratch slabs protobuf-c 1.4 allocates, and frees, to decode a
+    /// message of `fields` fields: 16 fit on its stack, then slabs of 32, 64, ….
+    static func scratchSlabs(_ fields: Int) -> Int {
+        if fields <= 16 { return 0 }
+        var room = 16, slab = 16, slabs = 0
+        while room < fields {
+            slab *= 2
+            room += slab
+            slabs += 1
+        }
+        return slabs
     }
 
     /// The outcome of ``check(_:_:)``.
@@ -143,8 +232,9 @@ enum WireNormalizer {
             offset = wire.whole.upperBound
             if wire.wireType == 4 { return .undecodable }  // an end of group without its start
             let field = field(wire.number, of: message, version)
+            if !wire.minimal { verdict = .normalize }
             guard let expected = wireType(field) else {
-                if wire.wireType == 3 { verdict = .normalize }  // protobuf-c refuses groups
+                verdict = .normalize  // left out: protobuf-c may refuse its tag, or a group
                 continue
             }
             guard wire.wireType == expected else { verdict = .normalize; continue }
@@ -196,45 +286,62 @@ enum WireNormalizer {
     private static func normalize(
         _ bytes: UnsafeBufferPointer<UInt8>, _ message: Message, _ version: ProtocolVersion, into out: inout [UInt8]
     ) {
-        // Singular message fields, by number in order of first occurrence: their payloads together.
-        var merged: [(number: UInt64, inner: Message?, payload: [UInt8])] = []
+        // Singular fields by number, in order of first occurrence: a message
+        // field's payloads together, a scalar's last occurrence.
+        var singular: [(number: UInt64, inner: Message?, payload: [UInt8], varint: UInt64?)] = []
+        func keep(_ number: UInt64, _ inner: Message?, _ payload: UnsafeBufferPointer<UInt8>, varint: UInt64? = nil) {
+            if let index = singular.firstIndex(where: { $0.number == number }) {
+                if inner == nil {
+                    singular[index].payload = Array(payload)
+                    singular[index].varint = varint
+                } else {
+                    singular[index].payload.append(contentsOf: payload)
+                }
+            } else {
+                singular.append((number, inner, Array(payload), varint))
+            }
+        }
         var offset = 0
         while offset < bytes.count, let wire = readField(bytes, at: offset) {
             offset = wire.whole.upperBound
             let field = field(wire.number, of: message, version)
-            guard let expected = wireType(field) else {
-                if wire.wireType != 3 && wire.wireType != 4 { out.append(contentsOf: bytes[wire.whole]) }
-                continue
-            }
-            guard wire.wireType == expected else { continue }
+            guard let expected = wireType(field), wire.wireType == expected else { continue }  // unknown: left out
             let payload = UnsafeBufferPointer(rebasing: bytes[wire.payload])
             switch field {
             case .message(let inner):
-                if let index = merged.firstIndex(where: { $0.number == wire.number }) {
-                    merged[index].payload.append(contentsOf: payload)
-                } else {
-                    merged.append((wire.number, inner, Array(payload)))
-                }
-            case .embeddedBytes:
-                merged.removeAll { $0.number == wire.number }
-                merged.append((wire.number, nil, Array(payload)))
+                keep(wire.number, inner, payload)
             case .repeatedMessage(let inner):
                 var element: [UInt8] = []
                 normalize(payload, inner, version, into: &element)
                 appendLengthDelimited(wire.number, element, to: &out)
-            default:
-                out.append(contentsOf: bytes[wire.whole])
+            case .varint:
+                let value = readVarint(bytes, at: wire.whole.lowerBound + varintLength(bytes, at: wire.whole.lowerBound))
+                keep(wire.number, nil, UnsafeBufferPointer(start: nil, count: 0), varint: value?.0 ?? 0)
+            case .embeddedBytes, .string, .bytes:
+                keep(wire.number, nil, payload)
+            case .unknown:
+                break
             }
         }
-        for field in merged {
-            guard let inner = field.inner else {
+        for field in singular {
+            if let value = field.varint {
+                appendVarint(field.number << 3, to: &out)
+                appendVarint(value, to: &out)
+            } else if let inner = field.inner {
+                var payload: [UInt8] = []
+                field.payload.withUnsafeBufferPointer { normalize($0, inner, version, into: &payload) }
+                appendLengthDelimited(field.number, payload, to: &out)
+            } else {
                 appendLengthDelimited(field.number, field.payload, to: &out)
-                continue
             }
-            var payload: [UInt8] = []
-            field.payload.withUnsafeBufferPointer { normalize($0, inner, version, into: &payload) }
-            appendLengthDelimited(field.number, payload, to: &out)
         }
+    }
+
+    /// The length of the varint at `offset` (within bounds: the field was read).
+    private static func varintLength(_ bytes: UnsafeBufferPointer<UInt8>, at offset: Int) -> Int {
+        var end = offset
+        while bytes[end] >= 0x80 { end += 1 }
+        return end - offset + 1
     }
 
     private static func appendLengthDelimited(_ number: UInt64, _ payload: [UInt8], to out: inout [UInt8]) {

@@ -335,7 +335,7 @@ static const ProtobufCFieldDescriptor io__statefun__sdk__reqreply__typed_value__
     "has_value",
     2,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_BOOL,
+    PROTOBUF_C_TYPE_UINT64,
     0,   /* quantifier_offset */
     offsetof(Io__Statefun__Sdk__Reqreply__TypedValue, has_value),
     NULL,

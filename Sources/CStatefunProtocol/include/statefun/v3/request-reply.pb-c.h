@@ -64,7 +64,11 @@ struct  Io__Statefun__Sdk__Reqreply__TypedValue
 {
   ProtobufCMessage base;
   ProtobufCBinaryData typename_;
-  protobuf_c_boolean has_value;
+  /*
+   * A bool on the wire, read as the whole varint: protobuf masks a varint to 64 bits before
+   * testing it, while protobuf-c's bool is true for any bit set, past the 64th too.
+   */
+  uint64_t has_value;
   ProtobufCBinaryData value;
 };
 #define IO__STATEFUN__SDK__REQREPLY__TYPED_VALUE__INIT \
