@@ -3,7 +3,8 @@ StateFun Python SDK 3.3.0, for the conformance test and the differential fuzzer.
 
 The Swift functions are bound to `String.self`: a message of another type fails
 the invocation there. Python's `as_string()` does not look at the type name,
-so each twin checks it as the Swift binding does."""
+so each twin checks it as the Swift binding does; and a Swift `String` without
+a value (`has_value` false) is the empty string, where `as_string()` is None."""
 from statefun import StatefulFunctions, ValueSpec, IntType, StringType, message_builder, egress_message_builder
 
 functions = StatefulFunctions()
@@ -17,7 +18,7 @@ def expect_string(message):
 @functions.bind(typename="example/greeter", specs=[ValueSpec(name="seen", type=IntType)])
 def greeter(context, message):
     expect_string(message)
-    name = message.as_string()
+    name = message.as_string() or ""
     seen = (context.storage.seen or 0) + 1
     context.storage.seen = seen
     context.send_egress(egress_message_builder(target_typename="example/out", value="%s:%d" % (name, seen),

@@ -17,13 +17,14 @@ What must hold for every input:
   states, 3.x in the order of the specs); several mutations of one name keep
   their order. Floats are compared bit for bit (NaN included).
 - the SDK raises before any function ran (ToFunction does not parse, no
-  function of that type, no target): Swift answers 4xx.
-- the SDK raises inside the batch because the request's data does not decode
-  (a DecodeError or UnicodeDecodeError in a payload or state, a state whose
-  type differs from its spec): Swift answers 4xx (it may check before running)
-  or 500.
-- any other exception inside the batch (the function raised, a value out of
-  range, a message type the function does not take): Swift answers 500.
+  function of that type, no target, no target id): Swift answers 4xx.
+- the SDK raises inside the batch (its function raised, a payload or state did
+  not decode, a value out of range...): Swift answers 4xx, or 500 as the
+  function failed. (The report tells 'input' - a DecodeError or
+  UnicodeDecodeError, a state of another type than its spec - from 'function'
+  - anything else - but both accept the same answers: Swift may check the
+  data before it runs the function, and an input may hold several faults that
+  the two sides meet in another order.)
 - Swift never dies (the process is checked after every case; a death is
   reported with its signal and the server's last log lines, and the server is
   started again) and never hangs (every request has a timeout; a hang is
@@ -1085,9 +1086,8 @@ def verdict(protocol, expected, actual):
         return None
     if stage == "reject":
         return None if 400 <= status < 500 else ("%d" % status, None)
-    if stage == "input":
-        return None if (400 <= status < 500 or status == 500) else ("%d" % status, None)
-    return None if status == 500 else ("%d" % status, None)
+    # Raised in the batch ('input' or 'function'): a 4xx, or the 500 of a failed function.
+    return None if (400 <= status < 500 or status == 500) else ("%d" % status, None)
 
 
 def show_expected(protocol, expected):
@@ -1147,7 +1147,7 @@ def category_of(protocol, body, expected, actual, outcome):
            "function": "SDK's function raises"}[expected[0]]
     found = features(protocol, body)
     if swift == "died":
-        cause = "crash (%s)" % normalised(expected[1] if expected[0] != "ok" else "the SDK answers")
+        cause = "crash (%s)" % actual[1]
         swift_text = "Swift dies"
     elif swift == "hang":
         cause, swift_text = "hang", "Swift hangs"
@@ -1160,7 +1160,9 @@ def category_of(protocol, body, expected, actual, outcome):
             cause += " [%s]" % next((f for f in PARSER_FEATURES if f in found), "no-telling-feature")
         swift_text = "Swift %s" % swift
     else:
-        cause = next((f for f in FEATURE_PRIORITY if f in found), "no-telling-feature")
+        cause = next((f for f in FEATURE_PRIORITY if f in found), None)
+        if cause is None:
+            cause = ("SDK: %s" % normalised(expected[1])) if expected[0] != "ok" else "no-telling-feature"
         swift_text = "Swift 200 (different)" if swift == "200 different" else "Swift %s" % swift
     return "%s | %s | %s" % (cause, sdk, swift_text)
 
