@@ -1,5 +1,5 @@
 # The commands people type. .ci/run calls `make test`.
-.PHONY: deps build demo test test-asan test-tsan fuzz fuzz-smoke fuzz-corpus soak generate clean bench bench-micro
+.PHONY: deps build demo test test-asan test-tsan fuzz fuzz-smoke fuzz-corpus fuzz-diff soak generate clean bench bench-micro
 
 deps:
 	scripts/install-deps.sh
@@ -43,6 +43,12 @@ fuzz: deps
 # What CI runs: the committed crash inputs, then 15 s of each target.
 fuzz-smoke: deps
 	FUZZ_SECONDS=15 scripts/fuzz.sh
+
+# Differential fuzzing against the official Python SDKs, longer than CI's and from a fresh seed:
+# FUZZ_DIFF_CASES (20000 a protocol), FUZZ_DIFF_SEED, FUZZ_DIFF_OUT (every disagreement is written
+# there), FUZZ_DIFF_KEEP=1 to add the new ones to Fuzz/DiffRegressions. See scripts/fuzz-diff.sh.
+fuzz-diff:
+	scripts/fuzz-diff.sh
 
 # Regenerates the committed seed corpora (Fuzz/Corpus).
 fuzz-corpus:

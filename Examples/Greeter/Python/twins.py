@@ -1,6 +1,10 @@
 """Python twins of the Swift greeter and showcase functions, written with the
-official StateFun Python SDK 2.2.2. The conformance test runs both on the same
-requests and compares what they answer."""
+official StateFun Python SDK 2.2.2. The conformance test and the differential
+fuzzer run both on the same requests and compare what they answer.
+
+The Swift functions read their states typed (`context.state(_:as:)`), which
+throws when the stored Any holds another message type; `Any.Unpack` returns
+False instead, so the twins check what it returns, as the Swift functions do."""
 import typing
 from datetime import timedelta
 
@@ -19,6 +23,12 @@ def has_caller(context):
     return caller is not None and bool(caller.namespace or caller.type or caller.identity)
 
 
+def unpack_state(state, into):
+    """The stored Any unpacked into `into`, or a TypeError when it holds another type (as Swift)."""
+    if state is not None and not state.Unpack(into):
+        raise TypeError("the state holds %s, not %s" % (state.type_url, into.DESCRIPTOR.full_name))
+
+
 def generate_message(count, name):
     if count == 1:
         return "Hello " + name
@@ -34,8 +44,7 @@ def generate_message(count, name):
 def greeter(context, request: GreetRequest):
     state = context["seen_count"]
     seen = SeenCount()
-    if state is not None:
-        state.Unpack(seen)
+    unpack_state(state, seen)
     seen.seen += 1
     stored = Any()
     stored.Pack(seen)
@@ -52,8 +61,7 @@ def showcase(context, message: typing.Union[Script, Ping]):
     if isinstance(message, Ping):
         state = context["pings"]
         pings = SeenCount()
-        if state is not None:
-            state.Unpack(pings)
+        unpack_state(state, pings)
         pings.seen += 1
         stored = Any()
         stored.Pack(pings)
