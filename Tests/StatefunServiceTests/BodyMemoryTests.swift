@@ -51,7 +51,7 @@ struct BodyMemoryTests {
             greeter, [],
             environment: [
                 "STATEFUN_HOST": "127.0.0.1", "STATEFUN_PORT": "0", "STATEFUN_LOOPS": "2",
-                "STATEFUN_MAX_BODY_MEMORY": "\(Self.bound)", "LOG_LEVEL": "notice",
+                "STATEFUN_MAX_BODY_MEMORY": "\(Self.bound)", "LOG_LEVEL": "info",
             ])
         defer { server.remove() }
         try await eventually("the start-up line") { listeningPort(in: server.output) != nil }
