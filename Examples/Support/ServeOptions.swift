@@ -70,6 +70,9 @@ public struct ServeOptions: ParsableArguments {
     @Option(help: "Seconds a client may take to send a whole request head once it has begun (env STATEFUN_HEADER_TIMEOUT).")
     public var headerTimeout: Double = environment("STATEFUN_HEADER_TIMEOUT").flatMap(Double.init) ?? 30
 
+    @Option(help: "The most memory request bodies may take in the whole server, in bytes; 0 means a quarter of the cgroup's memory.max or of physical memory (env STATEFUN_MAX_BODY_MEMORY).")
+    public var maxBodyMemory: Int = environment("STATEFUN_MAX_BODY_MEMORY").flatMap(Int.init) ?? 0
+
     @Option(help: "HTTP/2 streams one connection may have open at once (env STATEFUN_HTTP2_MAX_STREAMS).")
     public var http2MaxStreams: Int = environment("STATEFUN_HTTP2_MAX_STREAMS").flatMap(Int.init) ?? 256
 
@@ -85,6 +88,7 @@ public struct ServeOptions: ParsableArguments {
         guard handlers == "loop" || handlers == "pool" else {
             throw ValidationError("--handlers must be 'loop' or 'pool'")
         }
+        guard maxBodyMemory >= 0 else { throw ValidationError("--max-body-memory must not be negative") }
         guard workerThreads >= 0, shutdownDelay >= 0, shutdownGrace >= 0 else {
             throw ValidationError("--worker-threads, --shutdown-delay and --shutdown-grace must not be negative")
         }
@@ -115,6 +119,7 @@ public struct ServeOptions: ParsableArguments {
         configuration.idleTimeout = .milliseconds(Int64(idleTimeout * 1000))
         configuration.headerTimeout = .milliseconds(Int64(headerTimeout * 1000))
         configuration.http2.maxConcurrentStreams = http2MaxStreams
+        if maxBodyMemory > 0 { configuration.maxBodyMemory = maxBodyMemory }
         return configuration
     }
 

@@ -65,6 +65,19 @@ final class Connection {
     /// grows as bytes arrive and this is `nil`.
     @exclusivity(unchecked) var bodyFilled: Int?
     @exclusivity(unchecked) var chunkedDecoder: ChunkedDecoder?
+    /// Bytes of the server's body-memory bound (``BodyMemoryBudget``) the
+    /// current body holds: what it has beyond the connection's allowance.
+    @exclusivity(unchecked) var bodyReserved = 0
+    /// The body needs memory the bound has not got: the connection is not read meanwhile.
+    @exclusivity(unchecked) var memoryBlocked = false
+    /// Since when the body has been waiting for memory (nil: it is not), for the shed deadline.
+    @exclusivity(unchecked) var memoryWaitSince: UInt64?
+    /// In the loop's list of connections waiting for memory.
+    @exclusivity(unchecked) var inMemoryWaitList = false
+    /// The body of a request answered without a handler (404, 405) is read and
+    /// dropped, then ``pendingRejection`` is sent and the connection kept.
+    @exclusivity(unchecked) var discardingBody = false
+    @exclusivity(unchecked) var pendingRejection: PendingRejection?
     /// The last request head, to parse a repeat of it by comparison.
     @exclusivity(unchecked) var headCache = HeadCache()
     /// The last request had a fixed-length body of at least `EventLoop.largeBody` bytes.
@@ -83,6 +96,14 @@ final class Connection {
     @exclusivity(unchecked) var lastWriteProgress: UInt64 = 0
     /// Set when the response being written ends this connection's request/response cycle.
     @exclusivity(unchecked) var responseInFlight = false
+
+    /// An answer without a handler, sent once the request's body is discarded.
+    struct PendingRejection {
+        var error: HTTPError
+        var extraHeaders: [(name: String, value: String)]
+        var headRequest: Bool
+        var http10: Bool
+    }
 
     @exclusivity(unchecked) var lingerDeadline: UInt64 = 0
     @exclusivity(unchecked) var lingerDiscarded = 0
@@ -148,5 +169,7 @@ final class Connection {
         chunkedDecoder = nil
         headStartedAt = nil
         record = nil
+        discardingBody = false
+        pendingRejection = nil
     }
 }

@@ -36,6 +36,9 @@ final class ServerContext: Sendable {
     let dumper: FailedRequestDumper?
     let idleTimeout: UInt64
     let headerTimeout: UInt64
+    /// The bound on request-body memory of the whole server (``HTTPServerConfiguration/maxBodyMemory``).
+    let bodyMemory: BodyMemoryBudget
+    let bodyMemoryWait: UInt64
     /// How often each loop checks timeouts.
     let tickMilliseconds: Int32
     /// How long a closing connection may linger, draining unread input.
@@ -55,7 +58,9 @@ final class ServerContext: Sendable {
         self.dumper = dumper
         self.idleTimeout = max(configuration.idleTimeout.clampedNanoseconds, 1_000_000)
         self.headerTimeout = max(configuration.headerTimeout.clampedNanoseconds, 1_000_000)
-        let shortest = min(idleTimeout, headerTimeout) / 4 / 1_000_000
+        self.bodyMemory = BodyMemoryBudget(limit: configuration.maxBodyMemory)
+        self.bodyMemoryWait = max(configuration.bodyMemoryWait.clampedNanoseconds, 1_000_000)
+        let shortest = min(idleTimeout, headerTimeout, bodyMemoryWait) / 4 / 1_000_000
         self.tickMilliseconds = Int32(min(1000, max(10, shortest)))
     }
 }
@@ -103,6 +108,8 @@ enum LoopMessage: Sendable {
     case shutdown(deadline: UInt64)
     /// A job of a handler task preferring this loop (``LoopExecutor``), enqueued from another thread.
     case job(UnownedJob)
+    /// Request-body memory was released: connections waiting for it may go on (``BodyMemoryBudget``).
+    case memoryReleased
 }
 
 /// One event loop: a thread with its own epoll instance, listening socket and
@@ -148,6 +155,8 @@ final class EventLoop: @unchecked Sendable {
     @exclusivity(unchecked) private var interestPending: [Connection] = []
     /// HTTP/2 connections with answers submitted during ``handle(_:)``.
     @exclusivity(unchecked) private var pendingFlushes: [Connection] = []
+    /// Connections waiting for request-body memory (``BodyMemoryBudget``), in the order they began to.
+    @exclusivity(unchecked) var memoryWaiters: [Connection] = []
     private let epollFD: Int32
 
     // Loop-thread state.
@@ -389,6 +398,8 @@ final class EventLoop: @unchecked Sendable {
                 beginDrain(deadline: deadline)
             case .job(let job):
                 mailbox.localJobs.append(job)
+            case .memoryReleased:
+                resumeMemoryWaiters()
             }
         }
         while let connection = pendingFlushes.popLast() {
@@ -493,7 +504,10 @@ final class EventLoop: @unchecked Sendable {
             // (what follows belongs to the next request): no copy of it is made.
             let direct = connection.phase == .body && connection.bodyFilled != nil && connection.bodyRemaining > 0
                 && !connection.hasBufferedInput
-            if direct { connection.allocateWholeBody() }
+            if direct {
+                if admitBody(connection, connection.bodyRemaining) == 0 { break }
+                connection.allocateWholeBody()
+            }
             // After a large body, the next head is read on its own (with the first
             // bytes of its body): the rest of that body is then read into it directly,
             // rather than copied from the read buffer.
@@ -531,7 +545,7 @@ final class EventLoop: @unchecked Sendable {
 
     private func wantsRead(_ connection: Connection) -> Bool {
         switch connection.phase {
-        case .head, .body: !connection.peerClosed
+        case .head, .body: !connection.peerClosed && !connection.memoryBlocked
         case .lingering: true
         case .handling, .responding: false
         // Backpressure: a client that does not read its responses is not read from either.
@@ -569,7 +583,7 @@ final class EventLoop: @unchecked Sendable {
         }
         // Body bytes of a fixed-length body go straight into the body.
         if connection.phase == .body && connection.chunkedDecoder == nil && !connection.hasBufferedInput {
-            let n = min(bytes.count, connection.bodyRemaining)
+            let n = admitBody(connection, min(bytes.count, connection.bodyRemaining))
             appendBody(connection, UnsafeRawBufferPointer(rebasing: bytes[0..<n]))
             bytes = UnsafeRawBufferPointer(rebasing: bytes[n...])
         }
@@ -579,6 +593,10 @@ final class EventLoop: @unchecked Sendable {
 
     private func appendBody(_ connection: Connection, _ bytes: UnsafeRawBufferPointer) {
         guard !bytes.isEmpty else { return }
+        if connection.discardingBody {
+            connection.bodyRemaining -= bytes.count
+            return
+        }
         if let filled = connection.bodyFilled {
             if filled == 0 && bytes.count == connection.bodyRemaining {
                 // The whole body in one piece (a small request): an array of exactly its bytes.
@@ -665,7 +683,7 @@ final class EventLoop: @unchecked Sendable {
     }
 
     /// Advances the request state machine as far as the buffered input allows.
-    private func process(_ connection: Connection) {
+    func process(_ connection: Connection) {
         while !connection.isClosed {
             switch connection.phase {
             case .head:
@@ -675,6 +693,13 @@ final class EventLoop: @unchecked Sendable {
                     let start = connection.inboundStart
                     let n = min(connection.inbound.count - start, http2Preface.count)
                     if !connection.inbound[start..<(start + n)].elementsEqual(http2Preface[0..<n]) {
+                        if n > http2PrefaceRequestLine
+                            && connection.inbound[start..<(start + http2PrefaceRequestLine)]
+                                .elementsEqual(http2Preface[0..<http2PrefaceRequestLine])
+                        {
+                            rejectInvalidPreface(connection)
+                            return
+                        }
                         connection.mayBePreface = false
                     } else if n < http2Preface.count {
                         return  // so far a prefix of the preface: wait for the rest
@@ -705,6 +730,9 @@ final class EventLoop: @unchecked Sendable {
             case .body:
                 if connection.chunkedDecoder != nil {
                     guard connection.hasBufferedInput else { return }
+                    // Decoded bytes are never more than the input: memory for the input is enough.
+                    let allowed = admitBody(connection, connection.inbound.count - connection.inboundStart)
+                    if allowed == 0 { return }
                     var decoder = connection.chunkedDecoder!
                     var body = connection.body
                     connection.body = []
@@ -714,7 +742,7 @@ final class EventLoop: @unchecked Sendable {
                     let result = connection.inbound.withUnsafeBufferPointer { buffer -> Result<Int, HTTPError> in
                         do throws(HTTPError) {
                             let consumed = try decoder.feed(
-                                UnsafeBufferPointer(rebasing: buffer[start...]), into: &body,
+                                UnsafeBufferPointer(rebasing: buffer[start..<(start + allowed)]), into: &body,
                                 maxBodySize: maxBody, maxTrailerSize: maxTrailer)
                             return .success(consumed)
                         } catch {
@@ -723,6 +751,7 @@ final class EventLoop: @unchecked Sendable {
                     }
                     connection.body = body
                     connection.chunkedDecoder = decoder
+                    trimBodyReservation(connection)
                     switch result {
                     case .failure(let error):
                         reject(connection, error)
@@ -737,7 +766,7 @@ final class EventLoop: @unchecked Sendable {
                     }
                 } else {
                     let available = connection.inbound.count - connection.inboundStart
-                    let n = min(available, connection.bodyRemaining)
+                    let n = available > 0 ? admitBody(connection, min(available, connection.bodyRemaining)) : 0
                     if n > 0 {
                         let start = connection.inboundStart
                         connection.inbound.withUnsafeBytes { raw in
@@ -746,7 +775,11 @@ final class EventLoop: @unchecked Sendable {
                         connection.inboundStart += n
                     }
                     if connection.bodyRemaining == 0 {
-                        dispatch(connection)
+                        if connection.discardingBody {
+                            sendPendingRejection(connection)
+                        } else {
+                            dispatch(connection)
+                        }
                     } else {
                         return
                     }
@@ -772,12 +805,12 @@ final class EventLoop: @unchecked Sendable {
             peer: connection.peerDescription, startedAt: now)
         switch matchRoute(path: head.path, method: head.method) {
         case .notFound:
-            reject(connection, HTTPError(404, "no route for \(head.path)"), headRequest: head.method == "HEAD")
+            rejectKeepingFraming(connection, head, HTTPError(404, "no route for \(head.path)"))
             return
         case .methodNotAllowed(let allow):
-            reject(
-                connection, HTTPError(405, "method \(head.method) not allowed for \(head.path)"),
-                extraHeaders: [(name: "Allow", value: allow)], headRequest: head.method == "HEAD")
+            rejectKeepingFraming(
+                connection, head, HTTPError(405, "method \(head.method) not allowed for \(head.path)"),
+                extraHeaders: [(name: "Allow", value: allow)])
             return
         case .found(let route):
             connection.route = route
@@ -785,6 +818,10 @@ final class EventLoop: @unchecked Sendable {
         }
         if let length = head.contentLength, length > configuration.maxBodySize {
             reject(connection, HTTPError(413, "request body of \(length) bytes exceeds the limit of \(configuration.maxBodySize) bytes"))
+            return
+        }
+        if let length = head.contentLength, length > context.bodyMemory.limit + BodyMemoryBudget.perConnectionAllowance {
+            reject(connection, HTTPError(413, "request body of \(length) bytes exceeds the server's body memory of \(context.bodyMemory.limit) bytes"))
             return
         }
         connection.closeAfterResponse = !head.keepAlive
@@ -906,6 +943,8 @@ final class EventLoop: @unchecked Sendable {
 
     private func deliver(_ response: ServerResponse, to connection: Connection) {
         guard connection.phase == .handling else { return }
+        // The handler is done with the body.
+        if connection.bodyReserved > 0 { releaseBodyMemory(connection) }
         let framing = connection.responseFraming
         var problems: [ResponseProblem] = []
         let fields = encodedFieldsCache.encode(response.headers, problems: &problems)
@@ -940,17 +979,20 @@ final class EventLoop: @unchecked Sendable {
         flush(connection)
     }
 
-    /// Answers a bad request with a short text/plain error and closes the connection.
-    private func reject(
+    /// Answers a bad request with a short text/plain error and closes the connection
+    /// (unless `keepAlive`: the request was read whole and the client keeps the connection).
+    func reject(
         _ connection: Connection, _ error: HTTPError, extraHeaders: [(name: String, value: String)] = [],
-        headRequest: Bool = false
+        headRequest: Bool = false, keepAlive: Bool = false, http10: Bool = false
     ) {
+        releaseBodyMemory(connection)
+        let close = !keepAlive || connection.peerClosed || draining
         var response = ServerResponse.text(error.status, error.message + "\n")
         response.headers.append(contentsOf: extraHeaders)
         var problems: [ResponseProblem] = []
         let (bytes, sendBody) = encodeResponseHead(
             response, fields: encodeHeaderFields(response.headers, problems: &problems),
-            framing: ResponseFraming(close: true, http10: false, headRequest: headRequest),
+            framing: ResponseFraming(close: close, http10: http10, headRequest: headRequest),
             dateLine: dateCache.currentHeadLine(), problems: &problems)
         var record = connection.record ?? RequestRecord(
             method: "", path: "", routePath: "unmatched", protocolName: "HTTP/1.1",
@@ -959,15 +1001,23 @@ final class EventLoop: @unchecked Sendable {
         requestAnswered(record, response: response, status: error.status, rejection: error)
         connection.phase = .responding
         connection.responseInFlight = true
-        connection.closeAfterResponse = true
+        connection.closeAfterResponse = close
         connection.resetRequest()
-        // Nothing more will be parsed; free the input now.
-        connection.inbound = []
-        connection.inboundStart = 0
-        connection.scanResume = 0
+        if close {
+            // Nothing more will be parsed; free the input now.
+            connection.inbound = []
+            connection.inboundStart = 0
+            connection.scanResume = 0
+        }
         enqueue(connection, bytes)
         if sendBody { enqueue(connection, response.body) }
-        flush(connection)
+        if close {
+            flush(connection)
+        } else {
+            // Written from the next round: pipelined requests answered this way
+            // one after another must not nest (flush, then the next request, then flush...).
+            updateInterest(connection)
+        }
     }
 
     /// Records an answered request: metrics, the failure line, the access log line.
@@ -1029,6 +1079,7 @@ final class EventLoop: @unchecked Sendable {
         enqueue(connection, Array("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n".utf8))
         var record = connection.record
         record?.protocolName = "HTTP/2"
+        releaseBodyMemory(connection)
         connection.resetRequest()
         guard let session = switchToHTTP2(connection, upgrade: (settings, headRequest)) else { return }
         if let record { session.adoptUpgradedRequest(record) }
@@ -1095,7 +1146,7 @@ final class EventLoop: @unchecked Sendable {
 
     // MARK: - Writing
 
-    private func enqueue(_ connection: Connection, _ bytes: [UInt8]) {
+    func enqueue(_ connection: Connection, _ bytes: [UInt8]) {
         guard !bytes.isEmpty else { return }
         if connection.outbound.isEmpty { connection.lastWriteProgress = now }
         connection.outbound.append(bytes)
@@ -1155,9 +1206,10 @@ final class EventLoop: @unchecked Sendable {
 
     /// Writes as much queued output as the socket takes; registers for EPOLLOUT otherwise.
     /// On HTTP/2 connections, pulls frames from nghttp2 as the output drains.
-    private func flush(_ connection: Connection) {
+    func flush(_ connection: Connection) {
         guard !connection.isClosed else { return }
         if connection.phase == .http2, let session = connection.http2 {
+            session.replenishWindow()
             while true {
                 if connection.outboundBytes < Self.http2HighWater {
                     guard let more = session.produce(limit: Self.http2HighWater - connection.outboundBytes) else {
@@ -1243,7 +1295,7 @@ final class EventLoop: @unchecked Sendable {
     /// made once the round's events and handler jobs are done (``applyInterest()``):
     /// a request answered within the round leaves the interest where it was,
     /// and costs no `epoll_ctl` at all (epoll is level-triggered, so deferring loses nothing).
-    private func updateInterest(_ connection: Connection) {
+    func updateInterest(_ connection: Connection) {
         guard !connection.isClosed, !connection.interestPending else { return }
         connection.interestPending = true
         interestPending.append(connection)
@@ -1265,9 +1317,11 @@ final class EventLoop: @unchecked Sendable {
         interestPending.removeAll(keepingCapacity: true)
     }
 
-    private func closeConnection(_ connection: Connection) {
+    func closeConnection(_ connection: Connection) {
         guard !connection.isClosed else { return }
         connection.isClosed = true
+        releaseBodyMemory(connection)
+        connection.http2?.connectionClosed()
         close(connection.fd)  // also removes it from the epoll set
         connections[connection.id] = nil
         connection.outbound = []
@@ -1281,6 +1335,8 @@ final class EventLoop: @unchecked Sendable {
     // MARK: - Timeouts and shutdown
 
     private func sweep() {
+        // A safety net for a wake-up missed between a failed reservation and a release.
+        resumeMemoryWaiters()
         for connection in Array(connections.values) where !connection.isClosed {
             switch connection.phase {
             case .head:
@@ -1293,7 +1349,8 @@ final class EventLoop: @unchecked Sendable {
                     closeConnection(connection)
                 }
             case .body:
-                if now - connection.lastActivity > context.idleTimeout {
+                if shedForMemory(connection) { break }
+                if !connection.memoryBlocked && now - connection.lastActivity > context.idleTimeout {
                     reject(connection, HTTPError(408, "request body stalled for \(configuration.idleTimeout)"))
                 }
             case .responding:

@@ -41,6 +41,12 @@ final class HTTP2Stream {
     @exclusivity(unchecked) var sawContentLength = false
     /// Body bytes received, kept or not.
     @exclusivity(unchecked) var receivedLength = 0
+    /// Body bytes acknowledged with a stream-level WINDOW_UPDATE.
+    @exclusivity(unchecked) var windowAcknowledged = 0
+    /// The declared body bytes still to come, counted in the session's ``HTTP2Session/demand``.
+    @exclusivity(unchecked) var demand = 0
+    /// The size of the body its handler holds (counted in the session's `held`).
+    @exclusivity(unchecked) var handlerBytes = 0
     @exclusivity(unchecked) var route: Route?
     /// The client sent END_STREAM.
     @exclusivity(unchecked) var requestComplete = false
@@ -76,7 +82,8 @@ final class HTTP2Session {
     /// `SETTINGS_MAX_CONCURRENT_STREAMS` with the running ones, so a client
     /// opening and resetting streams in a loop (CVE-2023-44487, "rapid reset")
     /// cannot start more handlers than that at once.
-    @exclusivity(unchecked) private var orphanedHandlers: Set<Int32> = []
+    /// The size of each one's body, still held by its handler (counted in `held`).
+    @exclusivity(unchecked) private var orphanedHandlers: [Int32: Int] = [:]
     @exclusivity(unchecked) private var refusedForOrphans = false
     /// Requests whose handlers run synchronously, completed by the last input,
     /// answered after nghttp2 has returned; the first `nextReadyRequest` are done.
@@ -93,6 +100,27 @@ final class HTTP2Session {
     }
 
     @exclusivity(unchecked) private var shutdown = Shutdown.none
+
+    // Request-body memory (BodyMemoryBudget). The connection-level receive window
+    // is ours (nghttp2's automatic WINDOW_UPDATEs are off): it starts at the
+    // protocol's 65,535 bytes and widens only as far as memory is reserved for,
+    // so `held + window - 65,535 <= reserved` at all times.
+    /// Body bytes held: in streams' bodies, and in the requests of running handlers.
+    @exclusivity(unchecked) private var held = 0
+    /// Bytes reserved from the server's budget.
+    @exclusivity(unchecked) private var reserved = 0
+    /// The declared body bytes still to come on streams receiving their bodies.
+    @exclusivity(unchecked) private var demand = 0
+    /// Since when the window has been narrower than the streams need for want of memory.
+    @exclusivity(unchecked) private var memoryWaitSince: UInt64?
+    /// Empty DATA frames without END_STREAM in a row (a flood: ``maxConsecutiveEmptyData``).
+    @exclusivity(unchecked) private var consecutiveEmptyData = 0
+    /// More empty DATA frames in a row than this end the connection with
+    /// GOAWAY(ENHANCE_YOUR_CALM): they cost the server work and carry nothing.
+    static let maxConsecutiveEmptyData = 100
+    private var windowCap: Int {
+        min(max(configuration.http2.connectionWindowSize, BodyMemoryBudget.perConnectionAllowance), Int(Int32.max))
+    }
     private static let shutdownPing: [UInt8] = Array("shutdown".utf8)
 
     private var configuration: HTTPServerConfiguration { loop.context.configuration }
@@ -125,6 +153,8 @@ final class HTTP2Session {
         // Refuse a peer that keeps us busy answering SETTINGS/PING (flood protection).
         nghttp2_option_set_max_outbound_ack(option, 1000)
         nghttp2_option_set_max_settings(option, 32)
+        // The connection window is widened by replenishWindow, as far as memory allows.
+        nghttp2_option_set_no_auto_window_update(option, 1)
 
         var created: OpaquePointer?
         let userData = Unmanaged.passUnretained(self).toOpaque()
@@ -143,10 +173,6 @@ final class HTTP2Session {
             nghttp2_settings_entry(settings_id: Int32(id.rawValue), value: UInt32(clamping: value))
         }
         var rc = nghttp2_submit_settings(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), settings, settings.count)
-        if rc == 0 {
-            let window = min(max(http2.connectionWindowSize, 65535), Int(Int32.max))
-            rc = nghttp2_session_set_local_window_size(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), 0, Int32(window))
-        }
         if rc == 0, let upgrade {
             rc = upgrade.settings.withUnsafeBufferPointer { payload in
                 nghttp2_session_upgrade2(session, payload.baseAddress, payload.count, upgrade.headRequest ? 1 : 0, nil)
@@ -240,6 +266,7 @@ final class HTTP2Session {
     func sweep(now: UInt64) {
         if case .noticeSent(let at) = shutdown, now - at > 1_000_000_000 { sendFinalGoaway() }
         let idleTimeout = loop.context.idleTimeout
+        shedForMemory(now: now)
         for stream in Array(streams.values) where now - stream.lastProgress > idleTimeout {
             switch stream.state {
             case .headers, .body:
@@ -361,23 +388,143 @@ final class HTTP2Session {
         if let length = stream.declaredLength, length > configuration.maxBodySize {
             reject(
                 stream, HTTPError(413, "request body of \(length) bytes exceeds the limit of \(configuration.maxBodySize) bytes"))
+            return
         }
+        let budget = loop.context.bodyMemory
+        if let length = stream.declaredLength, length > budget.limit + BodyMemoryBudget.perConnectionAllowance {
+            reject(
+                stream, HTTPError(413, "request body of \(length) bytes exceeds the server's body memory of \(budget.limit) bytes"))
+            return
+        }
+        if let length = stream.declaredLength, length > 0 { setDemand(stream, length) }
     }
 
     fileprivate func data(_ id: Int32, _ bytes: UnsafeBufferPointer<UInt8>) {
         guard let stream = stream(id) else { return }
         stream.receivedLength += bytes.count
         stream.lastProgress = loop.now
+        // Stream-level window: the connection's is the one that bounds memory.
+        let unacknowledged = stream.receivedLength - stream.windowAcknowledged
+        if unacknowledged * 2 >= configuration.http2.initialStreamWindowSize {
+            stream.windowAcknowledged = stream.receivedLength
+            nghttp2_submit_window_update(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), id, Int32(clamping: unacknowledged))
+        }
         guard stream.state == .body else { return }  // answered early: discarded
-        if stream.body.count + bytes.count > configuration.maxBodySize {
-            stream.body = []
-            reject(stream, HTTPError(413, "request body exceeds the limit of \(configuration.maxBodySize) bytes"))
+        if stream.demand > 0 { setDemand(stream, max(0, stream.demand - bytes.count)) }
+        if stream.body.count + bytes.count > configuration.maxBodySize
+            || stream.body.count + bytes.count > loop.context.bodyMemory.limit + BodyMemoryBudget.perConnectionAllowance
+        {
+            dropBody(stream)
+            reject(stream, HTTPError(413, "request body exceeds the limit of \(min(configuration.maxBodySize, loop.context.bodyMemory.limit)) bytes"))
             return
         }
         if stream.body.isEmpty {
             stream.body.reserveCapacity(stream.declaredLength ?? min(configuration.maxBodySize, max(bytes.count, 64 * 1024)))
         }
         stream.body.append(contentsOf: bytes)
+        held += bytes.count
+    }
+
+    /// Counts an empty DATA frame without END_STREAM; false once they are a flood.
+    fileprivate func emptyData() -> Bool {
+        consecutiveEmptyData += 1
+        guard consecutiveEmptyData > Self.maxConsecutiveEmptyData else { return true }
+        loop.logger.notice(
+            "HTTP/2 flood of empty DATA frames; sending GOAWAY(ENHANCE_YOUR_CALM)",
+            metadata: ["peer": "\(connection.peerDescription)", "frames": "\(consecutiveEmptyData)"])
+        nghttp2_session_terminate_session(session, NGHTTP2_ENHANCE_YOUR_CALM.rawValue)
+        return false
+    }
+
+    fileprivate func nonEmptyData() {
+        consecutiveEmptyData = 0
+    }
+
+    // MARK: - Body memory
+
+    private func setDemand(_ stream: HTTP2Stream, _ value: Int) {
+        demand += value - stream.demand
+        stream.demand = value
+    }
+
+    private func dropBody(_ stream: HTTP2Stream) {
+        held -= stream.body.count
+        stream.body = []
+    }
+
+    /// Widens the connection's receive window towards what its streams have
+    /// declared (at least the protocol's 65,535 bytes, at most the configured
+    /// window) as far as the server's body memory allows, and gives back
+    /// memory no longer needed. Short of memory, the connection waits for a
+    /// release (``EventLoop/registerMemoryWaiter(_:)``). Called before each write.
+    func replenishWindow() {
+        let base = BodyMemoryBudget.perConnectionAllowance
+        let available = Int(nghttp2_session_get_local_window_size(session))
+        let desired = min(windowCap, base + demand)
+        var increment = desired - available
+        // As nghttp2 does: no update before half the window is used.
+        if increment * 2 < desired { increment = 0 }
+        let needed = max(0, held + available + increment - base)
+        if needed > reserved {
+            let budget = loop.context.bodyMemory
+            reserved += budget.reserve(upTo: needed - reserved)
+            let shortfall = needed - reserved
+            if shortfall > 0 {
+                increment = max(0, increment - shortfall)
+                if memoryWaitSince == nil {
+                    memoryWaitSince = loop.now
+                    budget.countWaiter(1)
+                }
+                loop.registerMemoryWaiter(connection)
+            } else {
+                memoryAdmitted()
+            }
+        } else {
+            memoryAdmitted()
+        }
+        if increment > 0 {
+            nghttp2_submit_window_update(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), 0, Int32(increment))
+        }
+        let wanted = max(0, held + available + increment - base)
+        if reserved > wanted {
+            loop.context.bodyMemory.release(reserved - wanted)
+            reserved = wanted
+        }
+    }
+
+    private func memoryAdmitted() {
+        guard memoryWaitSince != nil else { return }
+        memoryWaitSince = nil
+        loop.context.bodyMemory.countWaiter(-1)
+    }
+
+    /// While bodies wait for memory: sheds, with 503 and `Retry-After`, the
+    /// streams receiving a body that made no progress for
+    /// ``HTTPServerConfiguration/bodyMemoryWait`` (starved of window, or stalled holding memory).
+    private func shedForMemory(now: UInt64) {
+        let budget = loop.context.bodyMemory
+        guard budget.underPressure else { return }
+        let wait = loop.context.bodyMemoryWait
+        for stream in Array(streams.values) where stream.state == .body && now - stream.lastProgress > wait {
+            stream.lastProgress = now
+            reject(
+                stream,
+                HTTPError(
+                    503,
+                    "request body made no progress for \(configuration.bodyMemoryWait) while bodies waited for memory (the server's body memory is \(budget.limit) bytes)"),
+                extraHeaders: [(name: "retry-after", value: bodyMemoryRetryAfter)])
+        }
+    }
+
+    /// The connection is closed: its memory goes back to the budget.
+    func connectionClosed() {
+        memoryAdmitted()
+        held = 0
+        demand = 0
+        if reserved > 0 {
+            loop.context.bodyMemory.release(reserved)
+            reserved = 0
+        }
     }
 
     /// END_STREAM from the client: the request is complete; run its handler.
@@ -398,6 +545,8 @@ final class HTTP2Session {
             return
         }
         stream.state = .handling
+        setDemand(stream, 0)
+        stream.handlerBytes = stream.body.count
         handlersRunning += 1
         record.requestBytes = stream.body.count
         stream.record = record
@@ -425,7 +574,7 @@ final class HTTP2Session {
             nextReadyRequest += 1
             guard let stream = stream(id), stream.state == .handling else {
                 // Reset by the client meanwhile: nothing to answer.
-                orphanedHandlers.remove(id)
+                held -= orphanedHandlers.removeValue(forKey: id) ?? 0
                 continue
             }
             handlerFinished(id, loop.answerSynchronously(route, request))
@@ -458,7 +607,7 @@ final class HTTP2Session {
     /// A handler's response, back on the loop. Dropped if the stream is gone (reset by the client).
     func handlerFinished(_ id: Int32, _ response: ServerResponse) {
         guard let stream = stream(id), stream.state == .handling else {
-            orphanedHandlers.remove(id)
+            held -= orphanedHandlers.removeValue(forKey: id) ?? 0
             return
         }
         handlersRunning -= 1
@@ -477,7 +626,10 @@ final class HTTP2Session {
     /// Submits `response` on `stream` (HEADERS, then DATA from the body unless it is empty or HEAD).
     private func answer(_ stream: HTTP2Stream, _ response: ServerResponse, rejection: HTTPError?) {
         stream.state = .answered
-        stream.body = []
+        dropBody(stream)
+        setDemand(stream, 0)
+        held -= stream.handlerBytes
+        stream.handlerBytes = 0
         var status = response.status
         if status < 200 || status > 999 {
             loop.logger.error("handler returned invalid status \(status); sending 500", metadata: ["path": "\(stream.path)"])
@@ -588,9 +740,11 @@ final class HTTP2Session {
     fileprivate func streamClosed(_ id: Int32, errorCode: UInt32) {
         if lastStream?.id == id { lastStream = nil }
         guard let stream = streams.removeValue(forKey: id) else { return }
+        dropBody(stream)
+        setDemand(stream, 0)
         if stream.state == .handling {
             handlersRunning -= 1
-            orphanedHandlers.insert(id)
+            orphanedHandlers[id] = stream.handlerBytes
             loop.logger.debug(
                 "client reset a stream whose handler is running; its response will be dropped",
                 metadata: ["peer": "\(connection.peerDescription)", "stream": "\(id)", "error": "\(http2ErrorName(errorCode))"])
@@ -674,7 +828,13 @@ private let onFrameRecv: nghttp2_on_frame_recv_callback = { _, frame, userData i
         if frame.headers.cat == NGHTTP2_HCAT_REQUEST { session.headersComplete(frame.hd.stream_id) }
         if endStream { session.requestComplete(frame.hd.stream_id) }
     case frameDATA:
-        if endStream { session.requestComplete(frame.hd.stream_id) }
+        if endStream {
+            session.requestComplete(frame.hd.stream_id)
+        } else if frame.hd.length == 0 {
+            if !session.emptyData() { return Int32(NGHTTP2_ERR_CALLBACK_FAILURE.rawValue) }
+        } else {
+            session.nonEmptyData()
+        }
     case framePING:
         if frame.hd.flags & flagACK != 0 {
             var data = frame.ping.opaque_data

@@ -170,6 +170,7 @@ public final class HTTPServer: Sendable {
             if let unix { close(unix.fd) }  // the loops hold their own descriptors
             let port = tcpAddress?.port ?? 0
 
+            context.bodyMemory.setLoops(loops.map(\.mailbox))
             lifecycle.loopsStarting(loops.count)
             for (index, loop) in loops.enumerated() {
                 do throws(HTTPServerError) {

@@ -24,6 +24,21 @@ public struct HTTPServerConfiguration: Sendable {
     public var eventLoopCount: Int
     /// The largest request body accepted; larger bodies are answered with 413.
     public var maxBodySize: Int
+    /// The most memory request bodies may take in the whole server: every
+    /// connection and HTTP/2 stream together, on every event loop, bodies being
+    /// received and bodies their handlers still hold. Beyond it, HTTP/1.1
+    /// connections are not read and HTTP/2 streams get no flow-control window
+    /// until memory is released; a body that waits longer than
+    /// ``bodyMemoryWait`` is answered 503 with `Retry-After`, and one declared
+    /// larger than the whole bound 413. Each connection receives its first 64 KiB
+    /// of body outside the bound, so small requests pass however full it is.
+    /// A quarter of what the process may use by default: the cgroup's
+    /// `memory.max` where one is set, else physical memory.
+    public var maxBodyMemory: Int = HTTPServerConfiguration.defaultMaxBodyMemory
+    /// How long a request body may wait for memory (or, while others wait,
+    /// hold memory without making progress) before it is answered 503 with
+    /// `Retry-After` (see ``maxBodyMemory``).
+    public var bodyMemoryWait: Duration = .seconds(5)
     /// The largest request line plus header section accepted; larger heads are
     /// answered with 431. Also the HTTP/2 `SETTINGS_MAX_HEADER_LIST_SIZE`.
     public var maxHeaderSize: Int
@@ -104,6 +119,11 @@ public struct HTTPServerConfiguration: Sendable {
         self.accessLog = accessLog
         self.failedRequestDump = failedRequestDump
     }
+
+    /// A quarter of the memory the process may use: the cgroup v2 `memory.max`
+    /// (`/sys/fs/cgroup/memory.max`) where one is set, else physical memory.
+    /// The default ``maxBodyMemory``.
+    public static var defaultMaxBodyMemory: Int { BodyMemoryBudget.defaultLimit }
 
     /// The number of online CPUs (at least 1): the default ``eventLoopCount``.
     public static var onlineProcessorCount: Int {

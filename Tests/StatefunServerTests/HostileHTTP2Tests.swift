@@ -162,10 +162,11 @@ struct HostileHTTP2Tests {
         }
     }
 
-    @Test("an invalid connection preface is answered as the HTTP/1.1 error it is, and closed")
+    @Test("an invalid connection preface that does not begin as HTTP/2 is answered as the HTTP/1.1 error it is, and closed")
     func invalidPreface() async throws {
         try await withProductionServer({ $0.headerTimeout = .milliseconds(300) }) { server in
-            for preface in ["PRI * HTTP/2.0\r\n\r\nXX\r\n\r\n", "PRI * HTTP/2.0\r\n\r\n", "PRI / HTTP/2.0\r\nHost: t\r\n\r\n"] {
+            // (One that begins with the preface's request line gets a GOAWAY: RejectionFramingTests.)
+            for preface in ["PRI * HTTP/2.0\r\n\r\n", "PRI / HTTP/2.0\r\nHost: t\r\n\r\n"] {
                 let (response, closed) = try await rawExchange(port: server.port, Array(preface.utf8))
                 let status = response?.status ?? 0
                 #expect((400..<600).contains(status), "\(preface.debugDescription): \(String(describing: response))")
