@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Differential fuzzing, longer than CI's (DifferentialFuzzTests: 2,000 cases a
+# Differential fuzzing, longer than CI's (DifferentialFuzzTests: 5,000 cases a
 # protocol from seed 18): the example servers against the official Python SDKs
 # (Tests/StatefunServiceTests/Python/fuzz_diff.py, whose docstring says what
 # must agree). The committed regressions (Fuzz/DiffRegressions/v2, v3) are

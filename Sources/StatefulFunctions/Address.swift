@@ -74,16 +74,18 @@ public struct FunctionType: Hashable, Sendable, CustomStringConvertible {
 
     /// Parses and checks a `namespace/name` typename.
     ///
-    /// Exactly one `/` separates a namespace and a name, and neither may be empty.
+    /// The typename is split at its last `/`, as the official SDKs split it:
+    /// the namespace may hold `/` itself (`com.example/sub/greeter`), the name
+    /// may not, and neither may be empty.
     /// - Throws: ``StatefulFunctionsError/invalidTypename(_:reason:)``.
     public init(_ typename: String) throws {
         guard !typename.isEmpty else {
             throw StatefulFunctionsError.invalidTypename(typename, reason: "a type name must be provided")
         }
         // Scanned as bytes: this runs for every message sent.
-        let slashes = typename.utf8.withContiguousStorageIfAvailable(Self.slashes)
-            ?? Array(typename.utf8).withUnsafeBufferPointer(Self.slashes)
-        guard slashes.count == 1, let separator = slashes.first else {
+        let separator = typename.utf8.withContiguousStorageIfAvailable(Self.lastSlash)
+            ?? Array(typename.utf8).withUnsafeBufferPointer(Self.lastSlash)
+        guard let separator else {
             throw StatefulFunctionsError.invalidTypename(
                 typename, reason: "a type name must be of the form namespace/name")
         }
@@ -96,14 +98,21 @@ public struct FunctionType: Hashable, Sendable, CustomStringConvertible {
         self.init(typename: typename, separator: separator)
     }
 
-    /// The count of `/` in `utf8` (0, 1, or 2 for more) and the offset of the first.
-    private static func slashes(_ utf8: UnsafeBufferPointer<UInt8>) -> (count: Int, first: Int?) {
-        guard let base = utf8.baseAddress, let found = memchr(base, Int32(UInt8(ascii: "/")), utf8.count) else {
-            return (0, nil)
+    /// The offset of the last `/` in `utf8`.
+    private static func lastSlash(_ utf8: UnsafeBufferPointer<UInt8>) -> Int? {
+        utf8.lastIndex(of: UInt8(ascii: "/"))
+    }
+
+    /// Refuses a function type made of parts (``init(namespace:name:)``)
+    /// that ``init(_:)`` would not accept, naming what is wrong.
+    func check() throws {
+        if hasBothParts && !typename.utf8.dropFirst(separator + 1).contains(UInt8(ascii: "/")) { return }
+        if hasBothParts {
+            throw StatefulFunctionsError.invalidTypename(typename, reason: "the name must not contain '/'")
         }
-        let first = base.distance(to: found.assumingMemoryBound(to: UInt8.self))
-        let rest = utf8.count - first - 1
-        return (memchr(found + 1, Int32(UInt8(ascii: "/")), rest) == nil ? 1 : 2, first)
+        _ = try FunctionType(typename)  // throws, naming what is wrong
+        throw StatefulFunctionsError.invalidTypename(
+            typename, reason: separator == 0 ? "the namespace must not be empty" : "the name must not be empty")
     }
 
     /// The namespace, for example `example`.
@@ -121,11 +130,6 @@ public struct FunctionType: Hashable, Sendable, CustomStringConvertible {
     /// Neither the namespace nor the name is empty.
     var hasBothParts: Bool { separator > 0 && separator + 1 < typename.utf8.count }
 
-    /// Both parts are non-empty and neither holds a `/`: what ``init(_:)`` accepts.
-    var isWellFormed: Bool {
-        hasBothParts && !typename.utf8.dropFirst(separator + 1).contains(UInt8(ascii: "/"))
-            && !typename.utf8.prefix(separator).contains(UInt8(ascii: "/"))
-    }
 
     /// `namespace/name`.
     public var description: String { typename }

@@ -20,7 +20,7 @@ extension Bool: PackableMessage {
         } else if packedBytes.count == 2 && packedBytes[0] == 0x08 && packedBytes[1] == 1 {
             self = true
         } else {
-            self = try Self.decodedByProtobufC(packedBytes)
+            self = try Self.decodedByProtobufC(normalizedWrapper(packedBytes, .boolWrapper, Self.typeName))
         }
     }
 
@@ -52,7 +52,7 @@ extension Int32: PackableMessage {
         } else if packedBytes.count == 5 && packedBytes[0] == 0x0D {
             self = Int32(bitPattern: UInt32(truncatingIfNeeded: readLittleEndian(packedBytes, 4)))
         } else {
-            self = try Self.decodedByProtobufC(packedBytes)
+            self = try Self.decodedByProtobufC(normalizedWrapper(packedBytes, .fixed32Wrapper, Self.typeName))
         }
     }
 
@@ -82,7 +82,7 @@ extension Int64: PackableMessage {
         } else if packedBytes.count == 9 && packedBytes[0] == 0x09 {
             self = Int64(bitPattern: readLittleEndian(packedBytes, 8))
         } else {
-            self = try Self.decodedByProtobufC(packedBytes)
+            self = try Self.decodedByProtobufC(normalizedWrapper(packedBytes, .fixed64Wrapper, Self.typeName))
         }
     }
 
@@ -107,7 +107,8 @@ extension Float: PackableMessage {
     public static var typeName: String { "io.statefun.types/float" }
 
     public init(packedBytes: [UInt8]) throws {
-        self = try decodeWrapper(packedBytes, "float", io__statefun__sdk__types__float_wrapper__unpack) { $0.pointee.value }
+        self = try decodeWrapper(
+            normalizedWrapper(packedBytes, .fixed32Wrapper, Self.typeName), "float", io__statefun__sdk__types__float_wrapper__unpack) { $0.pointee.value }
     }
 
     public func packedBytes() throws -> [UInt8] {
@@ -123,7 +124,8 @@ extension Double: PackableMessage {
     public static var typeName: String { "io.statefun.types/double" }
 
     public init(packedBytes: [UInt8]) throws {
-        self = try decodeWrapper(packedBytes, "double", io__statefun__sdk__types__double_wrapper__unpack) { $0.pointee.value }
+        self = try decodeWrapper(
+            normalizedWrapper(packedBytes, .fixed64Wrapper, Self.typeName), "double", io__statefun__sdk__types__double_wrapper__unpack) { $0.pointee.value }
     }
 
     public func packedBytes() throws -> [UInt8] {
@@ -154,11 +156,7 @@ extension String: PackableMessage {
             }
             self = string
         } else {
-            // Every occurrence must be UTF-8, the replaced ones too (protobuf-c sees only the last).
-            for field in lengthDelimitedFields(bytes, number: 1) ?? [] where !isUTF8(field) {
-                throw StatefulFunctionsError.malformedMessage(Self.invalidUTF8)
-            }
-            self = try Self.decodedByProtobufC([UInt8](bytes))
+            self = try Self.decodedByProtobufC(normalizedWrapper([UInt8](bytes), .stringWrapper, Self.typeName))
         }
     }
 
@@ -297,6 +295,18 @@ func lengthDelimitedFields(_ bytes: UnsafeBufferPointer<UInt8>, number: UInt64) 
         guard at <= bytes.count else { return nil }
     }
     return fields
+}
+
+/// A wrapper in any form protobuf accepts (a field repeated, unknown fields,
+/// a longer varint, the field with another wire type) in the one-field form
+/// the fast paths and protobuf-c read exactly as protobuf does.
+private func normalizedWrapper(_ bytes: [UInt8], _ wrapper: WireNormalizer.Message, _ typeName: String) throws -> [UInt8] {
+    guard let normalized = bytes.withUnsafeBufferPointer({ WireNormalizer.normalizedWrapper($0, wrapper) }) else {
+        throw StatefulFunctionsError.malformedMessage(
+            wrapper == .stringWrapper && bytes.withUnsafeBufferPointer({ lengthDelimitedFields($0, number: 1) }) != nil
+                ? String.invalidUTF8 : "not a serialized \(typeName)")
+    }
+    return normalized
 }
 
 private func decodeWrapper<Message, Value>(

@@ -29,9 +29,7 @@ public struct OutgoingMessage: Sendable, Hashable {
     ///
     /// - Throws: ``StatefulFunctionsError/missingArgument(_:)`` for an empty id or type name.
     public init(to target: Address, message: AnyMessage) throws {
-        if !target.functionType.isWellFormed {
-            _ = try FunctionType(target.typename)  // throws, naming what is wrong
-        }
+        try target.functionType.check()
         guard !target.id.isEmpty else { throw StatefulFunctionsError.missingArgument("id") }
         guard !message.typeURL.isEmpty else { throw StatefulFunctionsError.missingArgument("message type URL") }
         self.target = target

@@ -193,7 +193,13 @@ public struct RequestReplyHandler: Sendable {
         case .v3:
             let missing = function.valueSpecs.filter { spec in !sent.contains { $0.name == spec.name } }
             if !missing.isEmpty { return .answered(ProtocolV3.encodeIncompleteContext(missing: missing)) }
-            states = try declaredStates(function.valueSpecs, from: &sent, of: batch.target)
+            // The official SDKs check a state's type when it is read: a batch of
+            // no invocations reads none, and is answered with no effects.
+            states = batch.invocations.isEmpty ? [] : try declaredStates(function.valueSpecs, from: &sent, of: batch.target)
+            // The 3.x SDKs refuse a message to an address without id ("target_id can not be missing").
+            if batch.target.id.isEmpty && !batch.invocations.isEmpty {
+                throw RequestReplyError(status: 400, message: "bad request: the target address \(batch.target) has no id")
+            }
         }
         let context = Context(address: batch.target, states: states, protocolVersion: protocolVersion)
         entry.batchSizes.record(batch.invocations.count)

@@ -91,6 +91,11 @@ struct WireStringTests {
                 : try v3Request(target: target, states: [("STMARK", typedValue(state))], invocations: [(caller, argument)])
             #expect(await handler.handle(body).status == 200, "the request is valid before the corruption")
             let response = await handler.handle(try Self.corrupting(body, field.marker))
+            if version == .v2 && field.marker == "VALURL" {
+                // The official 2.x SDK parses a state's Any only when the function reads it; this one does not.
+                #expect(response.status == 200, "\(response.text)")
+                continue
+            }
             #expect(response.status == 400, "\(version) \(field.marker): \(response.text)")
             #expect(response.text.contains("not valid UTF-8") && response.text.contains(field.named),
                     "\(version) \(field.marker): \(response.text)")

@@ -26,8 +26,8 @@ struct InvocationBatch {
 }
 
 extension InvocationBatch {
-    /// Assembles a decoded request, with the checks both protocols share: a
-    /// target with a function type, at least one invocation. A state sent
+    /// Assembles a decoded request (a batch of no invocations is answered
+    /// with no effects, as the official SDKs answer it). A state sent
     /// twice keeps its first place and its last value, as the official SDKs
     /// read the states into a dictionary.
     static func checked(
@@ -59,9 +59,6 @@ extension InvocationBatch {
                 }
             }
             states = unique
-        }
-        guard !invocations.isEmpty else {
-            throw MalformedRequest("the invocation batch for \(target) has no invocations")
         }
         return InvocationBatch(target: target, entry: entry, states: states, invocations: invocations, arena: arena)
     }
@@ -107,9 +104,9 @@ extension InvocationBatch {
             for case let invocation? in UnsafeBufferPointer(start: pointers, count: count) {
                 let decoded = fields(invocation)
                 let sender = try decoded.caller.flatMap { try Self.caller($0.namespace, $0.type, $0.id, in: functions) }
-                guard let argument = decoded.argument else {
-                    throw MalformedRequest("invocation \(made + 1) of \(count) for \(target) has no argument")
-                }
+                // An absent argument is the empty message, as protobuf reads it (the
+                // function then refuses a message of no type, as the official SDKs' do).
+                let argument = decoded.argument ?? (ProtobufCBinaryData(len: 0, data: nil), ProtobufCBinaryData(len: 0, data: nil))
                 let element = BatchInvocation(
                     caller: sender, typeURL: try typeNames.string(argument.typeName, field: typeNameField),
                     arenaBytes: UnsafeRawBufferPointer(start: argument.value.data, count: argument.value.len))
@@ -181,7 +178,14 @@ enum ProtocolV2 {
             states.reserveCapacity(batch.pointee.n_state)
             for case let state? in UnsafeBufferPointer(start: batch.pointee.state, count: batch.pointee.n_state) {
                 let name = try String(utf8Field: state.pointee.state_name, "a state name")
-                let value = try storedAny(state.pointee.state_value, arena) { "the value of state '\(name)'" }
+                let value: AnyMessage?
+                do {
+                    value = try storedAny(state.pointee.state_value, arena, normalized: expectedFrees == nil) {
+                        "the value of state '\(name)'"
+                    }
+                } catch where expectedFrees != nil {
+                    throw IrregularRequest()  // the exact path keeps it for the function to refuse, as the SDK does
+                }
                 states.append(StateSlot(name: name, value: value))
             }
 
@@ -363,10 +367,19 @@ enum ProtocolV2 {
 
     /// A 2.x state value: the `Any` protobuf-c decoded in place of the `bytes`
     /// that hold it (see the schema), or `nil` when those bytes are empty.
+    ///
+    /// The official SDK reads a state whose bytes are empty as absent, and any
+    /// other as an `Any`, even one of no type and no value (its reads then
+    /// fail). protobuf-c decodes both as an empty `Any`: such a value takes the
+    /// exact path (`normalized`), whose bytes leave an empty value out.
     static func storedAny(
-        _ pointer: UnsafeMutablePointer<ProtoAny>?, _ arena: Arena, _ what: () -> String
+        _ pointer: UnsafeMutablePointer<ProtoAny>?, _ arena: Arena, normalized: Bool, _ what: () -> String
     ) throws -> AnyMessage? {
-        guard let pointer, pointer.pointee.type_url.len > 0 || pointer.pointee.value.len > 0 else { return nil }
+        guard let pointer else { return nil }
+        if pointer.pointee.type_url.len == 0 && pointer.pointee.value.len == 0 {
+            guard normalized else { throw IrregularRequest() }
+            return AnyMessage(typeURL: "", value: [])
+        }
         return try anyMessage(pointer, in: arena, what() + ": its type URL")
     }
 }

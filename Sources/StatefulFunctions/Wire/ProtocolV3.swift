@@ -74,7 +74,9 @@ enum ProtocolV3 {
             fields.caller = (caller.pointee.namespace_, caller.pointee.type, caller.pointee.id)
         }
         if let argument = invocation.pointee.argument {
-            fields.argument = (argument.pointee.typename_, argument.pointee.value)
+            // A value without has_value is no value, as the official SDK reads it.
+            fields.argument = (argument.pointee.typename_,
+                               argument.pointee.has_value != 0 ? argument.pointee.value : ProtobufCBinaryData(len: 0, data: nil))
         }
         return fields
     }

@@ -31,6 +31,8 @@ enum WireNormalizer {
     enum Message {
         case toFunction, batch, persistedValueV2, persistedValueV3, invocationV2, invocationV3
         case address, typedValue, any
+        /// The 3.x built-in types' wrappers: one field, number 1.
+        case boolWrapper, fixed32Wrapper, fixed64Wrapper, stringWrapper
     }
 
     /// What a field of a message is.
@@ -44,6 +46,8 @@ enum WireNormalizer {
         case string(String)
         case bytes
         case varint
+        case fixed32
+        case fixed64
         case unknown
     }
 
@@ -65,6 +69,10 @@ enum WireNormalizer {
         case (.typedValue, 3): return .bytes
         case (.any, 1): return .string("a type URL")
         case (.any, 2): return .bytes
+        case (.boolWrapper, 1): return .varint
+        case (.fixed32Wrapper, 1): return .fixed32
+        case (.fixed64Wrapper, 1): return .fixed64
+        case (.stringWrapper, 1): return .string("a string")
         default: return .unknown
         }
     }
@@ -74,6 +82,8 @@ enum WireNormalizer {
         switch field {
         case .message, .embeddedBytes, .repeatedMessage, .string, .bytes: return 2
         case .varint: return 0
+        case .fixed32: return 5
+        case .fixed64: return 1
         case .unknown: return nil
         }
     }
@@ -85,7 +95,7 @@ enum WireNormalizer {
         let wireType: UInt64
         /// The tag and the field together (what is copied when kept as it is).
         let whole: Range<Int>
-        /// A length-delimited field's payload.
+        /// A length-delimited field's payload, a scalar's value bytes.
         let payload: Range<Int>
         /// Whether its tag and length (or value) are varints in their shortest
         /// form, as protobuf-c reads them (it refuses tags and lengths of more than 5 bytes).
@@ -99,18 +109,23 @@ enum WireNormalizer {
 
     /// Reads the field at `offset`, or `nil` when the bytes are not protobuf
     /// there (protobuf-c then refuses them, with the decoder's own error).
-    private static func readField(_ bytes: UnsafeBufferPointer<UInt8>, at offset: Int) -> WireField? {
-        guard let (tag, afterTag) = readVarint(bytes, at: offset), tag >> 3 > 0 else { return nil }
+    static let maxGroupDepth = 64
+
+    /// Inside a group, field number 0 passes, as protobuf's Python
+    /// implementation skips a group's fields by their wire type alone.
+    /// Groups nest at most ``maxGroupDepth`` deep (the walk recurses).
+    private static func readField(_ bytes: UnsafeBufferPointer<UInt8>, at offset: Int, groupDepth: Int = 0) -> WireField? {
+        guard let (tag, afterTag) = readVarint(bytes, at: offset), groupDepth > 0 || tag >> 3 > 0 else { return nil }
         let wireType = tag & 7
         switch wireType {
         case 0:
             guard let (_, end) = readVarint(bytes, at: afterTag) else { return nil }
-            return WireField(number: tag >> 3, wireType: 0, whole: offset..<end, payload: end..<end,
+            return WireField(number: tag >> 3, wireType: 0, whole: offset..<end, payload: afterTag..<end,
                              minimal: isMinimal(bytes, offset, afterTag) && isMinimal(bytes, afterTag, end))
         case 1, 5:
             let end = afterTag + (wireType == 1 ? 8 : 4)
             guard end <= bytes.count else { return nil }
-            return WireField(number: tag >> 3, wireType: wireType, whole: offset..<end, payload: end..<end,
+            return WireField(number: tag >> 3, wireType: wireType, whole: offset..<end, payload: afterTag..<end,
                              minimal: isMinimal(bytes, offset, afterTag))
         case 2:
             guard let (length, start) = readVarint(bytes, at: afterTag), length <= UInt64(bytes.count - start) else {
@@ -119,13 +134,13 @@ enum WireNormalizer {
             let end = start + Int(length)
             return WireField(number: tag >> 3, wireType: 2, whole: offset..<end, payload: start..<end,
                              minimal: isMinimal(bytes, offset, afterTag) && isMinimal(bytes, afterTag, start))
-        case 3:  // a group: skipped to its matching end, as protobuf skips an unknown group
+        case 3:  // a group: skipped to its end, as the official Python SDKs' protobuf skips it (any end-group number)
+            guard groupDepth < maxGroupDepth else { return nil }
             var cursor = afterTag
             while cursor < bytes.count {
-                guard let inner = readField(bytes, at: cursor) else { return nil }
+                guard let inner = readField(bytes, at: cursor, groupDepth: groupDepth + 1) else { return nil }
                 cursor = inner.whole.upperBound
                 if inner.wireType == 4 {
-                    guard inner.number == tag >> 3 else { return nil }
                     return WireField(number: tag >> 3, wireType: 3, whole: offset..<cursor, payload: cursor..<cursor)
                 }
             }
@@ -254,9 +269,12 @@ enum WireNormalizer {
             case .embeddedBytes:
                 if seen & 4 != 0 { verdict = .normalize }
                 seen |= 4
+                // A 2.x state value that is not an Any as protobuf-c reads it is kept for the function.
+                // An empty one is an absent one, which only the rewrite tells protobuf-c.
+                if payload.isEmpty || (try? check(payload, .any, version, within: nil)) != .exact { verdict = .normalize }
             case .string(let name):
                 guard isUTF8(payload) else { throw MalformedRequest("\(within ?? name) is not valid UTF-8") }
-            case .bytes, .varint, .unknown:
+            case .bytes, .varint, .fixed32, .fixed64, .unknown:
                 break
             }
         }
@@ -288,18 +306,13 @@ enum WireNormalizer {
     ) {
         // Singular fields by number, in order of first occurrence: a message
         // field's payloads together, a scalar's last occurrence.
-        var singular: [(number: UInt64, inner: Message?, payload: [UInt8], varint: UInt64?)] = []
-        func keep(_ number: UInt64, _ inner: Message?, _ payload: UnsafeBufferPointer<UInt8>, varint: UInt64? = nil) {
-            if let index = singular.firstIndex(where: { $0.number == number }) {
-                if inner == nil {
-                    singular[index].payload = Array(payload)
-                    singular[index].varint = varint
-                } else {
-                    singular[index].payload.append(contentsOf: payload)
-                }
-            } else {
-                singular.append((number, inner, Array(payload), varint))
+        var singular: [(number: UInt64, wireType: UInt64, inner: Message?, payload: [UInt8])] = []
+        func keep(_ number: UInt64, _ wireType: UInt64, _ inner: Message?, _ payload: [UInt8]) {
+            guard let index = singular.firstIndex(where: { $0.number == number }) else {
+                singular.append((number, wireType, inner, payload))
+                return
             }
+            if inner == nil { singular[index].payload = payload } else { singular[index].payload += payload }
         }
         var offset = 0
         while offset < bytes.count, let wire = readField(bytes, at: offset) {
@@ -309,39 +322,63 @@ enum WireNormalizer {
             let payload = UnsafeBufferPointer(rebasing: bytes[wire.payload])
             switch field {
             case .message(let inner):
-                keep(wire.number, inner, payload)
+                keep(wire.number, 2, inner, Array(payload))
             case .repeatedMessage(let inner):
                 var element: [UInt8] = []
                 normalize(payload, inner, version, into: &element)
                 appendLengthDelimited(wire.number, element, to: &out)
-            case .varint:
-                let value = readVarint(bytes, at: wire.whole.lowerBound + varintLength(bytes, at: wire.whole.lowerBound))
-                keep(wire.number, nil, UnsafeBufferPointer(start: nil, count: 0), varint: value?.0 ?? 0)
-            case .embeddedBytes, .string, .bytes:
-                keep(wire.number, nil, payload)
+            case .varint:  // its shortest form, masked to 64 bits as protobuf reads it
+                var value: [UInt8] = []
+                appendVarint(readVarint(bytes, at: wire.payload.lowerBound)?.0 ?? 0, to: &value)
+                keep(wire.number, 0, nil, value)
+            case .embeddedBytes:
+                keep(wire.number, wire.wireType, nil, storedAny(payload))
+            case .string, .bytes, .fixed32, .fixed64:
+                keep(wire.number, wire.wireType, nil, Array(payload))
             case .unknown:
                 break
             }
         }
         for field in singular {
-            if let value = field.varint {
-                appendVarint(field.number << 3, to: &out)
-                appendVarint(value, to: &out)
-            } else if let inner = field.inner {
+            if let inner = field.inner {
                 var payload: [UInt8] = []
                 field.payload.withUnsafeBufferPointer { normalize($0, inner, version, into: &payload) }
                 appendLengthDelimited(field.number, payload, to: &out)
-            } else {
+            } else if field.wireType == 2 {
+                // An empty 2.x state value is an absent one (see ProtocolV2.storedAny).
+                if field.payload.isEmpty && self.field(field.number, of: message, version) == .embeddedBytes { continue }
                 appendLengthDelimited(field.number, field.payload, to: &out)
+            } else {
+                appendVarint(field.number << 3 | field.wireType, to: &out)
+                out += field.payload
             }
         }
     }
 
-    /// The length of the varint at `offset` (within bounds: the field was read).
-    private static func varintLength(_ bytes: UnsafeBufferPointer<UInt8>, at offset: Int) -> Int {
-        var end = offset
-        while bytes[end] >= 0x80 { end += 1 }
-        return end - offset + 1
+    /// A 2.x state value, the bytes of an `Any` that the official SDK parses
+    /// only when the function reads the state: normalized when they are one;
+    /// else an `Any` of no type holding them as they are, which fails the
+    /// function that reads it, and only that function.
+    private static func storedAny(_ bytes: UnsafeBufferPointer<UInt8>) -> [UInt8] {
+        var out: [UInt8] = []
+        if bytes.isEmpty { return out }
+        if let verdict = try? check(bytes, .any, .v2, within: nil), verdict != .undecodable {
+            normalize(bytes, .any, .v2, into: &out)
+            if out.isEmpty { out = [0x0A, 0x00] }  // present all the same: an Any of no type, written so
+        } else {
+            appendLengthDelimited(2, Array(bytes), to: &out)
+        }
+        return out
+    }
+
+    /// A built-in type's wrapper read as protobuf reads it, in the one-field
+    /// form protobuf-c reads the same way; `nil` when the bytes are not
+    /// protobuf, or a string occurrence is not UTF-8.
+    static func normalizedWrapper(_ bytes: UnsafeBufferPointer<UInt8>, _ wrapper: Message) -> [UInt8]? {
+        guard (try? check(bytes, wrapper, .v3, within: nil)).map({ $0 != .undecodable }) ?? false else { return nil }
+        var out: [UInt8] = []
+        normalize(bytes, wrapper, .v3, into: &out)
+        return out
     }
 
     private static func appendLengthDelimited(_ number: UInt64, _ payload: [UInt8], to out: inout [UInt8]) {

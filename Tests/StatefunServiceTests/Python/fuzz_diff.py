@@ -15,7 +15,8 @@ What must hold for every input:
   mutations of different states independently and the order of the names is
   not part of the protocol (the SDK emits them in the order of the request's
   states, 3.x in the order of the specs); several mutations of one name keep
-  their order. Floats are compared bit for bit (NaN included).
+  their order. Floats are compared bit for bit (NaN included). Delays are
+  compared as doubles: the Python SDKs compute them through one.
 - the SDK raises before any function ran (ToFunction does not parse, no
   function of that type, no target, no target id): Swift answers 4xx.
 - the SDK raises inside the batch (its function raised, a payload or state did
@@ -1081,6 +1082,12 @@ def verdict(protocol, expected, actual):
             return ("200 undecodable", repr(error))
         want = protocol.FromFunction()
         want.ParseFromString(expected[1])
+        for message in (want, reply):
+            # The Python SDKs turn a delay into milliseconds through a double
+            # (timedelta.total_seconds() * 1000): past 2^53 ms it is rounded, so
+            # delays are compared as the doubles they pass through.
+            for delayed in message.invocation_result.delayed_invocations:
+                delayed.delay_in_ms = min(int(float(delayed.delay_in_ms)), 2**63 - 1)
         if protocol.canonical_reply(want) != protocol.canonical_reply(reply):
             return ("200 different", None)
         return None

@@ -35,8 +35,11 @@ public enum Showcase {
     }
 
     static func onPing(_ context: Context, _ ping: Example_Ping) throws {
-        let pings = try (context.state("pings", as: Example_SeenCount.self)?.seen ?? 0).incremented(counting: "pings")
-        try context.setState("pings", to: Example_SeenCount.with { $0.seen = pings })
+        // The stored message is updated, not rebuilt: fields a newer schema added survive.
+        var count = try context.state("pings", as: Example_SeenCount.self) ?? Example_SeenCount()
+        count.seen = try count.seen.incremented(counting: "pings")
+        try context.setState("pings", to: count)
+        let pings = count.seen
         let answer = Example_Ping.with { $0.text = "\(ping.text) #\(pings)" }
         if context.caller != nil {
             try context.packAndReply(answer)
