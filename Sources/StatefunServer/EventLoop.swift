@@ -341,6 +341,7 @@ final class EventLoop: @unchecked Sendable {
                 let executor = self.executor.asUnownedTaskExecutor()
                 for (i, job) in jobs.enumerated() {
                     job.runSynchronously(on: executor)
+                    cshim_inflight_end()  // a task that suspended is no longer this thread's request
                     // Many requests read at once (HTTP/2 streams of one connection):
                     // answers go out every few handlers, so the client works on
                     // the first while the loop runs the rest.
@@ -867,9 +868,13 @@ final class EventLoop: @unchecked Sendable {
         let context = self.context
         let unixSocketPath = request.peer.hasPrefix("unix:") ? context.configuration.unixSocketPath : nil
         let handler = route.handler
+        // Not on the cooperative pool, whose threads do not clear the mark between jobs.
+        let crashLabel = context.configuration.handlerExecution == .cooperativePool ? 0 : route.crashLabel
         context.metrics.handlersInFlight.increment()
         let operation: @Sendable () async -> Void = { [self, request = consume request] in
+            if crashLabel != 0 { markInFlight(request, label: crashLabel) }
             let response = await handler(request)
+            cshim_inflight_end()
             context.metrics.handlersInFlight.decrement()
             if let dumper = context.dumper, dumper.shouldDump(response.status) {
                 dumper.dump(request, response, unixSocketPath: unixSocketPath)
@@ -895,7 +900,7 @@ final class EventLoop: @unchecked Sendable {
     /// Runs `route`'s synchronous handler here and now; a failure is dumped as a task's would be.
     func answerSynchronously(_ route: Route, _ request: ServerRequest) -> ServerResponse {
         guard let synchronous = route.synchronousHandler else { preconditionFailure("the route has no synchronous handler") }
-        let response = synchronous(request)
+        let response = markingInFlight(request, label: route.crashLabel) { synchronous(request) }
         if let dumper = context.dumper, dumper.shouldDump(response.status) {
             dumper.dump(
                 request, response,
