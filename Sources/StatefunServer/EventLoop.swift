@@ -110,10 +110,12 @@ enum LoopMessage: Sendable {
 /// on the loop's own thread, which is what makes the unchecked Sendable sound.
 final class EventLoop: @unchecked Sendable {
     /// A listening socket of this loop: its own SO_REUSEPORT TCP socket, or its
-    /// duplicate of the one Unix socket all loops share (watched with EPOLLEXCLUSIVE).
+    /// duplicate of a socket all loops share (watched with EPOLLEXCLUSIVE): the
+    /// Unix socket, or a supervisor's TCP socket.
     struct Listener {
         var fd: Int32
         var unixSocketPath: String?
+        var shared = false
     }
 
     private static let wakeToken: UInt64 = 0
@@ -224,7 +226,7 @@ final class EventLoop: @unchecked Sendable {
     }
 
     private static func listenerEvents(_ listener: Listener) -> UInt32 {
-        listener.unixSocketPath == nil ? cshim_epollin() : cshim_epollin() | cshim_epollexclusive()
+        listener.unixSocketPath == nil && !listener.shared ? cshim_epollin() : cshim_epollin() | cshim_epollexclusive()
     }
 
     /// The current `date` value, as bytes (an HTTP/2 response's field).

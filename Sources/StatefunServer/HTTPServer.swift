@@ -166,7 +166,7 @@ public final class HTTPServer: Sendable {
                         } else if let adoptedTCP {
                             let fd = fcntl(adoptedTCP.fd, F_DUPFD_CLOEXEC, Int32(0))
                             if fd < 0 { throw .system("fcntl(F_DUPFD_CLOEXEC)", errno) }
-                            listeners.append(EventLoop.Listener(fd: fd, unixSocketPath: nil))
+                            listeners.append(EventLoop.Listener(fd: fd, unixSocketPath: nil, shared: true))
                         }
                         if let sharedUnix {
                             // Each loop watches its own descriptor of the one socket (SO_REUSEPORT is TCP only).
