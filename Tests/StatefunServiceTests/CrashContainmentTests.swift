@@ -81,11 +81,16 @@ struct CrashContainmentTests {
         #expect(await server.wait() == 0, "\(server.output.suffix(3000))")
     }
 
-    @Test("with a dump directory, the batch a worker died on is on disk with its replay command, which replays the crash")
-    func poisonBatchIsDumped() async throws {
+    @Test("with a dump directory, the batch a worker died on is on disk with its replay command, which replays the crash",
+          arguments: [
+              ([], []),  // a synchronous handler on the event loop
+              (["--worker-threads", "2"], []),  // a handler task on a worker thread
+              ([], ["--http2-prior-knowledge"]),  // an HTTP/2 stream: a handler task on the loop's executor
+          ] as [([String], [String])])
+    func poisonBatchIsDumped(serverArguments: [String], curlArguments: [String]) async throws {
         let directory = NSTemporaryDirectory() + "statefun-crash-" + UUID().uuidString
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let server = try await startSupervised(["--workers", "1", "--failed-request-dir", directory])
+        let server = try await startSupervised(["--workers", "1", "--failed-request-dir", directory] + serverArguments)
         defer { server.remove() }
         try await eventually("the worker serving") { !lines(server.output, containing: "HTTP server listening").isEmpty }
         let port = try #require(listeningPort(in: server.output))
@@ -99,9 +104,9 @@ struct CrashContainmentTests {
             """])
         try #require(written == 0, "\(pythonOutput)")
         let sent = try Data(contentsOf: URL(fileURLWithPath: bodyPath))
-        let (curlStatus, _) = try await run(
-            "/usr/bin/curl", ["-sS", "--data-binary", "@" + bodyPath, "http://127.0.0.1:\(port)/statefun"])
-        #expect(curlStatus == 52, "curl: empty reply (the worker died)")
+        let (curlStatus, curlOutput) = try await run(
+            "/usr/bin/curl", ["-sS"] + curlArguments + ["--data-binary", "@" + bodyPath, "http://127.0.0.1:\(port)/statefun"])
+        #expect(curlStatus != 0, "curl: no answer (the worker died): \(curlOutput)")
 
         try await eventually("the dump") {
             (try? FileManager.default.contentsOfDirectory(atPath: directory))?.contains { $0.hasSuffix(".txt") } == true
