@@ -35,7 +35,7 @@ final class CrashLabels: @unchecked Sendable {  // immutable once made; freed wi
         for label in labels.values { cshim_crash_label_free(label) }
     }
 
-    /// The address of `route`'s label, 0 if it has none.
+    /// The address of `route`'s label (which lives as long as this object), 0 if it has none.
     func label(for route: Route) -> UInt {
         labels[Self.key(route)].map { UInt(bitPattern: $0) } ?? 0
     }
@@ -43,27 +43,44 @@ final class CrashLabels: @unchecked Sendable {  // immutable once made; freed wi
     private static func key(_ route: Route) -> String { route.path + " " + route.methods.sorted().joined(separator: ",") }
 }
 
-/// Runs `body` with the calling thread marked as handling `request` for the
-/// route labelled `label` (``Route/crashLabel``): a fatal signal meanwhile
-/// reports and dumps that request. Three stores before, one after.
-@inline(__always)
-func markingInFlight<R>(_ request: borrowing ServerRequest, label: UInt, _ body: () -> R) -> R {
-    guard label != 0 else { return body() }
-    return request.body.withUnsafeBufferPointer { buffer in
-        cshim_inflight_begin(buffer.baseAddress, buffer.count, UnsafeRawPointer(bitPattern: label))
-        defer { cshim_inflight_end() }
-        return body()
-    }
-}
-
-/// Marks the calling thread as handling `request` until ``cshim_inflight_end()``,
-/// for a handler task: the mark lasts until the task's first suspension, as
-/// the executors (``LoopExecutor``'s loop, ``WorkerPool``) clear it after each
-/// job; a trap after a suspension is reported without its request. The body's
-/// storage stays where it is while `request` (which the task holds) lives.
-func markInFlight(_ request: borrowing ServerRequest, label: UInt) {
-    request.body.withUnsafeBufferPointer { buffer in
-        cshim_inflight_begin(buffer.baseAddress, buffer.count, UnsafeRawPointer(bitPattern: label))
+extension Route {
+    /// This route with handlers that mark the calling thread as handling the
+    /// request while they run (three stores before, one after): a fatal signal
+    /// meanwhile reports and dumps that request. Only the routes of a server
+    /// that reports crashes are wrapped; the others pay nothing.
+    ///
+    /// A handler task (`handlerTasks`) is marked until its first suspension,
+    /// as the executors (an event loop, ``WorkerPool``) clear the mark after
+    /// each job: a trap after a suspension is reported without its request.
+    func markingRequestsInFlight(_ labels: CrashLabels, handlerTasks: Bool) -> Route {
+        let label = labels.label(for: self)
+        guard label != 0 else { return self }
+        var route = self
+        if let synchronous = synchronousHandler {
+            route.synchronousHandler = { request in
+                withExtendedLifetime(labels) {
+                    request.body.withUnsafeBufferPointer { buffer in
+                        cshim_inflight_begin(buffer.baseAddress, buffer.count, UnsafeRawPointer(bitPattern: label))
+                        defer { cshim_inflight_end() }
+                        return synchronous(request)
+                    }
+                }
+            }
+        }
+        if handlerTasks {
+            let handler = self.handler
+            route.handler = { request in
+                // The body's storage stays where it is while `request` lives.
+                request.body.withUnsafeBufferPointer { buffer in
+                    cshim_inflight_begin(buffer.baseAddress, buffer.count, UnsafeRawPointer(bitPattern: label))
+                }
+                let response = await handler(request)
+                cshim_inflight_end()
+                withExtendedLifetime(labels) {}
+                return response
+            }
+        }
+        return route
     }
 }
 

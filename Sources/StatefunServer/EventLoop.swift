@@ -870,13 +870,9 @@ final class EventLoop: @unchecked Sendable {
         let context = self.context
         let unixSocketPath = request.peer.hasPrefix("unix:") ? context.configuration.unixSocketPath : nil
         let handler = route.handler
-        // Not on the cooperative pool, whose threads do not clear the mark between jobs.
-        let crashLabel = context.configuration.handlerExecution == .cooperativePool ? 0 : route.crashLabel
         context.metrics.handlersInFlight.increment()
         let operation: @Sendable () async -> Void = { [self, request = consume request] in
-            if crashLabel != 0 { markInFlight(request, label: crashLabel) }
             let response = await handler(request)
-            cshim_inflight_end()
             context.metrics.handlersInFlight.decrement()
             if let dumper = context.dumper, dumper.shouldDump(response.status) {
                 dumper.dump(request, response, unixSocketPath: unixSocketPath)
@@ -902,7 +898,7 @@ final class EventLoop: @unchecked Sendable {
     /// Runs `route`'s synchronous handler here and now; a failure is dumped as a task's would be.
     func answerSynchronously(_ route: Route, _ request: ServerRequest) -> ServerResponse {
         guard let synchronous = route.synchronousHandler else { preconditionFailure("the route has no synchronous handler") }
-        let response = markingInFlight(request, label: route.crashLabel) { synchronous(request) }
+        let response = synchronous(request)
         if let dumper = context.dumper, dumper.shouldDump(response.status) {
             dumper.dump(
                 request, response,

@@ -144,9 +144,11 @@ public final class HTTPServer: Sendable {
             var routes = self.routes
             if configuration.failedRequestDump != nil || worker != nil {
                 let address = adoptedTCP?.address ?? tcpAddress
-                routes = routes.withCrashLabels(CrashLabels(
+                let labels = CrashLabels(
                     routes: routes.all, dumpDirectory: configuration.failedRequestDump?.directory,
-                    replayURL: address.map { "http://" + replayHost($0) }, unixSocketPath: sharedUnix?.path))
+                    replayURL: address.map { "http://" + replayHost($0) }, unixSocketPath: sharedUnix?.path)
+                // Not the tasks of the cooperative pool, whose threads do not clear the mark between jobs.
+                routes = routes.withCrashLabels(labels, handlerTasks: configuration.handlerExecution != .cooperativePool)
                 CrashReporting.install(reportFD: worker?.reportFD ?? -1)
             }
             let context = ServerContext(

@@ -133,8 +133,6 @@ public struct Route: Sendable {
     public var synchronousHandler: (@Sendable (ServerRequest) -> ServerResponse)?
     /// Set for the server's own routes (the health check): answered on the event loop, without a task.
     var inlineHandler: (@Sendable (ServerRequest) -> ServerResponse)?
-    /// The address of this route's crash label (``CrashLabels``), 0 when crashes are not reported.
-    var crashLabel: UInt = 0
 
     /// Creates a route. Several routes may share a path with different methods.
     public init(
@@ -159,8 +157,6 @@ public struct Route: Sendable {
 /// Routes indexed by path.
 struct RouteTable: Sendable {
     private var byPath: [String: [Route]] = [:]
-    /// Keeps the routes' crash labels alive (``withCrashLabels(_:)``).
-    private var crashLabels: CrashLabels?
 
     init(_ routes: [Route]) {
         for route in routes { byPath[route.path, default: []].append(route) }
@@ -169,17 +165,13 @@ struct RouteTable: Sendable {
     /// Every route.
     var all: [Route] { byPath.values.flatMap { $0 } }
 
-    /// The same routes, each with a crash label from `labels`.
-    func withCrashLabels(_ labels: CrashLabels) -> RouteTable {
+    /// The same routes, with handlers that mark their requests in flight for
+    /// crash reports (``Route/markingRequestsInFlight(_:handlerTasks:)``).
+    func withCrashLabels(_ labels: CrashLabels, handlerTasks: Bool) -> RouteTable {
         var table = self
         for (path, routes) in byPath {
-            table.byPath[path] = routes.map { route in
-                var route = route
-                route.crashLabel = labels.label(for: route)
-                return route
-            }
+            table.byPath[path] = routes.map { $0.markingRequestsInFlight(labels, handlerTasks: handlerTasks) }
         }
-        table.crashLabels = labels
         return table
     }
 
