@@ -26,5 +26,6 @@ RUN apt-get update \
 COPY --from=build /server /usr/local/bin/statefun-server
 USER statefun
 EXPOSE 8000
-ENV STATEFUN_HOST=0.0.0.0 STATEFUN_PORT=8000 STATEFUN_PATH=/statefun
+# Supervised (the default, spelled out): a function that traps costs one worker process, not the endpoint.
+ENV STATEFUN_HOST=0.0.0.0 STATEFUN_PORT=8000 STATEFUN_PATH=/statefun STATEFUN_WORKERS=1
 ENTRYPOINT ["/usr/local/bin/statefun-server"]

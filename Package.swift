@@ -127,6 +127,13 @@ let package = Package(
             path: "Examples/Verification/Sources/verification",
             swiftSettings: strict),
 
+        // The greeter plus a function that traps on one message: what the crash-containment tests serve.
+        .executableTarget(
+            name: "statefun-crash-test",
+            dependencies: ["Greeter", "ExampleSupport", "StatefulFunctions",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Tests/CrashTestServer", swiftSettings: strict),
+
         // Starts the programs the tests run (posix_spawn; not Foundation's Process, see the file).
         .target(name: "ChildProcess", path: "Tests/ChildProcess", swiftSettings: strict),
         .testTarget(

@@ -76,6 +76,9 @@ public struct ServeOptions: ParsableArguments {
     @Option(help: "HTTP/2 streams one connection may have open at once (env STATEFUN_HTTP2_MAX_STREAMS).")
     public var http2MaxStreams: Int = environment("STATEFUN_HTTP2_MAX_STREAMS").flatMap(Int.init) ?? 256
 
+    @Option(help: "Run the server in this many worker processes under a small supervisor that replaces a worker that dies (a function that traps); 0 serves in this process alone (env STATEFUN_WORKERS).")
+    public var workers: Int = environment("STATEFUN_WORKERS").flatMap(Int.init) ?? 1
+
     public init() {}
 
     public func validate() throws {
@@ -89,8 +92,8 @@ public struct ServeOptions: ParsableArguments {
             throw ValidationError("--handlers must be 'loop' or 'pool'")
         }
         guard maxBodyMemory >= 0 else { throw ValidationError("--max-body-memory must not be negative") }
-        guard workerThreads >= 0, shutdownDelay >= 0, shutdownGrace >= 0 else {
-            throw ValidationError("--worker-threads, --shutdown-delay and --shutdown-grace must not be negative")
+        guard workerThreads >= 0, shutdownDelay >= 0, shutdownGrace >= 0, workers >= 0 else {
+            throw ValidationError("--worker-threads, --shutdown-delay, --shutdown-grace and --workers must not be negative")
         }
         guard maxBodySize > 0, maxHeaderSize > 0, idleTimeout > 0, headerTimeout > 0, http2MaxStreams > 0 else {
             throw ValidationError(
@@ -131,6 +134,13 @@ public struct ServeOptions: ParsableArguments {
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level
             return handler
+        }
+        // Supervised: this process holds the listeners and runs the server in workers (this program again).
+        if workers > 0 && !Supervisor.isWorker {
+            let status = Supervisor(
+                configuration: configuration, workers: workers, describeRequest: StatefunService.describeRequest
+            ).run()
+            throw ExitCode(status)
         }
         // Process-wide, so metrics the functions record appear at the metrics path too.
         let registry = StatefunService.bootstrapMetrics()

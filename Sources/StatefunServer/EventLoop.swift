@@ -117,10 +117,12 @@ enum LoopMessage: Sendable {
 /// on the loop's own thread, which is what makes the unchecked Sendable sound.
 final class EventLoop: @unchecked Sendable {
     /// A listening socket of this loop: its own SO_REUSEPORT TCP socket, or its
-    /// duplicate of the one Unix socket all loops share (watched with EPOLLEXCLUSIVE).
+    /// duplicate of a socket all loops share (watched with EPOLLEXCLUSIVE): the
+    /// Unix socket, or a supervisor's TCP socket.
     struct Listener {
         var fd: Int32
         var unixSocketPath: String?
+        var shared = false
     }
 
     private static let wakeToken: UInt64 = 0
@@ -233,7 +235,7 @@ final class EventLoop: @unchecked Sendable {
     }
 
     private static func listenerEvents(_ listener: Listener) -> UInt32 {
-        listener.unixSocketPath == nil ? cshim_epollin() : cshim_epollin() | cshim_epollexclusive()
+        listener.unixSocketPath == nil && !listener.shared ? cshim_epollin() : cshim_epollin() | cshim_epollexclusive()
     }
 
     /// The current `date` value, as bytes (an HTTP/2 response's field).
@@ -350,6 +352,7 @@ final class EventLoop: @unchecked Sendable {
                 let executor = self.executor.asUnownedTaskExecutor()
                 for (i, job) in jobs.enumerated() {
                     job.runSynchronously(on: executor)
+                    cshim_inflight_end()  // a task that suspended is no longer this thread's request
                     // Many requests read at once (HTTP/2 streams of one connection):
                     // answers go out every few handlers, so the client works on
                     // the first while the loop runs the rest.

@@ -115,13 +115,14 @@ public final class HTTPServer: Sendable {
             }
             var dumper: FailedRequestDumper?
             if let dump = configuration.failedRequestDump { dumper = try FailedRequestDumper(dump, logger: logger) }
-            let context = ServerContext(
-                configuration: configuration, routes: routes, logger: logger, lifecycle: lifecycle,
-                readiness: readiness, metrics: ServerMetrics(factory: metricsFactory), workerPool: workerPool,
-                dumper: dumper)
+            // A worker of a supervisor adopts the supervisor's listening sockets.
+            let worker = SupervisedWorker.claim()
 
             var tcpAddress: SocketAddress?
-            if configuration.tcpEnabled {
+            var adoptedTCP: (fd: Int32, address: SocketAddress)?
+            if let worker {
+                if let fd = worker.tcpFD, let address = boundAddress(fd) { adoptedTCP = (fd, address) }
+            } else if configuration.tcpEnabled {
                 var address = try SocketAddress.resolve(host: configuration.host, port: configuration.port)
                 // Probe without SO_REUSEPORT: it fails if *any* socket holds the port
                 // (a SO_REUSEPORT bind would silently share it with another server of
@@ -132,10 +133,28 @@ public final class HTTPServer: Sendable {
                 tcpAddress = address
             }
             var unix: UnixListener?
-            if let path = configuration.unixSocketPath {
+            var adoptedUnix: (fd: Int32, path: String)?
+            if let worker {
+                if let fd = worker.unixFD { adoptedUnix = (fd, worker.unixPath ?? configuration.unixSocketPath ?? "") }
+            } else if let path = configuration.unixSocketPath {
                 unix = try makeUnixListener(
                     path: path, permissions: configuration.unixSocketPermissions, backlog: configuration.backlog)
             }
+            let sharedUnix = adoptedUnix ?? unix.map { ($0.fd, $0.path) }
+            var routes = self.routes
+            if configuration.failedRequestDump != nil || worker != nil {
+                let address = adoptedTCP?.address ?? tcpAddress
+                let labels = CrashLabels(
+                    routes: routes.all, dumpDirectory: configuration.failedRequestDump?.directory,
+                    replayURL: address.map { "http://" + replayHost($0) }, unixSocketPath: sharedUnix?.path)
+                // Not the tasks of the cooperative pool, whose threads do not clear the mark between jobs.
+                routes = routes.withCrashLabels(labels, handlerTasks: configuration.handlerExecution != .cooperativePool)
+                CrashReporting.install(reportFD: worker?.reportFD ?? -1)
+            }
+            let context = ServerContext(
+                configuration: configuration, routes: routes, logger: logger, lifecycle: lifecycle,
+                readiness: readiness, metrics: ServerMetrics(factory: metricsFactory), workerPool: workerPool,
+                dumper: dumper)
 
             let loopCount = max(1, configuration.eventLoopCount)
             var loops: [EventLoop] = []
@@ -146,12 +165,16 @@ public final class HTTPServer: Sendable {
                         if let tcpAddress {
                             let fd = try makeBoundSocket(tcpAddress, reusePort: true, listenBacklog: configuration.backlog)
                             listeners.append(EventLoop.Listener(fd: fd, unixSocketPath: nil))
-                        }
-                        if let unix {
-                            // Each loop watches its own descriptor of the one socket (SO_REUSEPORT is TCP only).
-                            let fd = fcntl(unix.fd, F_DUPFD_CLOEXEC, Int32(0))
+                        } else if let adoptedTCP {
+                            let fd = fcntl(adoptedTCP.fd, F_DUPFD_CLOEXEC, Int32(0))
                             if fd < 0 { throw .system("fcntl(F_DUPFD_CLOEXEC)", errno) }
-                            listeners.append(EventLoop.Listener(fd: fd, unixSocketPath: unix.path))
+                            listeners.append(EventLoop.Listener(fd: fd, unixSocketPath: nil, shared: true))
+                        }
+                        if let sharedUnix {
+                            // Each loop watches its own descriptor of the one socket (SO_REUSEPORT is TCP only).
+                            let fd = fcntl(sharedUnix.0, F_DUPFD_CLOEXEC, Int32(0))
+                            if fd < 0 { throw .system("fcntl(F_DUPFD_CLOEXEC)", errno) }
+                            listeners.append(EventLoop.Listener(fd: fd, unixSocketPath: sharedUnix.1))
                         }
                     } catch {
                         for listener in listeners { close(listener.fd) }
@@ -168,7 +191,10 @@ public final class HTTPServer: Sendable {
                 throw error
             }
             if let unix { close(unix.fd) }  // the loops hold their own descriptors
-            let port = tcpAddress?.port ?? 0
+            if let worker {  // the supervisor keeps its own
+                for fd in [worker.tcpFD, worker.unixFD].compactMap({ $0 }) { close(fd) }
+            }
+            let port = tcpAddress?.port ?? adoptedTCP?.address.port ?? 0
 
             context.bodyMemory.setLoops(loops.map(\.mailbox))
             lifecycle.loopsStarting(loops.count)
@@ -191,8 +217,8 @@ public final class HTTPServer: Sendable {
             state = .running(loops, port: port)
             unixListener.withLock { $0 = unix }
             var listening: [String] = []
-            if let tcpAddress { listening.append(tcpAddress.description) }
-            if let unix { listening.append("unix:" + unix.path) }
+            if let address = tcpAddress ?? adoptedTCP?.address { listening.append(address.description) }
+            if let sharedUnix { listening.append("unix:" + sharedUnix.1) }
             addresses.withLock { $0 = listening }
             readiness.set(true)
 
@@ -203,8 +229,18 @@ public final class HTTPServer: Sendable {
             metadata["handlers"] = "\(describe(configuration.handlerExecution))"
             if let path = configuration.healthCheckPath { metadata["health"] = "\(path)" }
             if let dump = configuration.failedRequestDump { metadata["failedRequestDump"] = "\(dump.directory)" }
+            if let worker { metadata["worker"] = "\(worker.index)" }
             logger.info("HTTP server listening", metadata: metadata)
+            worker?.reportReady()
         }
+    }
+
+    /// `127.0.0.1:8000` for a replay command: a wildcard address becomes loopback.
+    private func replayHost(_ address: SocketAddress) -> String {
+        let text = address.description
+        if text.hasPrefix("0.0.0.0:") { return "127.0.0.1:\(address.port)" }
+        if text.hasPrefix("[::]:") { return "[::1]:\(address.port)" }
+        return text
     }
 
     private func describe(_ execution: HandlerExecution) -> String {

@@ -162,6 +162,19 @@ struct RouteTable: Sendable {
         for route in routes { byPath[route.path, default: []].append(route) }
     }
 
+    /// Every route.
+    var all: [Route] { byPath.values.flatMap { $0 } }
+
+    /// The same routes, with handlers that mark their requests in flight for
+    /// crash reports (``Route/markingRequestsInFlight(_:handlerTasks:)``).
+    func withCrashLabels(_ labels: CrashLabels, handlerTasks: Bool) -> RouteTable {
+        var table = self
+        for (path, routes) in byPath {
+            table.byPath[path] = routes.map { $0.markingRequestsInFlight(labels, handlerTasks: handlerTasks) }
+        }
+        return table
+    }
+
     enum Match {
         case found(Route)
         case notFound

@@ -1,3 +1,4 @@
+import CLinuxShims
 import Glibc
 import Synchronization
 
@@ -50,6 +51,7 @@ final class WorkerPool: TaskExecutor, @unchecked Sendable {
                 return job
             }
             job.runSynchronously(on: executor)
+            cshim_inflight_end()  // a task that suspended is no longer this thread's request
         }
     }
 }

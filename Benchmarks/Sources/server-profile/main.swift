@@ -36,6 +36,10 @@ var configuration = HTTPServerConfiguration(handlerExecution: .eventLoop)
 configuration.tcpEnabled = false
 configuration.unixSocketPath = socketPath
 configuration.eventLoopCount = 1
+// STATEFUN_PROFILE_DUMP_DIR: with the failed-request dump on (and with it the crash report's in-flight marks).
+if let directory = ProcessInfo.processInfo.environment["STATEFUN_PROFILE_DUMP_DIR"] {
+    configuration.failedRequestDump = FailedRequestDumpConfiguration(directory: directory)
+}
 let service = StatefunService(
     functions: name.hasPrefix("v3") ? Endpoints.v3Functions() : Endpoints.v2Functions(),
     protocol: name.hasPrefix("v3") ? .v3 : .v2, configuration: configuration, logger: logger)

@@ -10,6 +10,9 @@
 #include <sys/uio.h>
 #include <malloc.h>
 
+#include "crash_report.h"
+#include "supervisor.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
