@@ -52,6 +52,8 @@ struct BodyMemoryTests {
             environment: [
                 "STATEFUN_HOST": "127.0.0.1", "STATEFUN_PORT": "0", "STATEFUN_LOOPS": "2",
                 "STATEFUN_MAX_BODY_MEMORY": "\(Self.bound)", "LOG_LEVEL": "info",
+                // One process, whose RSS is the server's (supervised, the pid would be the supervisor's).
+                "STATEFUN_WORKERS": "0",
             ])
         defer { server.remove() }
         try await eventually("the start-up line") { listeningPort(in: server.output) != nil }
