@@ -16,10 +16,10 @@
 /// fields of the request and of its batch) and a field it replaces because it
 /// occurred again: a `oneof` member (the batch), a message it merges, a
 /// string or bytes field (the replaced occurrence, whose UTF-8 protobuf-c
-/// never sees). A free more than counted marks the request. (A repeated
-/// field whose earlier occurrence was empty frees nothing, and is read the
-/// same either way.) protobuf-c 1.4 behaves so; the tests of both kinds of
-/// request pin it.
+/// never sees). A free more than counted marks the request. (A field sent
+/// again after an empty occurrence frees nothing, and is read the same either
+/// way.) protobuf-c 1.4 behaves so; `WireMergeTests` and `WireStringTests`
+/// pin it.
 /// Any such request, and any that protobuf-c refuses, takes the exact path:
 /// ``check(_:_:)`` refuses a string occurrence that is not UTF-8 (naming it)
 /// and ``normalized(_:_:)`` rewrites the bytes in the form protobuf-c reads as
