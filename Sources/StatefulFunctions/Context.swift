@@ -318,9 +318,12 @@ public final class Context {
         guard delay > .zero else {
             throw StatefulFunctionsError.invalidArgument("delay must not be negative: \(delay)")
         }
+        // Rounded up to whole milliseconds: a delayed message never arrives
+        // before its delay, and a sub-millisecond one is not sent as 0 (at once).
         let (seconds, attoseconds) = delay.components
+        let perMillisecond: Int64 = 1_000_000_000_000_000
         let (ms, overflow) = seconds.multipliedReportingOverflow(by: 1000)
-        let total = ms &+ attoseconds / 1_000_000_000_000_000
+        let total = ms &+ (attoseconds + perMillisecond - 1) / perMillisecond
         guard !overflow, total >= ms else { throw StatefulFunctionsError.invalidArgument("delay is too long: \(delay)") }
         return total
     }

@@ -245,3 +245,34 @@ func any<T: PackableMessage>(_ value: T) throws -> AnyMessage { try AnyMessage(p
         #expect(answers[5].as(String.self) == "mixed")
     }
 }
+
+/// A delay goes out in whole milliseconds, rounded up: a delayed message never
+/// arrives before its delay, and a sub-millisecond one is not sent as 0 (at once).
+@Suite struct DelayRoundingTests {
+    @Test(arguments: [
+        (Duration.microseconds(500), Int64(1)), (.microseconds(1500), 2), (.nanoseconds(1), 1),
+        (.milliseconds(7), 7), (.seconds(2), 2000), (.milliseconds(Int64.max), Int64.max),
+    ])
+    func roundedUpToWholeMilliseconds(_ delay: Duration, _ expected: Int64) async throws {
+        let functions = StatefulFunctions()
+        try functions.bind("example/later") { context, message in
+            try context.sendAfter(delay, OutgoingMessage("example/sink", id: "s", message: message))
+        }
+        let body = try v3Request(
+            target: Address(namespace: "example", type: "later", id: "l"), invocations: [(nil, try any("x"))])
+        guard case .invocationResult(let result) = try v3Reply(await RequestReplyHandler(functions, protocol: .v3).handle(body)).response
+        else { throw TestFailure("no result") }
+        #expect(result.delayedInvocations.map(\.delayInMs) == [expected])
+    }
+
+    @Test func aDelayThatRoundsPastInt64MillisecondsIsRefused() async throws {
+        let functions = StatefulFunctions()
+        try functions.bind("example/later") { context, message in
+            try context.sendAfter(.milliseconds(Int64.max) + .microseconds(1), OutgoingMessage("example/sink", id: "s", message: message))
+        }
+        let body = try v3Request(
+            target: Address(namespace: "example", type: "later", id: "l"), invocations: [(nil, try any("x"))])
+        let response = await RequestReplyHandler(functions, protocol: .v3).handle(body)
+        #expect(response.status == 500 && response.text.contains("delay is too long"), "\(response.text)")
+    }
+}

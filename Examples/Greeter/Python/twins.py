@@ -84,8 +84,8 @@ def run(action, context):
     elif kind == Action.REPLY:
         context.pack_and_reply(ping)
     elif kind == Action.SEND_AFTER:
-        if action.delay_ms < 0:  # as the Swift SDK's sendAfter refuses it (Python's would send it as it is)
-            raise ValueError("delay must not be negative")
+        if action.delay_ms <= 0:  # as the Swift SDK's sendAfter refuses it (Python's would send it as it is)
+            raise ValueError("delay must be positive")
         context.pack_and_send_after(timedelta(milliseconds=action.delay_ms), action.target_type, action.target_id, ping)
     elif kind == Action.KAFKA_EGRESS:
         record = kafka_egress_record(topic=action.text, key=action.target_id, value=ping)
