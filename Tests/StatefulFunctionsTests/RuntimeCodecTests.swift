@@ -20,10 +20,10 @@ import Testing
             return
         }
         #expect(effects.mutations.map(\.name) == ["seen_count"])
-        #expect(try effects.mutations[0].value?.unpack(Example_SeenCount.self).seen == 4)
+        #expect(try (try element(effects.mutations, 0)).value?.unpack(Example_SeenCount.self).seen == 4)
         #expect(effects.outgoing.map(\.target) == [callerAddress])
         #expect(effects.egress.map(\.egress.description) == ["example/greets", "example/greets"])
-        let record = try effects.egress[1].message.unpack(KafkaProducerRecord.self)
+        let record = try (try element(effects.egress, 1)).message.unpack(KafkaProducerRecord.self)
         #expect(try Example_GreetResponse(packedBytes: record.valueBytes).greeting == "Hello for the 4th time")
     }
 
@@ -49,7 +49,7 @@ import Testing
             return
         }
         #expect(effects.mutations.map(\.name) == ["seen"])
-        #expect(effects.mutations[0].value?.as(Int32.self) == 10)
+        #expect((try element(effects.mutations, 0)).value?.as(Int32.self) == 10)
         #expect(effects.egress.map { $0.message.as(String.self) } == ["ann:10"])
         #expect(effects.outgoing.map { $0.message.as(String.self) } == ["ann reached 10"])
     }

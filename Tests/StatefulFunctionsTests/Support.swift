@@ -1,3 +1,4 @@
+import Testing
 import Greeter
 import StatefulFunctions
 import StatefulFunctionsProtobuf
@@ -75,4 +76,16 @@ let callerAddress = Address(namespace: "example", type: "caller", id: "c1")
 
 func greet(_ name: String) throws -> AnyMessage {
     try AnyMessage(packing: Example_GreetRequest.with { $0.name = name })
+}
+
+/// The element at `index`, or a recorded failure when the collection is
+/// shorter: a test that fails goes on failing as itself, not as a crash of
+/// the whole test process ("Index out of range") that hides every other failure.
+func element<C: RandomAccessCollection>(
+    _ collection: C, _ index: Int, sourceLocation: SourceLocation = #_sourceLocation
+) throws -> C.Element where C.Index == Int {
+    try #require(
+        collection.indices.contains(index), "no element \(index): there are \(collection.count)",
+        sourceLocation: sourceLocation)
+    return collection[index]
 }

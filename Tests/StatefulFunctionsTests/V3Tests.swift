@@ -144,7 +144,7 @@ func any<T: PackableMessage>(_ value: T) throws -> AnyMessage { try AnyMessage(p
             invocations: [(nil, try any("ann"))])
         let result = try v3Reply(await handler.handle(body)).invocationResult
         #expect(result.stateMutations.count == 1)
-        let seen = result.stateMutations[0]
+        let seen = (try element(result.stateMutations, 0))
         #expect(seen.stateName == "seen" && seen.mutationType == .modify)
         #expect(seen.stateValue.typename == "io.statefun.types/int" && seen.stateValue.hasValue_p)
         #expect(try Int32(packedBytes: [UInt8](seen.stateValue.value)) == 10)
@@ -152,7 +152,7 @@ func any<T: PackableMessage>(_ value: T) throws -> AnyMessage { try AnyMessage(p
         #expect(result.outgoingEgresses.map(\.argument.typename) == ["io.statefun.types/string"])
         #expect(result.outgoingMessages.map { "\($0.target.namespace)/\($0.target.type)/\($0.target.id)" }
             == ["example/audit/ann"])
-        #expect(try String(packedBytes: [UInt8](result.outgoingMessages[0].argument.value)) == "ann reached 10")
+        #expect(try String(packedBytes: [UInt8]((try element(result.outgoingMessages, 0)).argument.value)) == "ann reached 10")
     }
 
     @Test func aStateOfAnotherTypeThanDeclaredIs400() async throws {
