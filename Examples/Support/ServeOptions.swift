@@ -82,6 +82,13 @@ public struct ServeOptions: ParsableArguments {
     public init() {}
 
     public func validate() throws {
+        // A variable that is set but malformed is an error, never its default in silence
+        // (an empty one counts as unset, as a template's empty substitution leaves it).
+        for (name, isValid) in environmentChecks {
+            if let value = environment(name), !value.isEmpty, !isValid(value) {
+                throw ValidationError("\(name)=\(value) is not a valid value for \(name)")
+            }
+        }
         guard UInt16(unixSocketMode, radix: 8) != nil else {
             throw ValidationError("--unix-socket-mode must be an octal mode such as 660")
         }
@@ -150,6 +157,21 @@ public struct ServeOptions: ParsableArguments {
         ).run()
     }
 }
+
+/// The variables whose values must parse, and the test each must pass.
+private let environmentChecks: [(String, @Sendable (String) -> Bool)] = {
+    let integer: @Sendable (String) -> Bool = { Int($0) != nil }
+    let number: @Sendable (String) -> Bool = { Double($0).map { $0.isFinite } ?? false }
+    let flag: @Sendable (String) -> Bool = { ["1", "true", "yes", "on", "0", "false", "no", "off"].contains($0.lowercased()) }
+    return [
+        ("STATEFUN_PORT", integer), ("STATEFUN_LOOPS", integer), ("STATEFUN_WORKER_THREADS", integer),
+        ("STATEFUN_MAX_BODY_SIZE", integer), ("STATEFUN_MAX_HEADER_SIZE", integer),
+        ("STATEFUN_MAX_BODY_MEMORY", integer), ("STATEFUN_HTTP2_MAX_STREAMS", integer), ("STATEFUN_WORKERS", integer),
+        ("STATEFUN_SHUTDOWN_DELAY", number), ("STATEFUN_SHUTDOWN_GRACE", number),
+        ("STATEFUN_IDLE_TIMEOUT", number), ("STATEFUN_HEADER_TIMEOUT", number),
+        ("STATEFUN_TCP", flag), ("STATEFUN_HTTP2", flag), ("STATEFUN_ACCESS_LOG", flag),
+    ]
+}()
 
 private func environment(_ name: String) -> String? {
     getenv(name).map { String(cString: $0) }
