@@ -140,5 +140,13 @@ struct PackedSizeBoundTests {
         let reply = ProtocolV3.encodeIncompleteContext(missing: specs)
         let decoded = try Io_Statefun_Sdk_Reqreply_FromFunction(serializedBytes: reply).incompleteInvocationContext
         #expect(decoded.missingValues.map(\.stateName) == specs.map(\.name))
+        #expect(decoded.missingValues.map(\.typeTypename) == specs.map(\.typeName))
+        // Every expiration, mode and duration, as the spec declared it.
+        typealias Mode = Io_Statefun_Sdk_Reqreply_FromFunction.ExpirationSpec.ExpireMode
+        let expected: [(Mode, Int64)] = Self.texts.flatMap { _ in
+            [(Mode.none, Int64(0)), (Mode.afterWrite, Int64.max / 1000 * 1000), (Mode.afterInvoke, Int64(1))]
+        }
+        #expect(decoded.missingValues.map(\.expirationSpec.mode) == expected.map(\.0))
+        #expect(decoded.missingValues.map(\.expirationSpec.expireAfterMillis) == expected.map(\.1))
     }
 }
