@@ -29,6 +29,11 @@ package struct ModuleFile: Sendable {
         package let id: String
         package let kind: String
 
+        package init(id: String, kind: String) {
+            self.id = id
+            self.kind = kind
+        }
+
         /// The message types the runtime's egress of this kind takes, or `nil`
         /// when any (or the kind is not one of StateFun's generic egresses).
         /// StateFun's Kafka and Kinesis egresses take only their records: the
