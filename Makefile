@@ -1,5 +1,5 @@
-# The commands people type. .ci/run calls `make test`.
-.PHONY: deps build demo test test-asan test-tsan fuzz fuzz-smoke fuzz-corpus fuzz-diff soak generate clean bench bench-micro
+# The commands people type. .ci/run calls `make test` and `make verify-deploy`.
+.PHONY: deps build demo test verify-deploy test-asan test-tsan fuzz fuzz-smoke fuzz-corpus fuzz-diff soak generate clean bench bench-micro
 
 deps:
 	scripts/install-deps.sh
@@ -12,6 +12,12 @@ demo:
 
 test:
 	scripts/test.sh
+
+# Checks deploy/ without Docker or a cluster: docker-compose config, the Kubernetes schemas
+# (offline), the deployment's rules, every module.yaml parsed by statefun-local. See scripts/verify-deploy.sh.
+verify-deploy:
+	scripts/install-deps.sh --deploy docker-compose
+	scripts/verify-deploy.sh
 
 # Ten minutes of mixed valid and invalid load over HTTP/1.1 and h2c (SOAK_DURATION=seconds to change).
 soak: deps

@@ -148,7 +148,7 @@ let package = Package(
         .testTarget(
             name: "StatefunLocalTests",
             dependencies: ["StatefunLocal", "StatefunService", "StatefunServer", "Greeter", "GreeterV3", "StatefulFunctions",
-                           "ChildProcess",
+                           "StatefulFunctionsProtobuf", "StatefunTestKit", "ChildProcess",
                            .product(name: "Logging", package: "swift-log"),
                            .product(name: "SwiftProtobuf", package: "swift-protobuf")],
             exclude: ["Python", "Protos"],

@@ -3,11 +3,17 @@
 # system libraries and tools from apt, and a Python venv (.venv) with the
 # reference SDK and the HTTP clients the tests drive the server with.
 # Extra Debian packages to install as well may be given as arguments
-# (scripts/bench.sh adds its load tools that way).
+# (scripts/bench.sh adds its load tools that way); `--deploy` also makes the
+# venv of make verify-deploy's tools (.venv-deploy).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-apt_packages=(pkg-config libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libprotobuf-dev libnghttp2-dev nghttp2-client curl python3-venv "$@")
+deploy=0
+extra=()
+for argument in "$@"; do
+  if [ "$argument" = --deploy ]; then deploy=1; else extra+=("$argument"); fi
+done
+apt_packages=(pkg-config libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libprotobuf-dev libnghttp2-dev nghttp2-client curl python3-venv ${extra[@]+"${extra[@]}"})
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -31,3 +37,6 @@ venv() {  # venv DIR REQUIREMENTS
 }
 venv .venv scripts/requirements.txt        # StateFun 2.2.2
 venv .venv-v3 scripts/requirements-v3.txt  # StateFun 3.3.0
+if [ "$deploy" = 1 ]; then
+  venv .venv-deploy scripts/requirements-deploy.txt  # kubernetes-validate and its schemas
+fi

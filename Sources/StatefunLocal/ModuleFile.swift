@@ -3,7 +3,10 @@ import Yams
 
 /// The endpoints a module.yaml declares, in the 2.x format (`version: "1.0"`
 /// or `"2.0"`, one entry per function type, states declared) or the 3.x format
-/// (`kind: io.statefun.endpoints.v2/http` documents, function type patterns).
+/// (`kind: io.statefun.endpoints.v2/http` documents, function type patterns),
+/// and its ingresses and egresses. A Kubernetes ConfigMap whose `data` holds a
+/// `module.yaml` (as the StateFun runtime's manifests mount it) is read as
+/// that module.yaml; other documents (Deployments, Services, …) are skipped.
 package struct ModuleFile: Sendable {
     /// One endpoint declaration.
     package struct Endpoint: Sendable {
@@ -21,23 +24,90 @@ package struct ModuleFile: Sendable {
         package let states: [ValueSpec]
     }
 
+    /// An ingress or egress declaration: its id and its kind (3.x `kind`, 2.x `meta.type`).
+    package struct IO: Sendable, Equatable {
+        package let id: String
+        package let kind: String
+
+        package init(id: String, kind: String) {
+            self.id = id
+            self.kind = kind
+        }
+
+        /// The message types the runtime's egress of this kind takes, or `nil`
+        /// when any (or the kind is not one of StateFun's generic egresses).
+        /// StateFun's Kafka and Kinesis egresses take only their records: the
+        /// runtime fails the job on anything else.
+        package var acceptedTypeNames: [String]? {
+            switch kind {
+            case "io.statefun.kafka.v1/egress", "io.statefun.kafka/egress": [kafkaProducerRecordTypeName]
+            case "io.statefun.kinesis.v1/egress", "io.statefun.kinesis/egress": [kinesisEgressRecordTypeName]
+            case "statefun.kafka.io/generic-egress": [KafkaProducerRecord.typeName]
+            case "statefun.kinesis.io/generic-egress": [KinesisEgressRecord.typeName]
+            default: nil
+            }
+        }
+    }
+
     package let endpoints: [Endpoint]
+    package let ingresses: [IO]
+    package let egresses: [IO]
 
     /// Parses a module.yaml text.
     package init(yaml: String) throws {
-        let documents = try Yams.load_all(yaml: yaml).compactMap { $0 as? [String: Any] }
-        var endpoints: [Endpoint] = []
-        for document in documents {
-            if let module = document["module"] as? [String: Any] {
-                endpoints += try Self.v2Endpoints(module)
-            } else if let kind = document["kind"] as? String, kind.hasPrefix("io.statefun.endpoints.") {
-                endpoints.append(try Self.v3Endpoint(document["spec"] as? [String: Any] ?? [:]))
-            }
-        }
+        var endpoints: [Endpoint] = [], ingresses: [IO] = [], egresses: [IO] = []
+        try Self.read(yaml, &endpoints, &ingresses, &egresses)
         guard !endpoints.isEmpty else {
             throw LocalRuntimeError.configuration("module.yaml declares no remote function endpoint")
         }
         self.endpoints = endpoints
+        self.ingresses = ingresses
+        self.egresses = egresses
+    }
+
+    /// Whether the egress `id` is declared and takes messages of `typeName`;
+    /// `nil` when it does, else why not.
+    package func egressProblem(_ id: String, typeName: String) -> String? {
+        guard let egress = egresses.first(where: { $0.id == id }) else { return "egress \(id) is not declared" }
+        guard let accepted = egress.acceptedTypeNames, !accepted.contains(typeName) else { return nil }
+        return "egress \(id) (\(egress.kind)) takes only \(accepted.joined(separator: ", ")), not \(typeName)"
+    }
+
+    private static func read(_ yaml: String, _ endpoints: inout [Endpoint], _ ingresses: inout [IO], _ egresses: inout [IO]) throws {
+        for document in try Yams.load_all(yaml: yaml).compactMap({ $0 as? [String: Any] }) {
+            let kind = document["kind"] as? String ?? ""
+            let spec = document["spec"] as? [String: Any] ?? [:]
+            if let module = document["module"] as? [String: Any] {
+                endpoints += try Self.v2Endpoints(module)
+                let moduleSpec = module["spec"] as? [String: Any] ?? [:]
+                ingresses += try v2IO(moduleSpec["ingresses"], "ingress")
+                egresses += try v2IO(moduleSpec["egresses"], "egress")
+            } else if kind.hasPrefix("io.statefun.endpoints.") {
+                endpoints.append(try Self.v3Endpoint(spec))
+            } else if kind.hasPrefix("io.statefun.") && (kind.hasSuffix("/ingress") || kind.hasSuffix("/egress")) {
+                guard let id = spec["id"] as? String else {
+                    throw LocalRuntimeError.configuration("a \(kind) in module.yaml has no spec.id")
+                }
+                _ = try FunctionType(id)
+                if kind.hasSuffix("/ingress") { ingresses.append(IO(id: id, kind: kind)) } else { egresses.append(IO(id: id, kind: kind)) }
+            } else if kind == "ConfigMap", let data = document["data"] as? [String: Any] {
+                for (key, text) in data where key.hasSuffix("module.yaml") {
+                    guard let text = text as? String else { continue }
+                    try read(text, &endpoints, &ingresses, &egresses)
+                }
+            }
+        }
+    }
+
+    private static func v2IO(_ list: Any?, _ key: String) throws -> [IO] {
+        try (list as? [[String: Any]] ?? []).map { entry in
+            let meta = (entry[key] as? [String: Any])?["meta"] as? [String: Any] ?? [:]
+            guard let id = meta["id"] as? String, let type = meta["type"] as? String else {
+                throw LocalRuntimeError.configuration("an \(key) in module.yaml needs meta.id and meta.type")
+            }
+            _ = try FunctionType(id)
+            return IO(id: id, kind: type)
+        }
     }
 
     /// The endpoint serving `type` and its URL, exact declarations before patterns.

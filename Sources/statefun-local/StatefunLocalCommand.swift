@@ -41,7 +41,16 @@ struct StatefunLocalCommand: AsyncParsableCommand {
           help: "Speak HTTP/2 cleartext (prior knowledge) to every endpoint; h2c:// and h2c+unix:// URLs in module.yaml do so for one.")
     var h2c = false
 
+    @Option(
+        name: .customLong("check-module"),
+        help: ArgumentHelp(
+            "Only read this module.yaml (or a Kubernetes manifest with it in a ConfigMap), print what it declares "
+                + "and exit: 0 when it parses and declares an endpoint, 1 otherwise. May be repeated.",
+            valueName: "file"))
+    var checkModules: [String] = []
+
     func run() async throws {
+        if !checkModules.isEmpty { return try check(checkModules) }
         let moduleFile = try ModuleFile(yaml: String(contentsOfFile: module, encoding: .utf8))
         var options = LocalRuntime.Options()
         options.virtualClock = virtualClock
@@ -81,5 +90,24 @@ struct StatefunLocalCommand: AsyncParsableCommand {
             FileHandle.standardError.write(Data("statefun-local: \(error)\n".utf8))
             throw ExitCode(1)
         }
+    }
+
+    /// `--check-module`: each file parsed, summed up on standard output; the first failure exits 1.
+    func check(_ files: [String]) throws {
+        var failed = false
+        for file in files {
+            do {
+                let module = try ModuleFile(yaml: String(contentsOfFile: file, encoding: .utf8))
+                let endpoints = module.endpoints.map { endpoint in
+                    "\(endpoint.namespace)/\(endpoint.name ?? "*") -> \(endpoint.urlTemplate) (\(endpoint.protocolVersion))"
+                }
+                let io = { (list: [ModuleFile.IO]) in list.isEmpty ? "none" : list.map { "\($0.id) (\($0.kind))" }.joined(separator: ", ") }
+                print("\(file): ok; endpoints: \(endpoints.joined(separator: ", ")); ingresses: \(io(module.ingresses)); egresses: \(io(module.egresses))")
+            } catch {
+                FileHandle.standardError.write(Data("statefun-local: \(file): \(error)\n".utf8))
+                failed = true
+            }
+        }
+        if failed { throw ExitCode(1) }
     }
 }

@@ -2,6 +2,9 @@ import ArgumentParser
 import ExampleSupport
 import GreeterV3
 import StatefulFunctions
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Serves the 3.x greeter and its audit function.
 @main
@@ -12,9 +15,24 @@ struct GreeterV3Command: AsyncParsableCommand {
 
     @OptionGroup var options: ServeOptions
 
+    @Flag(
+        inversion: .prefixedNo,
+        help: """
+            Send the egress texts as Kafka records (topics 'greetings' and 'audits', key the name) and take names \
+            as raw UTF-8 (example/plain-text) too, for Kafka ingress and egresses on a real runtime \
+            (env GREETER_KAFKA=1).
+            """)
+    var kafka: Bool = Self.kafkaFromEnvironment
+
+    /// `GREETER_KAFKA`: `1`/`true`/`yes`/`on`, anything else off.
+    static var kafkaFromEnvironment: Bool {
+        guard let value = getenv("GREETER_KAFKA") else { return false }
+        return ["1", "true", "yes", "on"].contains(String(cString: value).lowercased())
+    }
+
     func run() async throws {
         let functions = StatefulFunctions()
-        try GreeterV3.register(in: functions)
+        try GreeterV3.register(in: functions, mode: kafka ? .kafka : .strings)
         try await options.serve(functions, protocol: .v3)
     }
 }
