@@ -109,14 +109,15 @@ extension EventLoop {
     /// Sheds, with 503 and `Retry-After`, a body that waited for memory longer
     /// than ``HTTPServerConfiguration/bodyMemoryWait``, or that holds memory
     /// and made no progress for as long while other bodies wait for memory.
-    /// Returns whether it did.
-    func shedForMemory(_ connection: Connection) -> Bool {
+    /// Returns whether it did. `underPressure`: whether bodies waited for memory
+    /// when the sweep began.
+    func shedForMemory(_ connection: Connection, underPressure: Bool) -> Bool {
         let wait = context.bodyMemoryWait
         let budget = context.bodyMemory
         let reason: String
         if let since = connection.memoryWaitSince, now - since > wait {
             reason = "request body waited for memory for more than \(context.configuration.bodyMemoryWait)"
-        } else if connection.bodyReserved > 0 && budget.underPressure && now - connection.lastActivity > wait {
+        } else if connection.bodyReserved > 0 && underPressure && now - connection.lastActivity > wait {
             reason = "request body made no progress for \(context.configuration.bodyMemoryWait) while others waited for memory"
         } else {
             return false

@@ -1340,6 +1340,9 @@ final class EventLoop: @unchecked Sendable {
     private func sweep() {
         // A safety net for a wake-up missed between a failed reservation and a release.
         resumeMemoryWaiters()
+        // Whether bodies wait for memory, as the sweep begins: every stalled body is
+        // judged by it, not by what the connections shed before it in this sweep left.
+        let underPressure = context.bodyMemory.underPressure
         for connection in Array(connections.values) where !connection.isClosed {
             switch connection.phase {
             case .head:
@@ -1352,7 +1355,7 @@ final class EventLoop: @unchecked Sendable {
                     closeConnection(connection)
                 }
             case .body:
-                if shedForMemory(connection) { break }
+                if shedForMemory(connection, underPressure: underPressure) { break }
                 if !connection.memoryBlocked && now - connection.lastActivity > context.idleTimeout {
                     reject(connection, HTTPError(408, "request body stalled for \(configuration.idleTimeout)"))
                 }
