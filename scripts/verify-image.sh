@@ -14,10 +14,10 @@
 #      package's own scratch path is then .build-image/src/.build.
 #   2. Runtime stage: a root filesystem made with debootstrap (the FROM's
 #      Debian suite, --variant=minbase, from deb.debian.org, with the apt
-#      sources of Debian's images), in which the stage's RUN lines (apt-get
+#      sources and settings of Debian's images, slimmed as debian:*-slim is), in which the stage's RUN lines (apt-get
 #      install of the runtime packages, useradd) run verbatim in a chroot. It is
 #      cached in .build-image/rootfs and rebuilt when the FROM or a RUN line
-#      changes. The binary is copied to the COPY --from=build destination.
+#      changes (or this script). The binary is copied to the COPY --from=build destination.
 #   3. The entrypoint starts in that chroot as the USER, with the ENV (and the
 #      PATH and HOME Docker gives a container) and nothing else; the greeter's
 #      demo client (a real StateFun 2.x runtime's batches, built with the
@@ -176,17 +176,23 @@ suite=$(sed -n 's/^debian:\([a-z]*\)\(-slim\)\{0,1\}$/\1/p' <<<"$image")
 [ -n "$suite" ] || { echo "verify-image: the runtime stage's FROM $image is not debian:<suite>[-slim]" >&2; exit 1; }
 mirror=http://deb.debian.org/debian
 rootfs=$work/rootfs
-key=$(printf 'minbase %s %s\n%s\n' "$suite" "$mirror" "$(spec runtime_run)" | sha256sum | cut -d' ' -f1)
+# Made again when the FROM, a RUN line or this script changes.
+key=$(printf '%s %s\n%s\n%s\n' "$image" "$mirror" "$(spec runtime_run)" "$(sha256sum <"$0")" | sha256sum | cut -d' ' -f1)
 
 unmount() {  # unmount DIR if mounted
   if mountpoint -q "$1"; then umount "$1"; fi
 }
 server="" namespace=""
-cleanup() {  # unshare --kill-child takes the server with it; its /proc is in its own mount namespace
-  if [ -n "$namespace" ] && kill -0 "$namespace" 2>/dev/null; then kill -KILL "$namespace"; fi
+cleanup() {
+  # SIGKILL to the server, PID 1 of its namespace, ends every process in it (unshare's
+  # --kill-child cannot: the kernel drops it when chroot --userspec changes the uid).
+  # Its /proc is in its own mount namespace and goes with it.
+  if [ -n "$server" ]; then kill -KILL "$server" 2>/dev/null || true; fi
+  if [ -n "$namespace" ]; then kill -KILL "$namespace" 2>/dev/null || true; fi
   unmount "$rootfs.new/proc"
 }
 trap cleanup EXIT
+trap "exit 1" INT TERM
 
 in_chroot() {  # in_chroot DIR COMMAND: as a Dockerfile RUN line (sh -c, root, Docker's PATH)
   env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root \
@@ -215,6 +221,28 @@ Suites: $suite-security
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 EOF
+  # What Debian's image build (debuerreotype) adds to minbase: the apt settings of its
+  # Docker images, and for the -slim ones, no documentation, manuals or translations.
+  cat >"$rootfs.new/etc/apt/apt.conf.d/docker-clean" <<'EOF'
+DPkg::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
+APT::Update::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
+Dir::Cache::pkgcache "";
+Dir::Cache::srcpkgcache "";
+EOF
+  echo 'Acquire::GzipIndexes "true";' >"$rootfs.new/etc/apt/apt.conf.d/docker-gzip-indexes"
+  echo 'Acquire::Languages "none";' >"$rootfs.new/etc/apt/apt.conf.d/docker-no-languages"
+  echo 'Apt::AutoRemove::SuggestsImportant "false";' >"$rootfs.new/etc/apt/apt.conf.d/docker-autoremove-suggests"
+  rm -f "$rootfs.new/var/cache/apt/archives/"*.deb "$rootfs.new/var/cache/apt/"*.bin
+  if [[ $image == *-slim ]]; then
+    excludes=(/usr/share/doc/ /usr/share/groff/ /usr/share/info/ /usr/share/linda/ /usr/share/lintian/overrides/ /usr/share/locale/ /usr/share/man/)
+    { for e in "${excludes[@]}"; do echo "path-exclude $e*"; done
+      echo "path-include /usr/share/doc/*/copyright"; } >"$rootfs.new/etc/dpkg/dpkg.cfg.d/docker"
+    for e in "${excludes[@]}"; do
+      [ -d "$rootfs.new$e" ] || continue
+      find "$rootfs.new$e" -mindepth 1 ! -path "$rootfs.new/usr/share/doc/*/copyright" ! -type d -delete
+      find "$rootfs.new$e" -mindepth 1 -depth -type d -empty -delete
+    done
+  fi
   cp /etc/resolv.conf "$rootfs.new/etc/resolv.conf"  # Docker provides one in a container too
   mount -t proc proc "$rootfs.new/proc"
   while read -r run; do
@@ -222,7 +250,6 @@ EOF
     in_chroot "$rootfs.new" "$run" >"$work/runtime-run.log" 2>&1 || { tail -20 "$work/runtime-run.log"; exit 1; }
   done < <(spec runtime_run)
   umount "$rootfs.new/proc"
-  rm -rf "$rootfs.new/var/cache/apt/archives/"*.deb
   mv "$rootfs.new" "$rootfs"
   echo "$key" >"$work/rootfs.key"
   echo "verify-image: root filesystem made in $((SECONDS - step)) s"
@@ -250,7 +277,7 @@ log=$work/server.log
 # Docker's environment: PATH, HOSTNAME, HOME (from the user's passwd entry), then the ENV.
 # As in a container the entrypoint is PID 1 of its own PID namespace, with its own /proc.
 env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOSTNAME=verify-image HOME="$home" \
-  "${environment[@]}" unshare --pid --fork --kill-child --mount-proc="$rootfs/proc" \
+  "${environment[@]}" unshare --pid --fork --mount-proc="$rootfs/proc" \
   chroot --userspec="$uid:$gid" --groups="$gid" "$rootfs" "${entrypoint[@]}" >"$log" 2>&1 &
 namespace=$!
 for _ in $(seq 1 600); do  # until it accepts connections (at most a minute)
@@ -268,8 +295,8 @@ echo "verify-image: $(tr '\0' ' ' <"/proc/$server/cmdline")is running as $user (
 answer=$(.venv/bin/python Examples/Greeter/Python/demo_client.py "http://127.0.0.1:$port$path") \
   || { cat "$log"; echo "verify-image: the demo client failed" >&2; exit 1; }
 echo "$answer" | sed 's/^/  /'
-grep -qx "9 greetings from 9 batches" <<<"$answer" \
-  || { echo "verify-image: expected 9 greetings from 9 batches" >&2; exit 1; }
+grep -qx "12 greetings from 9 batches" <<<"$answer" \
+  || { echo "verify-image: expected 12 greetings from 9 batches" >&2; exit 1; }
 
 kill -TERM "$server"  # as `docker stop` does
 for _ in $(seq 1 100); do  # at most 10 s
@@ -280,7 +307,7 @@ if kill -0 "$namespace" 2>/dev/null; then
   cat "$log"; echo "verify-image: still running 10 s after SIGTERM" >&2; exit 1
 fi
 status=0; wait "$namespace" || status=$?  # unshare --fork exits with the entrypoint's status
-namespace=""
+namespace="" server=""
 [ "$status" = 0 ] || { cat "$log"; echo "verify-image: exit status $status after SIGTERM" >&2; exit 1; }
 echo "verify-image: SIGTERM: exit status 0"
 
