@@ -1,10 +1,13 @@
 # A remote module image. Build: docker build -t swift-statefun-greeter .
 # Run:   docker run -p 8000:8000 swift-statefun-greeter
 # Another example: docker build --build-arg PRODUCT=greeter-v3 -t swift-statefun-greeter-v3 .
+# Verified without Docker by `make verify-image` (scripts/verify-image.sh), which reads
+# this file and runs its build command, runtime RUN lines, USER, ENV and ENTRYPOINT.
 ARG PRODUCT=greeter
 
-# Build stage: a Swift 6 toolchain plus the C libraries' headers.
-FROM swift:6.1-bookworm AS build
+# Build stage: a Swift toolchain at least as new as Package.swift's swift-tools-version,
+# plus the C libraries' headers.
+FROM swift:6.2-bookworm AS build
 ARG PRODUCT
 RUN apt-get update \
  && apt-get install -y --no-install-recommends pkg-config libprotobuf-c-dev libnghttp2-dev \

@@ -1,5 +1,5 @@
-# The commands people type. .ci/run calls `make test` and `make verify-deploy`.
-.PHONY: deps build demo test verify-deploy test-asan test-tsan fuzz fuzz-smoke fuzz-corpus fuzz-diff soak generate clean bench bench-micro
+# The commands people type. .ci/run calls `make test`, `make verify-deploy` and `make verify-image`.
+.PHONY: deps build demo test verify-deploy verify-image test-asan test-tsan fuzz fuzz-smoke fuzz-corpus fuzz-diff soak generate clean bench bench-micro
 
 deps:
 	scripts/install-deps.sh
@@ -18,6 +18,11 @@ test:
 verify-deploy:
 	scripts/install-deps.sh --deploy docker-compose
 	scripts/verify-deploy.sh
+
+# The Dockerfile without Docker: its build, its runtime stage as a debootstrap root
+# filesystem (cached in .build-image/), a real request, SIGTERM. Needs root.
+verify-image:
+	scripts/verify-image.sh
 
 # Ten minutes of mixed valid and invalid load over HTTP/1.1 and h2c (SOAK_DURATION=seconds to change).
 soak: deps
@@ -66,4 +71,4 @@ generate: deps
 	scripts/generate-examples.sh
 
 clean:
-	rm -rf .build .build-protoc .build-release .build-asan .build-tsan .build-fuzz Benchmarks/.build
+	rm -rf .build .build-image .build-protoc .build-release .build-asan .build-tsan .build-fuzz Benchmarks/.build
