@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "StatefulFunctionsProtobuf", targets: ["StatefulFunctionsProtobuf"]),
         .library(name: "StatefunServer", targets: ["StatefunServer"]),
         .library(name: "StatefunService", targets: ["StatefunService"]),
+        .library(name: "StatefunCommandLine", targets: ["StatefunCommandLine"]),
         .library(name: "StatefunTestKit", targets: ["StatefunTestKit"]),
         // The examples' functions, for the benchmarks package (Benchmarks/).
         .library(name: "Greeter", targets: ["Greeter"]),
@@ -88,13 +89,13 @@ let package = Package(
             dependencies: ["StatefunLocal", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict),
 
-        // What the example executables share: their command-line options.
+        // The operator's command line for a module's executable (flags and STATEFUN_* variables,
+        // the supervised mode): what the examples and a user's own module serve with.
         .target(
-            name: "ExampleSupport",
+            name: "StatefunCommandLine",
             dependencies: ["StatefulFunctions", "StatefunServer", "StatefunService",
                            .product(name: "ArgumentParser", package: "swift-argument-parser"),
                            .product(name: "Logging", package: "swift-log")],
-            path: "Examples/Support",
             swiftSettings: strict),
         // Each example: its functions as a library (tests use them), and the executable.
         .target(
@@ -105,7 +106,7 @@ let package = Package(
             swiftSettings: strict),
         .executableTarget(
             name: "greeter",
-            dependencies: ["Greeter", "ExampleSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Greeter", "StatefunCommandLine", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Examples/Greeter/Sources/greeter",
             swiftSettings: strict),
         .target(
@@ -113,7 +114,7 @@ let package = Package(
             path: "Examples/GreeterV3/Sources/GreeterV3", swiftSettings: strict),
         .executableTarget(
             name: "greeter-v3",
-            dependencies: ["GreeterV3", "ExampleSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["GreeterV3", "StatefunCommandLine", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Examples/GreeterV3/Sources/greeter-v3",
             swiftSettings: strict),
         .target(
@@ -123,14 +124,14 @@ let package = Package(
             path: "Examples/Verification/Sources/Verification", swiftSettings: strict),
         .executableTarget(
             name: "verification",
-            dependencies: ["Verification", "ExampleSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Verification", "StatefunCommandLine", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Examples/Verification/Sources/verification",
             swiftSettings: strict),
 
         // The greeter plus a function that traps on one message: what the crash-containment tests serve.
         .executableTarget(
             name: "statefun-crash-test",
-            dependencies: ["Greeter", "ExampleSupport", "StatefulFunctions",
+            dependencies: ["Greeter", "StatefunCommandLine", "StatefulFunctions",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Tests/CrashTestServer", swiftSettings: strict),
 

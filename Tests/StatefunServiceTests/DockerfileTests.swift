@@ -29,6 +29,28 @@ import Testing
         #expect(spec["build_command"] == [image.buildCommand])
     }
 
+    /// The template of a user's own module (deploy/template/Dockerfile) builds
+    /// the same way and runs the very runtime stage `make verify-image` checks.
+    @Test func theTemplateForAUsersModuleMatchesTheImage() throws {
+        let template = repositoryRoot.appendingPathComponent("deploy/template/Dockerfile")
+        let image = try DockerImage(contentsOf: Self.dockerfile)
+        let user = try DockerImage(contentsOf: template)
+        #expect(user.buildImage == image.buildImage)
+        #expect(user.buildPackages == image.buildPackages)
+        #expect(user.buildCommand == image.buildCommand)
+        #expect(user.problems == [])
+        // The runtime stage, from its FROM line to the end, is the same text.
+        func runtimeStage(_ url: URL) throws -> String {
+            let text = try String(contentsOf: url, encoding: .utf8)
+            let start = try #require(text.range(of: "\nFROM debian:"), "no runtime stage in \(url.path)")
+            return String(text[start.lowerBound...])
+        }
+        #expect(try runtimeStage(template) == runtimeStage(Self.dockerfile))
+        // It copies the user's package, not this repository's examples and tests.
+        let copies = try String(contentsOf: template, encoding: .utf8).split(separator: "\n").filter { $0.hasPrefix("COPY ") && !$0.contains("--from") }
+        #expect(copies == ["COPY Package.* ./", "COPY Sources ./Sources"])
+    }
+
     @Test func imageIsConsistent() throws {
         let image = try DockerImage(contentsOf: Self.dockerfile)
         #expect(image.problems == [])

@@ -1,5 +1,5 @@
 import ArgumentParser
-import ExampleSupport
+import StatefunCommandLine
 import Greeter
 import StatefulFunctions
 

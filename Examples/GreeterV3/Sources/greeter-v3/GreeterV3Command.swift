@@ -1,5 +1,5 @@
 import ArgumentParser
-import ExampleSupport
+import StatefunCommandLine
 import GreeterV3
 import StatefulFunctions
 #if canImport(Glibc)

@@ -1,5 +1,5 @@
 import ArgumentParser
-import ExampleSupport
+import StatefunCommandLine
 import StatefulFunctions
 import Verification
 

@@ -7,7 +7,8 @@ import StatefunService
 import Glibc
 #endif
 
-/// The command-line options every example server shares; each falls back to
+/// The operator's command line of a module's executable (every example, and a user's own
+/// module): the options, each of which falls back to
 /// an environment variable, then to its default.
 public struct ServeOptions: ParsableArguments {
     @Option(help: "The address to listen on (env STATEFUN_HOST).")
