@@ -1396,6 +1396,10 @@ final class EventLoop: @unchecked Sendable {
         }
         draining = true
         drainDeadline = deadline
+        // Connections the kernel has already established wait in the listeners' queues:
+        // closing a listener would reset them, requests sent and all. Take them first,
+        // so that the loop below serves what they sent (with Connection: close, or GOAWAY).
+        for listener in listeners where listener.fd >= 0 { acceptConnections(listener) }
         closeListeners()
         for connection in Array(connections.values) where !connection.isClosed {
             switch connection.phase {
