@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import StatefunServer
 import Testing
 
 /// The server-wide bound on request-body memory, in-process (the RSS under
@@ -26,23 +27,31 @@ struct BodyMemoryBoundTests {
         }
     }
 
+    /// One loop, 1 MiB of body memory, and bodies shed after 300 ms without memory or progress.
+    static func smallBudget(_ configuration: inout HTTPServerConfiguration) {
+        configuration.eventLoopCount = 1
+        configuration.maxBodyMemory = 1 << 20
+        configuration.bodyMemoryWait = .milliseconds(300)
+    }
+
+    /// A POST of a body of `length` bytes to /digest, head only (the body follows).
+    static func digestHead(_ length: Int) -> String {
+        "POST /digest HTTP/1.1\r\nHost: t\r\nContent-Length: \(length)\r\n\r\n"
+    }
+
     @Test("a body stalled holding memory while another waits is shed with 503 and Retry-After; memory comes back")
     func stalledHolderIsShed() async throws {
-        try await withProductionServer({
-            $0.eventLoopCount = 1
-            $0.maxBodyMemory = 1 << 20
-            $0.bodyMemoryWait = .milliseconds(300)
-        }) { server in
+        try await withProductionServer(Self.smallBudget) { server in
             try await offloaded {
                 let length = 900_000
                 // Holds 800,000 bytes (all but 64 KiB of them charged) and stalls.
                 let holder = try RawConnection(port: server.port)
-                try holder.send("POST /digest HTTP/1.1\r\nHost: t\r\nContent-Length: \(length)\r\n\r\n")
+                try holder.send(Self.digestHead(length))
                 try holder.send([UInt8](repeating: 1, count: 800_000))
                 // Needs more than is left: it waits, and the holder, stalled since before
                 // it began to wait, is shed no later than it would be.
                 let waiter = try RawConnection(port: server.port)
-                try waiter.send("POST /digest HTTP/1.1\r\nHost: t\r\nContent-Length: \(length)\r\n\r\n")
+                try waiter.send(Self.digestHead(length))
                 try waiter.send([UInt8](repeating: 2, count: length))
                 let shed = try #require(try holder.readResponse())
                 #expect(shed.status == 503)
@@ -56,7 +65,7 @@ struct BodyMemoryBoundTests {
                         "\(waited.status) \(waited.bodyString)")
                 // All of it was released: the same request now goes through.
                 let again = try RawConnection(port: server.port)
-                try again.send("POST /digest HTTP/1.1\r\nHost: t\r\nContent-Length: \(length)\r\n\r\n")
+                try again.send(Self.digestHead(length))
                 try again.send([UInt8](repeating: 2, count: length))
                 let response = try #require(try again.readResponse())
                 #expect(response.status == 200)
@@ -66,13 +75,9 @@ struct BodyMemoryBoundTests {
         }
     }
 
-    @Test("a body that waits for memory longer than bodyMemoryWait is shed with 503 and Retry-After, and is not read meanwhile")
+    @Test("a body that waits for memory longer than bodyMemoryWait is shed with 503 and Retry-After")
     func waiterIsShed() async throws {
-        try await withProductionServer({
-            $0.eventLoopCount = 1
-            $0.maxBodyMemory = 1 << 20
-            $0.bodyMemoryWait = .milliseconds(300)
-        }) { server in
+        try await withProductionServer(Self.smallBudget) { server in
             // A handler holds a body of 900,000 bytes (not stalled: it cannot be shed).
             let holder = RawConnectionBox(try RawConnection(port: server.port))
             try holder.connection.send("POST /hang HTTP/1.1\r\nHost: t\r\nContent-Length: 900000\r\n\r\n")
@@ -80,7 +85,7 @@ struct BodyMemoryBoundTests {
             await server.hooks.handlerStarted.wait()
             try await offloaded {
                 let waiter = try RawConnection(port: server.port)
-                try waiter.send("POST /digest HTTP/1.1\r\nHost: t\r\nContent-Length: 900000\r\n\r\n")
+                try waiter.send(Self.digestHead(900_000))
                 try waiter.send([UInt8](repeating: 2, count: 900_000))
                 let shed = try #require(try waiter.readResponse())
                 #expect(shed.status == 503)
@@ -93,7 +98,7 @@ struct BodyMemoryBoundTests {
             // Its memory came back with the answer.
             try await offloaded {
                 let again = try RawConnection(port: server.port)
-                try again.send("POST /digest HTTP/1.1\r\nHost: t\r\nContent-Length: 900000\r\n\r\n")
+                try again.send(Self.digestHead(900_000))
                 try again.send([UInt8](repeating: 2, count: 900_000))
                 #expect(try again.readResponse()?.status == 200)
             }

@@ -395,26 +395,22 @@ def _oversized(fields, rng):
 
 
 
-@with_tree
-def nul_in_string(fields, rng):
-    candidates = leaves(fields)
-    if not candidates:
-        return False
-    lst, i = rng.choice(candidates)
-    value = lst[i].value
-    at = rng.randint(0, len(value))
-    lst[i].value = value[:at] + rng.choice([b"\x00", b"\x00other", b"\x00\x00"]) + value[at:]
+def inserting(name, choices):
+    """The mutation `name`: one of `choices` inserted at a random place of a random leaf field."""
+    def insert(fields, rng):
+        candidates = leaves(fields)
+        if not candidates:
+            return False
+        lst, i = rng.choice(candidates)
+        value = lst[i].value
+        at = rng.randint(0, len(value))
+        lst[i].value = value[:at] + rng.choice(choices) + value[at:]
+    insert.__name__ = name
+    return with_tree(insert)
 
 
-@with_tree
-def invalid_utf8(fields, rng):
-    candidates = leaves(fields)
-    if not candidates:
-        return False
-    lst, i = rng.choice(candidates)
-    value = lst[i].value
-    at = rng.randint(0, len(value))
-    lst[i].value = value[:at] + rng.choice(INVALID_UTF8) + value[at:]
+nul_in_string = inserting("nul_in_string", [b"\x00", b"\x00other", b"\x00\x00"])
+invalid_utf8 = inserting("invalid_utf8", INVALID_UTF8)
 
 
 @with_tree
