@@ -27,7 +27,10 @@ struct OperatorSettings: Sendable, CustomTestStringConvertible {
     static let bare: [(flag: String, variable: String, value: String)] = [
         ("--health-path", "STATEFUN_HEALTH_PATH", ""), ("--metrics-path", "STATEFUN_METRICS_PATH", ""),
         ("--worker-threads", "STATEFUN_WORKER_THREADS", "2"), ("--shutdown-grace", "STATEFUN_SHUTDOWN_GRACE", "7"),
+        ("--max-body-memory", "STATEFUN_MAX_BODY_MEMORY", "100000"), ("--unix-socket-mode", "STATEFUN_UNIX_SOCKET_MODE", "600"),
     ]
+    /// The Unix socket of each `bare` case (beside TCP).
+    static let sockets = (flags: "/tmp/sf-op-\(UUID().uuidString.prefix(8)).sock", variables: "/tmp/sf-op-\(UUID().uuidString.prefix(8)).sock")
     static let base = ["STATEFUN_HOST": "127.0.0.1", "STATEFUN_PORT": "0", "STATEFUN_WORKERS": "0", "LOG_LEVEL": "info"]
 
     static let all: [OperatorSettings] = [
@@ -46,24 +49,24 @@ struct OperatorSettings: Sendable, CustomTestStringConvertible {
             startup: ["eventLoops=3", "handlers=cooperative pool", "health=/ready", "metrics=/prom", "statefunPath=/fn",
                       "failedRequestDump=\(dump)variables"]),
         .init(
-            name: "flags: --no-http2, --health-path '', --metrics-path '', --worker-threads, --shutdown-grace",
-            arguments: bare.flatMap { [$0.flag, $0.value] } + ["--no-http2"], environment: base, probe: "bare",
-            startup: ["protocols=HTTP/1.1 ", "handlers=2 worker threads"]),
+            name: "flags: --no-http2, --health-path '', --metrics-path '', --worker-threads, --shutdown-grace, --max-body-memory, --unix-socket, --unix-socket-mode",
+            arguments: bare.flatMap { [$0.flag, $0.value] } + ["--no-http2", "--unix-socket", sockets.flags],
+            environment: base, probe: "bare",
+            startup: ["protocols=HTTP/1.1 ", "handlers=2 worker threads", ", unix:\(sockets.flags) "]),
         .init(
-            name: "the same as STATEFUN_* variables (STATEFUN_HTTP2=0 too)",
+            name: "the same as STATEFUN_* variables (STATEFUN_HTTP2=0, STATEFUN_UNIX_SOCKET too)",
             arguments: [],
             environment: base.merging(Dictionary(uniqueKeysWithValues: bare.map { ($0.variable, $0.value) })) { $1 }
-                .merging(["STATEFUN_HTTP2": "0"]) { $1 },
-            probe: "bare", startup: ["protocols=HTTP/1.1 ", "handlers=2 worker threads"]),
+                .merging(["STATEFUN_HTTP2": "0", "STATEFUN_UNIX_SOCKET": sockets.variables]) { $1 },
+            probe: "bare", startup: ["protocols=HTTP/1.1 ", "handlers=2 worker threads", ", unix:\(sockets.variables) "]),
     ]
 }
 
 /// Every operator flag and STATEFUN_* variable of the examples, started with it and its
 /// effect checked (the settings with independent effects share one process). The rest
 /// are pinned elsewhere: --host/--port and STATEFUN_HOST/STATEFUN_PORT by every test that
-/// starts an example, --unix-socket, --unix-socket-mode, --no-tcp and --worker-threads by
-/// ProductionServiceTests.exampleOnUnixSocket, --workers by CrashContainmentTests,
-/// STATEFUN_MAX_BODY_MEMORY by BodyMemoryTests, malformed values by OperatorEnvironmentTests.
+/// starts an example, --no-tcp by ProductionServiceTests.exampleOnUnixSocket, --workers by
+/// CrashContainmentTests, malformed values by OperatorEnvironmentTests.
 @Suite("Operator flags and variables, each with its effect", .serialized)
 struct OperatorFlagTests {
     @Test(arguments: OperatorSettings.all)
@@ -126,8 +129,13 @@ struct OperatorFlagTests {
             expectLine("metrics: 404")
             expectLine("statefun: 400")
             expectLine("h2c preface: HTTP/1.1 505 HTTP Version Not Supported")
+            expectLine("beyond body memory: 413 request body of 200000 bytes exceeds the server's body memory of 100000 bytes")
+            let socket = try #require(settings.startup.first { $0.hasPrefix(", unix:") }).dropFirst(7).dropLast()
+            var info = stat()
+            #expect(stat(String(socket), &info) == 0 && info.st_mode & 0o777 == 0o600, "\(socket): mode \(String(info.st_mode & 0o777, radix: 8))")
             kill(server.pid, SIGTERM)
             #expect(await server.wait() == 0)
+            #expect(access(String(socket), F_OK) != 0, "the socket file is removed at shutdown")
             let shuttingDown = server.output.split(separator: "\n").first { $0.hasSuffix("HTTP server shutting down") }
             #expect(shuttingDown?.contains("gracePeriod=7.0 seconds") == true, "\(server.output.suffix(2000))")
         }

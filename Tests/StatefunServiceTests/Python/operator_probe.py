@@ -2,7 +2,7 @@
 
 usage: operator_probe.py PORT served   (path /fn, health /ready, metrics /prom, body 1000, head 2048,
                                         2 HTTP/2 streams, header timeout 0.3 s, idle timeout 0.4 s)
-       operator_probe.py PORT bare     (HTTP/2 off, no health check, no metrics)
+       operator_probe.py PORT bare     (HTTP/2 off, no health check, no metrics, body memory 100000)
 """
 import socket
 import sys
@@ -102,3 +102,6 @@ else:
     sock.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00")
     report("h2c preface", sock.recv(65536).split(b"\r\n")[0].decode())
     sock.close()
+    # A body declared larger than the whole body-memory bound (100000 + the 64 KiB allowance).
+    status, text = exchange(b"POST /statefun HTTP/1.1\r\nHost: t\r\nContent-Length: 200000\r\nConnection: close\r\n\r\n")
+    report("beyond body memory", f"{status} {text}")
