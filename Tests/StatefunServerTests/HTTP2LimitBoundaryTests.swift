@@ -15,8 +15,9 @@ struct HTTP2Boundary: Sendable, CustomTestStringConvertible {
     var pastLimit: [String]
     /// Lines it must not show.
     var notPastLimit: [String] = []
-    /// A log message (prefix) the server must have written for the refusal.
+    /// A log message (prefix) the server must have written for the refusal, and what its `error` names.
     var log: String?
+    var logError = ""
     var testDescription: String { name }
 
     static let maxBody = 1000
@@ -88,7 +89,7 @@ struct HTTP2Boundary: Sendable, CustomTestStringConvertible {
             atLimit: ["RESPONSE 1 200 'hello'", "RESPONSE 3 200 'hello'"],
             pastLimit: ["EOF"],
             notPastLimit: ["RESPONSE 1 200 'hello'"],
-            log: "HTTP/2 connection failed"),
+            log: "HTTP/2 connection failed", logError: "(-905)"),
         .init(
             name: "a SETTINGS frame of 32 entries accepted; 33 entries GOAWAY(ENHANCE_YOUR_CALM)",
             script: """
@@ -102,7 +103,7 @@ struct HTTP2Boundary: Sendable, CustomTestStringConvertible {
             atLimit: ["RESPONSE 1 200 'hello'"],
             pastLimit: ["GOAWAY ENHANCE_YOUR_CALM last=0"],
             notPastLimit: ["RESPONSE 1 200 'hello'"],
-            log: "HTTP/2 connection error; sent GOAWAY"),
+            log: "HTTP/2 connection error; sent GOAWAY", logError: "ENHANCE_YOUR_CALM"),
         .init(
             name: "100 empty DATA frames in a row accepted; 101 GOAWAY(ENHANCE_YOUR_CALM)",
             script: """
@@ -117,7 +118,7 @@ struct HTTP2Boundary: Sendable, CustomTestStringConvertible {
             atLimit: ["RESPONSE 1 200 'ab'"],
             pastLimit: ["GOAWAY ENHANCE_YOUR_CALM last=1"],
             notPastLimit: ["RESPONSE 1 200 'ab'"],
-            log: "HTTP/2 flood of empty DATA frames"),
+            log: "HTTP/2 flood of empty DATA frames"),  // (its GOAWAY is ours: the log names the frames counted)
         .init(
             // nghttp2's limit: a bucket of 1000 resets refilled at 33 a second (by whole seconds). Sent
             // at once, 1000 resets fit whatever the timing; 1001 are refused unless a second turns while
@@ -146,7 +147,7 @@ struct HTTP2Boundary: Sendable, CustomTestStringConvertible {
             atLimit: ["RESPONSE 2001 200 'hello'", "last 2001"],
             pastLimit: ["GOAWAY INTERNAL_ERROR"],
             notPastLimit: ["RESPONSE 2201 200 'hello'"],
-            log: "HTTP/2 connection error; sent GOAWAY"),
+            log: "HTTP/2 connection error; sent GOAWAY", logError: "INTERNAL_ERROR"),
     ]
 }
 
@@ -197,7 +198,11 @@ struct HTTP2LimitBoundaryTests {
                 #expect(!past.contains { $0.hasPrefix(unexpected) }, "one past the limit: \(past)")
             }
             if let log = boundary.log {
-                #expect(server.logs.all.contains { $0.message.hasPrefix(log) }, "\(server.logs.all.map(\.message))")
+                let logged = server.logs.all.filter { $0.message.hasPrefix(log) }
+                if !boundary.logError.isEmpty {
+                    #expect(logged.contains { ($0.metadata["error"] ?? "").contains(boundary.logError) }, "\(logged.map(\.metadata))")
+                }
+                #expect(!logged.isEmpty, "\(server.logs.all.map(\.message))")
             }
             try await expectServerHealthy(server)
         }
