@@ -13,7 +13,7 @@ extra=()
 for argument in "$@"; do
   if [ "$argument" = --deploy ]; then deploy=1; else extra+=("$argument"); fi
 done
-apt_packages=(pkg-config libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libprotobuf-dev libnghttp2-dev nghttp2-client curl python3-venv ${extra[@]+"${extra[@]}"})
+apt_packages=(pkg-config libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libprotobuf-dev libnghttp2-dev nghttp2-client curl strace python3-venv ${extra[@]+"${extra[@]}"})
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

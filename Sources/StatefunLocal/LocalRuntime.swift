@@ -21,6 +21,8 @@ package actor LocalRuntime {
         package var callTimeout: Duration = .seconds(60)
         /// The first retry's backoff; it doubles up to one second.
         package var initialBackoff: Duration = .milliseconds(10)
+        /// Waits out a retry's backoff (a test records the schedule here instead of sleeping).
+        package var backoffSleep: @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) }
         /// The protobuf messages egress records and undelivered messages are shown as JSON by.
         package var schema: ProtobufSchema?
 
@@ -245,7 +247,7 @@ package actor LocalRuntime {
             guard clock.now - start + backoff < options.callTimeout else {
                 throw LocalRuntimeError.jobFailed("gave up after \(retries) retries: \(cause)")
             }
-            try await Task.sleep(for: backoff)
+            try await options.backoffSleep(backoff)
             retries += 1
             backoff = min(backoff * 2, .seconds(1))
         }

@@ -194,8 +194,13 @@ final class EventLoop: @unchecked Sendable {
         self.listeners = listeners
         let readiness = context.readiness
         self.healthRoute = context.configuration.healthCheckPath.map { path in
-            var route = Route(path: path, methods: ["GET", "HEAD"]) { _ in .text(503, "not ready\n") }
-            route.inlineHandler = { _ in readiness.isReady ? .text(200, "ok\n") : .text(503, "not ready\n") }
+            // The same answer whichever way the request reaches it (HTTP/2 streams with handlers on
+            // the loop call a synchronous handler rather than the inline one).
+            let answer: @Sendable (ServerRequest) -> ServerResponse = { _ in
+                readiness.isReady ? .text(200, "ok\n") : .text(503, "not ready\n")
+            }
+            var route = Route(path: path, methods: ["GET", "HEAD"], synchronousHandler: answer)
+            route.inlineHandler = answer
             return route
         }
         let ep = cshim_epoll_create()

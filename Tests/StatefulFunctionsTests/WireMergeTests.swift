@@ -171,7 +171,7 @@ struct WireMergeTests {
 
     static func varintLength(_ bytes: [UInt8], at offset: Int) -> Int {
         var i = offset
-        while bytes[i] & 0x80 != 0 { i += 1 }
+        while i < bytes.count - 1 && bytes[i] & 0x80 != 0 { i += 1 }
         return i - offset + 1
     }
 
@@ -191,13 +191,20 @@ struct WireMergeTests {
         var i = 0
         while i < bytes.count {
             let start = i
-            var tag = 0, shift = 0
-            while bytes[i] & 0x80 != 0 { tag |= Int(bytes[i] & 0x7F) << shift; shift += 7; i += 1 }
-            tag |= Int(bytes[i]) << shift; i += 1
-            guard tag & 7 == 2 else { return nil }
-            var length = 0; shift = 0
-            while bytes[i] & 0x80 != 0 { length |= Int(bytes[i] & 0x7F) << shift; shift += 7; i += 1 }
-            length |= Int(bytes[i]) << shift; i += 1
+            // A malformed message is nil (a failed check), never an index out of range.
+            func readVarint() -> Int? {
+                var value = 0, shift = 0
+                while i < bytes.count, shift < 64 {
+                    let byte = bytes[i]
+                    i += 1
+                    value |= Int(byte & 0x7F) << shift
+                    if byte & 0x80 == 0 { return value }
+                    shift += 7
+                }
+                return nil
+            }
+            guard let tag = readVarint(), tag & 7 == 2, let length = readVarint(), length >= 0, length <= bytes.count - i
+            else { return nil }
             out.append((tag >> 3, Array(bytes[start..<i + length]), Array(bytes[i..<i + length])))
             i += length
         }

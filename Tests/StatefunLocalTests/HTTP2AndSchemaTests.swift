@@ -289,8 +289,10 @@ func temporarySocketPath() -> String {
 
     /// An endpoint that is gone: the job fails after its retries, as over HTTP/1.1.
     @Test func anEndpointThatIsGoneFailsTheJobAfterRetries() async throws {
-        let module = try moduleFile(v3Module("h2c://127.0.0.1:\(try freePort())/statefun"))
+        let gone = try ClosedPort()
+        let module = try moduleFile(v3Module("h2c://127.0.0.1:\(gone.port)/statefun"))
         let result = try await run(statefunLocal, ["--module", module, "--call-timeout", "1"], input: names(["ann"]))
+        withExtendedLifetime(gone) {}
         #expect(result.status == 1)
         #expect(result.stderr.contains("gave up after"), "\(result.stderr)")
         #expect(result.stderr.contains("Connection refused"), "\(result.stderr)")
@@ -363,7 +365,9 @@ func temporarySocketPath() -> String {
 
     @Test func mistakesInJSONLinesNameTheLine() async throws {
         let descriptors = try await descriptorSet("Examples/Greeter/Protos", ["greeter.proto"])
-        let module = try Self.greeterModule(try freePort())
+        let nobody = try ClosedPort()      // never reached: each line fails before a call
+        defer { withExtendedLifetime(nobody) {} }
+        let module = try Self.greeterModule(nobody.port)
         let good = #"{"target": "example/greeter/ann", "type": "type.googleapis.com/example.GreetRequest", "json": {"name": "ann"}}"#
         func failure(_ line: String, descriptorSet: Bool = true) async throws -> String {
             let result = try await run(

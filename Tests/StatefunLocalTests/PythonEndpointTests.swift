@@ -5,8 +5,11 @@ import Testing
 /// A Python reference endpoint (the official SDK's handler) in a child process.
 final class PythonEndpoint: @unchecked Sendable {
     private let process: ChildProcess
+    /// The TCP port it listens on (given as 0, the one it bound), or 0 on a Unix socket.
+    let port: Int
 
-    /// Starts `serve.py VERSION WHERE` with the venv of that SDK and waits for it to listen.
+    /// Starts `serve.py VERSION WHERE` with the venv of that SDK and waits for it to listen
+    /// (its `ready` line, which names the port it bound).
     init(_ version: String, _ where_: String) async throws {
         let venv = version == "v2" ? ".venv" : ".venv-v3"
         let output = Pipe()
@@ -16,11 +19,24 @@ final class PythonEndpoint: @unchecked Sendable {
             stdout: .descriptor(output.fileHandleForWriting.fileDescriptor))
         try output.fileHandleForWriting.close()
         let handle = output.fileHandleForReading
-        let ready: Bool = await withCheckedContinuation { continuation in
-            Thread { continuation.resume(returning: String(decoding: handle.availableData, as: UTF8.self).hasPrefix("ready")) }
-                .start()
+        let line: String = await withCheckedContinuation { continuation in
+            Thread {
+                // Up to the end of the first line (or EOF: the endpoint died).
+                var bytes: [UInt8] = []
+                while !bytes.contains(10) {
+                    let chunk = handle.availableData
+                    if chunk.isEmpty { break }
+                    bytes += chunk
+                }
+                continuation.resume(returning: String(decoding: bytes, as: UTF8.self))
+            }.start()
         }
-        guard ready else { throw TestFailure("the Python endpoint did not start") }
+        guard line.hasPrefix("ready ") else {
+            process.kill(SIGKILL)
+            process.waitUntilExit()
+            throw TestFailure("the Python endpoint did not start: \(line)")
+        }
+        port = Int(line.dropFirst(6).prefix { $0.isNumber }) ?? 0
     }
 
     deinit { stop() }
@@ -39,16 +55,31 @@ struct TestFailure: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-func freePort() throws -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
-    return Int(UInt16(bigEndian: address.sin_port))
+/// A TCP port on 127.0.0.1 that refuses connections for as long as this value lives:
+/// bound, never listening, so no other test's server can take it meanwhile.
+final class ClosedPort: @unchecked Sendable {
+    let port: Int
+    private let fd: Int32
+
+    init() throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw TestFailure("socket: errno \(errno)") }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        }
+        guard bound else {
+            close(fd)
+            throw TestFailure("bind: errno \(errno)")
+        }
+        self.fd = fd
+        port = Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    deinit { close(fd) }
 }
 
 @Suite struct PythonEndpointTests {
@@ -68,9 +99,10 @@ func freePort() throws -> Int {
     }
 
     @Test func drivesTheOfficialPythonSDK2() async throws {
-        let port = try freePort()
-        let endpoint = try await PythonEndpoint("v2", "\(port)")
+        let endpoint = try await PythonEndpoint("v2", "0")
         defer { endpoint.stop() }
+        let port = endpoint.port
+        try #require(port > 0)
         let module = try moduleFile("""
             version: "2.0"
             module:

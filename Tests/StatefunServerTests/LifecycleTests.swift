@@ -122,16 +122,36 @@ struct LifecycleTests {
         server.hooks.releaseHang.open()  // the abandoned handler finishes; its response goes nowhere
     }
 
-    @Test("shutdown before start, and twice, is harmless")
+    @Test("shutdown before start, and twice, is harmless: the server stops, closes its idle connections, and cannot be started again")
     func shutdownEdgeCases() async throws {
+        func startRefused(_ server: HTTPServer) {
+            do {
+                try server.start()
+                Issue.record("a server that was shut down started again")
+            } catch {
+                #expect((error as? HTTPServerError)?.kind == .alreadyStarted, "\(error)")
+            }
+        }
         let never = HTTPServer(configuration: HTTPServerConfiguration(host: "127.0.0.1", port: 0), routes: [])
         never.shutdown()
         await never.waitUntilStopped()
+        #expect(!never.isReady)
+        #expect(never.localPort == 0)
+        startRefused(never)
+
         let server = try TestServer.start()
+        let port = server.port
+        let idle = try RawConnection(port: port)
+        try idle.send("GET /hello HTTP/1.1\r\nHost: t\r\n\r\n")
+        #expect(try idle.readResponse()?.bodyString == "hello")
         server.server.shutdown()
         server.server.shutdown(gracePeriod: .zero)
         await server.server.waitUntilStopped()
         await server.server.waitUntilStopped()
+        #expect(try idle.readsEOF(), "the idle keep-alive connection is closed")
+        #expect(!server.server.isReady)
+        #expect(server.server.localPort == port)
+        startRefused(server.server)
     }
 
     @Test("run() shuts down gracefully on SIGTERM and returns")

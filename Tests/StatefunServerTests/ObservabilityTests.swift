@@ -97,6 +97,18 @@ struct ObservabilityTests {
             #expect(h2Draining.stdoutString == "not ready\n 503")
             try await expectServerHealthy(server)
         }
+        // With handlers on the loop (StatefunService's default) too, over both protocols.
+        try await withProductionServer({ $0.handlerExecution = .eventLoop }) { server in
+            for flags in [[], ["--http2-prior-knowledge"]] {
+                let ready = try await curl(flags + ["-w", " %{http_code}", server.base + "/healthz"])
+                #expect(ready.stdoutString == "ok\n 200", "\(flags)")
+            }
+            server.server.markNotReady()
+            for flags in [[], ["--http2-prior-knowledge"]] {
+                let draining = try await curl(flags + ["-w", " %{http_code}", server.base + "/healthz"])
+                #expect(draining.stdoutString == "not ready\n 503", "\(flags)")
+            }
+        }
         try await withProductionServer({ $0.healthCheckPath = nil }) { server in
             let none = try await curl(["-w", "%{http_code}", "-o", "/dev/null", server.base + "/healthz"])
             #expect(none.stdoutString == "404")
@@ -126,6 +138,18 @@ struct ObservabilityTests {
             #expect(samples.value("http_request_duration_seconds_count", ["path": "/echo"]) == 5)
             #expect(samples.value("http_connections_total") == 10)
             #expect(samples.value("http_handler_tasks_in_flight") == 0)
+
+            // http_connections_open follows the connections: none once the clients are gone,
+            // three while three are held open, none again once they close.
+            func open() throws -> Double? { try prometheusSamples(exposition(registry)).value("http_connections_open") }
+            try await waitUntil("no connection open") { try open() == 0 }
+            var held = try (0..<3).map { _ in try RawConnection(port: server.port) }
+            for connection in held { try connection.send("GET /hello HTTP/1.1\r\nHost: t\r\n\r\n") }
+            #expect(try held.map { try $0.readResponse()?.status } == [200, 200, 200])
+            #expect(try open() == 3)
+            held = []
+            try await waitUntil("the three connections closed") { try open() == 0 }
+            #expect(held.isEmpty)
         }
     }
 

@@ -1,7 +1,8 @@
 """Serves the Python twins of the examples with the official SDKs, over HTTP,
 as reference endpoints for statefun-local's tests.
 
-usage: serve.py v2 PORT | serve.py v3 PORT | serve.py v3 unix:/path/to.sock
+usage: serve.py v2 PORT | serve.py v3 PORT | serve.py v3 unix:/path/to.sock (PORT 0: any free port;
+the "ready" line names the port bound)
 """
 import os
 import socketserver
@@ -55,5 +56,5 @@ if where.startswith("unix:"):
     server = UnixHTTPServer(path, Handler)
 else:
     server = ThreadingHTTPServer(("127.0.0.1", int(where)), Handler)
-print("ready", flush=True)
+print("ready", server.server_address[1] if not where.startswith("unix:") else where, flush=True)
 server.serve_forever()
