@@ -111,3 +111,24 @@ void cshim_restore_termination_handlers(void) {
     sigaction(SIGTERM, &saved_sigterm, NULL);
     termination_fd = -1;
 }
+
+#include <sched.h>
+
+int cshim_affinity_cpu_count(void) {
+    // CPU_ALLOC sets, doubled until one holds every CPU the kernel knows (EINVAL: too small).
+    for (int cpus = 1024; cpus <= (1 << 20); cpus *= 2) {
+        cpu_set_t *set = CPU_ALLOC(cpus);
+        if (set == NULL) return -1;
+        size_t size = CPU_ALLOC_SIZE(cpus);
+        CPU_ZERO_S(size, set);
+        if (sched_getaffinity(0, size, set) == 0) {
+            int count = CPU_COUNT_S(size, set);
+            CPU_FREE(set);
+            return count;
+        }
+        int error = errno;
+        CPU_FREE(set);
+        if (error != EINVAL) return -1;
+    }
+    return -1;
+}

@@ -20,7 +20,7 @@ public struct ServeOptions: ParsableArguments {
     @Option(help: "The URL path the runtime posts to (env STATEFUN_PATH).")
     public var path: String = environment("STATEFUN_PATH") ?? "/statefun"
 
-    @Option(help: "Event loop threads; 0 means one per core (env STATEFUN_LOOPS).")
+    @Option(help: "Event loop threads; 0 means one per CPU the process may use (affinity, cgroup quota) (env STATEFUN_LOOPS).")
     public var loops: Int = environment("STATEFUN_LOOPS").flatMap(Int.init) ?? 0
 
     @Flag(inversion: .prefixedNo, help: "Listen on TCP at --host/--port (env STATEFUN_TCP=0 turns it off).")

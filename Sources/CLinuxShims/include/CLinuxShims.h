@@ -53,6 +53,9 @@ ssize_t cshim_send(int fd, const void *buf, size_t len);
 /// Writes two buffers with one sendmsg(MSG_NOSIGNAL); second may be NULL/0.
 ssize_t cshim_send2(int fd, const void *buf1, size_t len1, const void *buf2, size_t len2);
 
+/// The number of CPUs the calling thread may run on (sched_getaffinity), or -1.
+int cshim_affinity_cpu_count(void);
+
 /// Names the calling thread (at most 15 characters are kept).
 void cshim_set_thread_name(const char *name);
 
