@@ -35,6 +35,7 @@ uint32_t cshim_epollin(void) { return EPOLLIN; }
 uint32_t cshim_epollout(void) { return EPOLLOUT; }
 uint32_t cshim_epollerr(void) { return EPOLLERR; }
 uint32_t cshim_epollhup(void) { return EPOLLHUP; }
+uint32_t cshim_epollrdhup(void) { return EPOLLRDHUP; }
 uint32_t cshim_epollexclusive(void) { return EPOLLEXCLUSIVE; }
 int cshim_epoll_ctl_add(void) { return EPOLL_CTL_ADD; }
 int cshim_epoll_ctl_mod(void) { return EPOLL_CTL_MOD; }

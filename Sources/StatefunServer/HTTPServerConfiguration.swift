@@ -25,6 +25,12 @@ public struct HTTPServerConfiguration: Sendable {
     /// server starts (``ProcessorCount/available()``: the affinity mask and
     /// the cgroup's CPU quota); the start-up line says how many and why.
     public var eventLoopCount: Int
+    /// How long a request's handler may run before its task is cancelled
+    /// (`Task.isCancelled` becomes true inside it); `nil` (the default): no limit.
+    /// Cancellation is cooperative: the client gets what the handler answers
+    /// once it returns. A handler's task is also cancelled when the client
+    /// closes the connection (or resets the HTTP/2 stream) while it runs.
+    public var requestTimeout: Duration? = nil
     /// The largest request body accepted; larger bodies are answered with 413.
     public var maxBodySize: Int
     /// The most memory request bodies may take in the whole server: every

@@ -33,6 +33,15 @@ import Testing
         #expect(try runtime.egress("example/log", as: String.self) == ["bob: remind", "bob: done"])
     }
 
+    @Test func theStockFunctionAppliesWhatItsChildTasksBuilt() async throws {
+        let functions = StatefulFunctions()
+        try Stock.bind(in: functions)
+        let runtime = TestRuntime(functions, protocol: .v3)
+        try await runtime.send("tea", to: Address(namespace: "example", type: "stock", id: "ann"))
+        let sent = runtime.undelivered.map { "\($0.target) \($0.message.as(String.self) ?? "?")" }.sorted()
+        #expect(sent == ["example/warehouse/north ann: tea x3", "example/warehouse/south ann: tea x3"])
+    }
+
     @Test func theOrdersJSONIsWhatTheREADMESays() throws {
         let placed = Date(timeIntervalSince1970: 1_700_000_000.25)
         let order = try Order(id: "o-1", placed: placed).packedBytes()

@@ -86,3 +86,33 @@ struct LegacyOrder: JSONMessage {
     }
 }
 // readme-block-end
+
+// readme-block-begin
+import StatefulFunctions
+
+enum Stock {
+    static func bind(in functions: StatefulFunctions) throws {
+        try functions.bind("example/stock", String.self) { context, item in
+            let user = context.address.id                      // read what the children need first
+            let effects = try await withThrowingTaskGroup(of: ContextEffects.self) { group in
+                for warehouse in ["north", "south"] {
+                    group.addTask {                            // no context in here
+                        let count = try await Stock.count(item, in: warehouse)
+                        var effects = ContextEffects()
+                        effects.send(try OutgoingMessage("example/warehouse", id: warehouse, value: "\(user): \(item) x\(count)"))
+                        return effects
+                    }
+                }
+                return try await group.reduce(into: ContextEffects()) { $0.append($1) }
+            }
+            try context.apply(effects)                         // delivered if the batch completes
+        }
+    }
+
+    /// Stands for a call to the warehouse's own service.
+    static func count(_ item: String, in warehouse: String) async throws -> Int {
+        try await Task.sleep(for: .milliseconds(1))            // throws once the request is cancelled
+        return item.count
+    }
+}
+// readme-block-end

@@ -35,6 +35,8 @@ uint32_t cshim_epollin(void);
 uint32_t cshim_epollout(void);
 uint32_t cshim_epollerr(void);
 uint32_t cshim_epollhup(void);
+/// EPOLLRDHUP: the peer shut down its sending side (watched while a handler runs).
+uint32_t cshim_epollrdhup(void);
 /// EPOLLEXCLUSIVE: only one of the epoll instances watching a shared listening socket wakes.
 uint32_t cshim_epollexclusive(void);
 int cshim_epoll_ctl_add(void);
