@@ -231,6 +231,7 @@ public final class HTTPServer: Sendable {
             metadata["eventLoopCount"] = "\(processors.map { "CPUs the process may use (\($0.source))" } ?? "configured")"
             metadata["handlers"] = "\(describe(configuration.handlerExecution))"
             if let path = configuration.healthCheckPath { metadata["health"] = "\(path)" }
+            if let timeout = configuration.requestTimeout { metadata["requestTimeout"] = "\(timeout)" }
             if let dump = configuration.failedRequestDump { metadata["failedRequestDump"] = "\(dump.directory)" }
             if let worker { metadata["worker"] = "\(worker.index)" }
             logger.info("HTTP server listening", metadata: metadata)
