@@ -114,6 +114,12 @@ void cshim_restore_termination_handlers(void) {
 }
 
 #include <sched.h>
+#include <sys/ioctl.h>
+
+int cshim_pending_input(int fd) {
+    int count = 0;
+    return ioctl(fd, FIONREAD, &count) == 0 ? count : -1;
+}
 
 int cshim_affinity_cpu_count(void) {
     // CPU_ALLOC sets, doubled until one holds every CPU the kernel knows (EINVAL: too small).

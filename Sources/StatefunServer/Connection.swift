@@ -60,6 +60,9 @@ final class Connection {
     @exclusivity(unchecked) var handlerTask: Task<Void, Never>?
     /// When the handler started (monotonic ns), for the request timeout.
     @exclusivity(unchecked) var handlingSince: UInt64 = 0
+    /// The client's FIN was seen while a handler ran (EPOLLRDHUP, which stays
+    /// reported once seen): not watched for again.
+    @exclusivity(unchecked) var closeSeen = false
     @exclusivity(unchecked) var head: ParsedHead?
     @exclusivity(unchecked) var route: Route?
     @exclusivity(unchecked) var body: [UInt8] = []

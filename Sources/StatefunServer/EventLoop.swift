@@ -898,12 +898,13 @@ final class EventLoop: @unchecked Sendable {
 
     /// The client shut its side of a connection whose handler runs (it is not
     /// read meanwhile: epoll reports it as EPOLLRDHUP): as Go's server does, the
-    /// handler's task is cancelled. A client that only half-closed still gets
-    /// whatever the handler answers.
+    /// handler's task is cancelled. Unless requests it sent before are still
+    /// unread (a pipelining client that half-closed): it waits for their answers.
+    /// Either way the connection is answered and read on as before, and its
+    /// end-of-input found by the reads that follow.
     private func clientWentAway(_ connection: Connection) {
-        connection.peerClosed = true
-        connection.closeAfterResponse = true
-        if let task = connection.handlerTask.take() {
+        connection.closeSeen = true
+        if !connection.hasBufferedInput && cshim_pending_input(connection.fd) == 0, let task = connection.handlerTask.take() {
             task.cancel()
             logger.debug("client closed the connection while its request was handled; cancelling the handler",
                          metadata: ["peer": "\(connection.peerDescription)"])
@@ -1344,7 +1345,7 @@ final class EventLoop: @unchecked Sendable {
             guard !connection.isClosed else { continue }
             var wanted: UInt32 = wantsRead(connection) ? EPOLLIN : 0
             // While a handler runs the connection is not read, but its closing is watched.
-            if connection.phase == .handling && connection.handlerTask != nil { wanted |= EPOLLRDHUP }
+            if connection.phase == .handling && connection.handlerTask != nil && !connection.closeSeen { wanted |= EPOLLRDHUP }
             if !connection.outbound.isEmpty { wanted |= EPOLLOUT }
             if wanted != connection.interest {
                 connection.interest = wanted

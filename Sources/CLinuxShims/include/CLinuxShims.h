@@ -55,6 +55,9 @@ ssize_t cshim_send(int fd, const void *buf, size_t len);
 /// Writes two buffers with one sendmsg(MSG_NOSIGNAL); second may be NULL/0.
 ssize_t cshim_send2(int fd, const void *buf1, size_t len1, const void *buf2, size_t len2);
 
+/// The bytes received on a socket and not read yet (ioctl FIONREAD), or -1.
+int cshim_pending_input(int fd);
+
 /// The number of CPUs the calling thread may run on (sched_getaffinity), or -1.
 int cshim_affinity_cpu_count(void);
 
