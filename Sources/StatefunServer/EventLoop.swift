@@ -896,22 +896,6 @@ final class EventLoop: @unchecked Sendable {
         updateInterest(connection)
     }
 
-    /// The client shut its side of a connection whose handler runs (it is not
-    /// read meanwhile: epoll reports it as EPOLLRDHUP): as Go's server does, the
-    /// handler's task is cancelled. Unless requests it sent before are still
-    /// unread (a pipelining client that half-closed): it waits for their answers.
-    /// Either way the connection is answered and read on as before, and its
-    /// end-of-input found by the reads that follow.
-    private func clientWentAway(_ connection: Connection) {
-        connection.closeSeen = true
-        if !connection.hasBufferedInput && cshim_pending_input(connection.fd) == 0, let task = connection.handlerTask.take() {
-            task.cancel()
-            logger.debug("client closed the connection while its request was handled; cancelling the handler",
-                         metadata: ["peer": "\(connection.peerDescription)"])
-        }
-        updateInterest(connection)  // no more EPOLLRDHUP: it stays reported until the response
-    }
-
     /// Starts `route`'s handler for `request`. A built-in route, and a
     /// synchronous handler of an HTTP/1.1 request when handlers run on the
     /// loop, answer at once (the response is returned); any other runs as a
@@ -1405,15 +1389,7 @@ final class EventLoop: @unchecked Sendable {
             case .lingering:
                 if now >= connection.lingerDeadline { closeConnection(connection) }
             case .handling:
-                if let timeout = context.requestTimeout, now - connection.handlingSince > timeout,
-                    let task = connection.handlerTask.take()
-                {
-                    task.cancel()
-                    logger.notice(
-                        "request timed out; cancelling its handler",
-                        metadata: ["peer": "\(connection.peerDescription)", "timeout": "\(configuration.requestTimeout.map { "\($0)" } ?? "")"])
-                    updateInterest(connection)
-                }
+                cancelHandlerIfTimedOut(connection)
             case .http2:
                 guard let session = connection.http2 else { break }
                 if !connection.outbound.isEmpty && now - connection.lastWriteProgress > context.idleTimeout {
