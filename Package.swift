@@ -8,6 +8,9 @@ let strict: [SwiftSetting] = [
 
 let package = Package(
     name: "swift-statefun",
+    // The SDK (StatefulFunctions, StatefulFunctionsProtobuf) and StatefunTestKit
+    // have no Linux-only code and need macOS 15 there (Synchronization's Mutex);
+    // the server and everything built on it (epoll, eventfd) are Linux-only.
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "StatefulFunctions", targets: ["StatefulFunctions"]),
@@ -37,10 +40,10 @@ let package = Package(
         // System libraries, found through pkg-config.
         .systemLibrary(
             name: "CProtobufC", path: "Sources/CProtobufC", pkgConfig: "libprotobuf-c",
-            providers: [.apt(["libprotobuf-c-dev"])]),
+            providers: [.apt(["libprotobuf-c-dev"]), .brew(["protobuf-c"])]),
         .systemLibrary(
             name: "CNghttp2", path: "Sources/CNghttp2", pkgConfig: "libnghttp2",
-            providers: [.apt(["libnghttp2-dev"])]),
+            providers: [.apt(["libnghttp2-dev"]), .brew(["nghttp2"])]),
         // protoc-c output for the wire schemas (scripts/generate-protocol.sh).
         .target(name: "CStatefunProtocol", dependencies: ["CProtobufC"]),
         // Socket and epoll constants the Swift importer cannot reach.
@@ -135,6 +138,22 @@ let package = Package(
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Tests/CrashTestServer", swiftSettings: strict),
 
+        // The README's Swift blocks, compiled as written (Tests/ReadmeTests checks
+        // that each README block is one of these copies): the messages they name,
+        // the blocks with top-level code and the fragments, the @main command.
+        .target(
+            name: "ReadmeMessages", dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            path: "Tests/ReadmeSnippets/Messages"),
+        .executableTarget(
+            name: "readme-snippets",
+            dependencies: ["ReadmeMessages", "StatefulFunctions", "StatefulFunctionsProtobuf", "StatefunService"],
+            path: "Tests/ReadmeSnippets/Script"),
+        .executableTarget(
+            name: "readme-module",
+            dependencies: ["StatefulFunctions", "StatefunCommandLine",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Tests/ReadmeSnippets/Module"),
+
         // Starts the programs the tests run (posix_spawn; not Foundation's Process, see the file).
         .target(name: "ChildProcess", path: "Tests/ChildProcess", swiftSettings: strict),
         .testTarget(
@@ -160,6 +179,9 @@ let package = Package(
                            .product(name: "CoreMetrics", package: "swift-metrics"),
                            .product(name: "Prometheus", package: "swift-prometheus"),
                            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
+            swiftSettings: strict),
+        .testTarget(
+            name: "ReadmeTests", dependencies: ["StatefunTestKit", "GreeterV3", "ChildProcess"],
             swiftSettings: strict),
         .testTarget(
             name: "StatefunServiceTests",

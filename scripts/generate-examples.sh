@@ -34,4 +34,8 @@ rm -rf "$tests_out" && mkdir -p "$tests_out"
 (cd Tests/StatefunLocalTests/Protos && protoc -I . -I /usr/include --plugin=protoc-gen-swift="$OLDPWD/$plugin" \
    --swift_opt=UseAccessLevelOnImports=true --swift_out="$OLDPWD/Tests/StatefunLocalTests/Generated" everything.proto)
 
+# The messages the README's blocks name, so that they compile as written (Tests/ReadmeSnippets).
+(cd Tests/ReadmeSnippets/Protos && protoc --plugin=protoc-gen-swift="$OLDPWD/$plugin" --swift_opt=Visibility=Public \
+   --swift_opt=UseAccessLevelOnImports=true --swift_out="$OLDPWD/Tests/ReadmeSnippets/Messages" readme.proto)
+
 echo "generated: $(ls Examples/*/Sources/*/*.pb.swift Examples/*/Python/*_pb2.py | wc -l) files"

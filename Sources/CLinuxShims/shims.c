@@ -35,6 +35,7 @@ uint32_t cshim_epollin(void) { return EPOLLIN; }
 uint32_t cshim_epollout(void) { return EPOLLOUT; }
 uint32_t cshim_epollerr(void) { return EPOLLERR; }
 uint32_t cshim_epollhup(void) { return EPOLLHUP; }
+uint32_t cshim_epollrdhup(void) { return EPOLLRDHUP; }
 uint32_t cshim_epollexclusive(void) { return EPOLLEXCLUSIVE; }
 int cshim_epoll_ctl_add(void) { return EPOLL_CTL_ADD; }
 int cshim_epoll_ctl_mod(void) { return EPOLL_CTL_MOD; }
@@ -110,4 +111,31 @@ void cshim_restore_termination_handlers(void) {
     sigaction(SIGINT, &saved_sigint, NULL);
     sigaction(SIGTERM, &saved_sigterm, NULL);
     termination_fd = -1;
+}
+
+#include <sched.h>
+#include <sys/ioctl.h>
+
+int cshim_pending_input(int fd) {
+    int count = 0;
+    return ioctl(fd, FIONREAD, &count) == 0 ? count : -1;
+}
+
+int cshim_affinity_cpu_count(void) {
+    // CPU_ALLOC sets, doubled until one holds every CPU the kernel knows (EINVAL: too small).
+    for (int cpus = 1024; cpus <= (1 << 20); cpus *= 2) {
+        cpu_set_t *set = CPU_ALLOC(cpus);
+        if (set == NULL) return -1;
+        size_t size = CPU_ALLOC_SIZE(cpus);
+        CPU_ZERO_S(size, set);
+        if (sched_getaffinity(0, size, set) == 0) {
+            int count = CPU_COUNT_S(size, set);
+            CPU_FREE(set);
+            return count;
+        }
+        int error = errno;
+        CPU_FREE(set);
+        if (error != EINVAL) return -1;
+    }
+    return -1;
 }

@@ -284,7 +284,7 @@ public final class Context {
         delayed.append(.cancellation(token: cancellationToken))
     }
 
-    private func checkCancellationToken(_ token: String) throws {
+    func checkCancellationToken(_ token: String) throws {
         guard protocolVersion == .v3 else {
             throw StatefulFunctionsError.invalidArgument("cancellation tokens need the StateFun 3.x protocol")
         }

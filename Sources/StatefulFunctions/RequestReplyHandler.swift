@@ -208,6 +208,16 @@ public struct RequestReplyHandler: Sendable {
 
     private func failed(_ error: InvocationFailure, _ entry: FunctionTable.Entry, _ batch: InvocationBatch) -> RequestReplyError {
         entry.invocations.increment(by: error.index + 1)
+        // The request's task was cancelled (the client went away, or the server's
+        // request timeout) and the function stopped for it: nothing of the batch
+        // is answered, and the runtime may try again.
+        if error.cause is CancellationError {
+            return RequestReplyError(
+                status: 503,
+                message: "request cancelled (the client went away or the request timed out): function "
+                    + "\(batch.target.typename) at address \(batch.target) stopped on invocation \(error.index + 1) of "
+                    + "\(batch.invocations.count)")
+        }
         // Bytes that can never decode (a built-in string that is not UTF-8, a
         // truncated message) are the request's fault, as the official SDKs
         // refuse them: a 400, which the runtime does not retry forever.
@@ -261,7 +271,7 @@ private struct Instruments: Sendable {
     init(factory: any MetricsFactory) {
         self.factory = factory
         var failures: [Int: Counter] = [:]
-        for status in [400, 404, 500] {
+        for status in [400, 404, 500, 503] {
             failures[status] = Counter(
                 label: "statefun_failed_requests_total", dimensions: [("status", String(status))], factory: factory)
         }

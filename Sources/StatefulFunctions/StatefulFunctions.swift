@@ -107,7 +107,8 @@ public struct StatefulFunction: Sendable {
     ///
     /// - Throws: ``StatefulFunctionsError`` for an empty or repeated name, an
     ///   empty type name or a non-positive expiration.
-    public func withValueSpecs(_ specs: [ValueSpec]) throws -> StatefulFunction {
+    public func withValueSpecs(_ declarations: [any ValueSpecDeclaration]) throws -> StatefulFunction {
+        let specs = declarations.map(\.valueSpec)
         var names = Set<String>()
         for spec in specs where !names.insert(try spec.validated().name).inserted {
             throw StatefulFunctionsError.invalidArgument("the value spec '\(spec.name)' is declared twice")
@@ -147,28 +148,28 @@ public final class StatefulFunctions: Sendable {
 
     /// Registers an untyped function, which gets each message as a raw ``AnyMessage``.
     public func register(
-        _ typename: String, states: [ValueSpec] = [], _ body: @escaping FunctionBody<AnyMessage>
+        _ typename: String, states: [any ValueSpecDeclaration] = [], _ body: @escaping FunctionBody<AnyMessage>
     ) throws {
         try register(typename, StatefulFunction(body).withValueSpecs(states))
     }
 
     /// Registers an untyped synchronous function.
     public func register(
-        _ typename: String, states: [ValueSpec] = [], _ body: @escaping SynchronousFunctionBody<AnyMessage>
+        _ typename: String, states: [any ValueSpecDeclaration] = [], _ body: @escaping SynchronousFunctionBody<AnyMessage>
     ) throws {
         try register(typename, StatefulFunction(body).withValueSpecs(states))
     }
 
     /// Registers a synchronous function of one message type.
     public func register<M: PackableMessage>(
-        _ typename: String, _ type: M.Type, states: [ValueSpec] = [], _ body: @escaping SynchronousFunctionBody<M>
+        _ typename: String, _ type: M.Type, states: [any ValueSpecDeclaration] = [], _ body: @escaping SynchronousFunctionBody<M>
     ) throws {
         try register(typename, StatefulFunction(type, body).withValueSpecs(states))
     }
 
     /// Registers a synchronous function of several message types.
     public func register(
-        _ typename: String, accepting types: [any PackableMessage.Type], states: [ValueSpec] = [],
+        _ typename: String, accepting types: [any PackableMessage.Type], states: [any ValueSpecDeclaration] = [],
         _ body: @escaping SynchronousFunctionBody<any PackableMessage>
     ) throws {
         try register(typename, StatefulFunction(accepting: types, body).withValueSpecs(states))
@@ -176,14 +177,14 @@ public final class StatefulFunctions: Sendable {
 
     /// Registers a function of one message type.
     public func register<M: PackableMessage>(
-        _ typename: String, _ type: M.Type, states: [ValueSpec] = [], _ body: @escaping FunctionBody<M>
+        _ typename: String, _ type: M.Type, states: [any ValueSpecDeclaration] = [], _ body: @escaping FunctionBody<M>
     ) throws {
         try register(typename, StatefulFunction(type, body).withValueSpecs(states))
     }
 
     /// Registers a function of several message types.
     public func register(
-        _ typename: String, accepting types: [any PackableMessage.Type], states: [ValueSpec] = [],
+        _ typename: String, accepting types: [any PackableMessage.Type], states: [any ValueSpecDeclaration] = [],
         _ body: @escaping FunctionBody<any PackableMessage>
     ) throws {
         try register(typename, StatefulFunction(accepting: types, body).withValueSpecs(states))
@@ -191,23 +192,25 @@ public final class StatefulFunctions: Sendable {
 
     /// Binds an untyped function: `try functions.bind("example/hello") { context, message in … }`.
     ///
-    /// `states` declares the function's persisted values for StateFun 3.x.
+    /// `states` declares the function's persisted values for StateFun 3.x:
+    /// ``ValueSpec``s, or ``TypedValueSpec``s that the function then reads and
+    /// writes through (`context[spec]`).
     public func bind(
-        _ typename: String, states: [ValueSpec] = [], _ body: @escaping FunctionBody<AnyMessage>
+        _ typename: String, states: [any ValueSpecDeclaration] = [], _ body: @escaping FunctionBody<AnyMessage>
     ) throws {
         try register(typename, states: states, body)
     }
 
     /// Binds a function of one message type, unpacked for it.
     public func bind<M: PackableMessage>(
-        _ typename: String, _ type: M.Type, states: [ValueSpec] = [], _ body: @escaping FunctionBody<M>
+        _ typename: String, _ type: M.Type, states: [any ValueSpecDeclaration] = [], _ body: @escaping FunctionBody<M>
     ) throws {
         try register(typename, type, states: states, body)
     }
 
     /// Binds a function of several message types, which dispatches on the unpacked message.
     public func bind(
-        _ typename: String, accepting types: [any PackableMessage.Type], states: [ValueSpec] = [],
+        _ typename: String, accepting types: [any PackableMessage.Type], states: [any ValueSpecDeclaration] = [],
         _ body: @escaping FunctionBody<any PackableMessage>
     ) throws {
         try register(typename, accepting: types, states: states, body)
@@ -215,21 +218,21 @@ public final class StatefulFunctions: Sendable {
 
     /// Binds an untyped synchronous function (a closure that does not `await`).
     public func bind(
-        _ typename: String, states: [ValueSpec] = [], _ body: @escaping SynchronousFunctionBody<AnyMessage>
+        _ typename: String, states: [any ValueSpecDeclaration] = [], _ body: @escaping SynchronousFunctionBody<AnyMessage>
     ) throws {
         try register(typename, states: states, body)
     }
 
     /// Binds a synchronous function of one message type.
     public func bind<M: PackableMessage>(
-        _ typename: String, _ type: M.Type, states: [ValueSpec] = [], _ body: @escaping SynchronousFunctionBody<M>
+        _ typename: String, _ type: M.Type, states: [any ValueSpecDeclaration] = [], _ body: @escaping SynchronousFunctionBody<M>
     ) throws {
         try register(typename, type, states: states, body)
     }
 
     /// Binds a synchronous function of several message types.
     public func bind(
-        _ typename: String, accepting types: [any PackableMessage.Type], states: [ValueSpec] = [],
+        _ typename: String, accepting types: [any PackableMessage.Type], states: [any ValueSpecDeclaration] = [],
         _ body: @escaping SynchronousFunctionBody<any PackableMessage>
     ) throws {
         try register(typename, accepting: types, states: states, body)

@@ -20,7 +20,7 @@ public struct ServeOptions: ParsableArguments {
     @Option(help: "The URL path the runtime posts to (env STATEFUN_PATH).")
     public var path: String = environment("STATEFUN_PATH") ?? "/statefun"
 
-    @Option(help: "Event loop threads; 0 means one per core (env STATEFUN_LOOPS).")
+    @Option(help: "Event loop threads; 0 means one per CPU the process may use (affinity, cgroup quota) (env STATEFUN_LOOPS).")
     public var loops: Int = environment("STATEFUN_LOOPS").flatMap(Int.init) ?? 0
 
     @Flag(inversion: .prefixedNo, help: "Listen on TCP at --host/--port (env STATEFUN_TCP=0 turns it off).")
@@ -71,6 +71,9 @@ public struct ServeOptions: ParsableArguments {
     @Option(help: "Seconds a client may take to send a whole request head once it has begun (env STATEFUN_HEADER_TIMEOUT).")
     public var headerTimeout: Double = environment("STATEFUN_HEADER_TIMEOUT").flatMap(Double.init) ?? 30
 
+    @Option(help: "Seconds a request's handler may run before its task is cancelled; 0: no limit (env STATEFUN_REQUEST_TIMEOUT).")
+    public var requestTimeout: Double = environment("STATEFUN_REQUEST_TIMEOUT").flatMap(Double.init) ?? 0
+
     @Option(help: "The most memory request bodies may take in the whole server, in bytes; 0 means a quarter of the cgroup's memory.max or of physical memory (env STATEFUN_MAX_BODY_MEMORY).")
     public var maxBodyMemory: Int = environment("STATEFUN_MAX_BODY_MEMORY").flatMap(Int.init) ?? 0
 
@@ -100,6 +103,7 @@ public struct ServeOptions: ParsableArguments {
             throw ValidationError("--handlers must be 'loop' or 'pool'")
         }
         guard maxBodyMemory >= 0 else { throw ValidationError("--max-body-memory must not be negative") }
+        guard requestTimeout >= 0 else { throw ValidationError("--request-timeout must not be negative") }
         guard workerThreads >= 0, shutdownDelay >= 0, shutdownGrace >= 0, workers >= 0 else {
             throw ValidationError("--worker-threads, --shutdown-delay, --shutdown-grace and --workers must not be negative")
         }
@@ -129,6 +133,7 @@ public struct ServeOptions: ParsableArguments {
         configuration.maxHeaderSize = maxHeaderSize
         configuration.idleTimeout = .milliseconds(Int64(idleTimeout * 1000))
         configuration.headerTimeout = .milliseconds(Int64(headerTimeout * 1000))
+        if requestTimeout > 0 { configuration.requestTimeout = .milliseconds(Int64(requestTimeout * 1000)) }
         configuration.http2.maxConcurrentStreams = http2MaxStreams
         if maxBodyMemory > 0 { configuration.maxBodyMemory = maxBodyMemory }
         return configuration
@@ -169,7 +174,7 @@ private let environmentChecks: [(String, @Sendable (String) -> Bool)] = {
         ("STATEFUN_MAX_BODY_SIZE", integer), ("STATEFUN_MAX_HEADER_SIZE", integer),
         ("STATEFUN_MAX_BODY_MEMORY", integer), ("STATEFUN_HTTP2_MAX_STREAMS", integer), ("STATEFUN_WORKERS", integer),
         ("STATEFUN_SHUTDOWN_DELAY", number), ("STATEFUN_SHUTDOWN_GRACE", number),
-        ("STATEFUN_IDLE_TIMEOUT", number), ("STATEFUN_HEADER_TIMEOUT", number),
+        ("STATEFUN_IDLE_TIMEOUT", number), ("STATEFUN_HEADER_TIMEOUT", number), ("STATEFUN_REQUEST_TIMEOUT", number),
         ("STATEFUN_TCP", flag), ("STATEFUN_HTTP2", flag), ("STATEFUN_ACCESS_LOG", flag),
     ]
 }()

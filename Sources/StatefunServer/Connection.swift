@@ -55,6 +55,14 @@ final class Connection {
     @exclusivity(unchecked) var peerClosed = false
 
     // The request being read or handled.
+    /// The task running the request's handler, cancelled if the client goes
+    /// away or the request's time runs out (``HTTPServerConfiguration/requestTimeout``).
+    @exclusivity(unchecked) var handlerTask: Task<Void, Never>?
+    /// When the handler started (monotonic ns), for the request timeout.
+    @exclusivity(unchecked) var handlingSince: UInt64 = 0
+    /// The client's FIN was seen while a handler ran (EPOLLRDHUP, which stays
+    /// reported once seen): not watched for again.
+    @exclusivity(unchecked) var closeSeen = false
     @exclusivity(unchecked) var head: ParsedHead?
     @exclusivity(unchecked) var route: Route?
     @exclusivity(unchecked) var body: [UInt8] = []

@@ -35,6 +35,8 @@ final class ServerContext: Sendable {
     let workerPool: WorkerPool?
     let dumper: FailedRequestDumper?
     let idleTimeout: UInt64
+    /// ``HTTPServerConfiguration/requestTimeout`` in nanoseconds.
+    let requestTimeout: UInt64?
     let headerTimeout: UInt64
     /// The bound on request-body memory of the whole server (``HTTPServerConfiguration/maxBodyMemory``).
     let bodyMemory: BodyMemoryBudget
@@ -57,10 +59,11 @@ final class ServerContext: Sendable {
         self.workerPool = workerPool
         self.dumper = dumper
         self.idleTimeout = max(configuration.idleTimeout.clampedNanoseconds, 1_000_000)
+        self.requestTimeout = configuration.requestTimeout.map { max($0.clampedNanoseconds, 1_000_000) }
         self.headerTimeout = max(configuration.headerTimeout.clampedNanoseconds, 1_000_000)
         self.bodyMemory = BodyMemoryBudget(limit: configuration.maxBodyMemory)
         self.bodyMemoryWait = max(configuration.bodyMemoryWait.clampedNanoseconds, 1_000_000)
-        let shortest = min(idleTimeout, headerTimeout, bodyMemoryWait) / 4 / 1_000_000
+        let shortest = min(idleTimeout, headerTimeout, bodyMemoryWait, requestTimeout ?? .max) / 4 / 1_000_000
         self.tickMilliseconds = Int32(min(1000, max(10, shortest)))
     }
 }
@@ -183,6 +186,7 @@ final class EventLoop: @unchecked Sendable {
     private let EPOLLOUT = cshim_epollout()
     private let EPOLLERR = cshim_epollerr()
     private let EPOLLHUP = cshim_epollhup()
+    private let EPOLLRDHUP = cshim_epollrdhup()
 
     var logger: Logger { context.logger }
     private var configuration: HTTPServerConfiguration { context.configuration }
@@ -491,6 +495,7 @@ final class EventLoop: @unchecked Sendable {
     // MARK: - Connection events
 
     private func handleEvent(_ connection: Connection, _ mask: UInt32) {
+        if mask & EPOLLRDHUP != 0 && connection.phase == .handling { clientWentAway(connection) }
         if mask & EPOLLIN != 0 { readable(connection) }
         if !connection.isClosed && mask & EPOLLOUT != 0 { flush(connection) }
         if !connection.isClosed && mask & (EPOLLERR | EPOLLHUP) != 0 {
@@ -651,6 +656,8 @@ final class EventLoop: @unchecked Sendable {
             closeConnection(connection)
         case .http2:
             // Streams being handled still get their responses; flush closes after them.
+            // Their handlers are cancelled, as on HTTP/1.1.
+            connection.http2?.clientWentAway()
             flush(connection)
         }
     }
@@ -886,7 +893,8 @@ final class EventLoop: @unchecked Sendable {
             upgradeToHTTP2(connection, request, route: route, settings: settings, headRequest: headRequest)
             return
         }
-        if let response = startHandler(route, consume request, connection: connection.id, stream: 0) {
+        connection.handlingSince = now
+        if let response = startHandler(route, consume request, connection: connection.id, stream: 0, task: &connection.handlerTask) {
             deliver(response, to: connection)
             return
         }
@@ -897,10 +905,13 @@ final class EventLoop: @unchecked Sendable {
     /// synchronous handler of an HTTP/1.1 request when handlers run on the
     /// loop, answer at once (the response is returned); any other runs as a
     /// Task on the configured executor and sends its response back to this loop.
-    func startHandler(_ route: Route, _ request: consuming ServerRequest, connection: UInt64, stream: Int32) -> ServerResponse? {
+    /// `task` receives the handler's task, to cancel it.
+    func startHandler(
+        _ route: Route, _ request: consuming ServerRequest, connection: UInt64, stream: Int32, task: inout Task<Void, Never>?
+    ) -> ServerResponse? {
         if let inline = route.inlineHandler { return inline(request) }
         if stream == 0, canAnswerSynchronously(route) { return answerSynchronously(route, request) }
-        startTask(route, request, connection: connection, stream: stream)
+        task = startTask(route, request, connection: connection, stream: stream)
         return nil
     }
 
@@ -908,7 +919,9 @@ final class EventLoop: @unchecked Sendable {
     /// (Apart from ``startHandler(_:_:connection:stream:)``: inlined there, the
     /// capture of the request made every request a copy of it.)
     @inline(never)
-    private func startTask(_ route: Route, _ request: consuming ServerRequest, connection: UInt64, stream: Int32) {
+    private func startTask(
+        _ route: Route, _ request: consuming ServerRequest, connection: UInt64, stream: Int32
+    ) -> Task<Void, Never> {
         let context = self.context
         let unixSocketPath = request.peer.hasPrefix("unix:") ? context.configuration.unixSocketPath : nil
         let handler = route.handler
@@ -923,11 +936,11 @@ final class EventLoop: @unchecked Sendable {
         }
         switch context.configuration.handlerExecution {
         case .eventLoop:
-            Task(executorPreference: executor, operation: operation)
+            return Task(executorPreference: executor, operation: operation)
         case .workerThreads:
-            Task(executorPreference: context.workerPool, operation: operation)
+            return Task(executorPreference: context.workerPool, operation: operation)
         case .cooperativePool:
-            Task(operation: operation)
+            return Task(operation: operation)
         }
     }
 
@@ -951,6 +964,7 @@ final class EventLoop: @unchecked Sendable {
 
     private func deliver(_ response: ServerResponse, to connection: Connection) {
         guard connection.phase == .handling else { return }
+        connection.handlerTask = nil
         // The handler is done with the body.
         if connection.bodyReserved > 0 { releaseBodyMemory(connection) }
         let framing = connection.responseFraming
@@ -1091,8 +1105,11 @@ final class EventLoop: @unchecked Sendable {
         connection.resetRequest()
         guard let session = switchToHTTP2(connection, upgrade: (settings, headRequest)) else { return }
         if let record { session.adoptUpgradedRequest(record) }
-        if let response = startHandler(route, request, connection: connection.id, stream: 1) {
+        var task: Task<Void, Never>?
+        if let response = startHandler(route, request, connection: connection.id, stream: 1, task: &task) {
             session.handlerFinished(1, response)
+        } else {
+            session.adoptUpgradedHandlerTask(task)
         }
         feedBufferedInput(connection, session)
     }
@@ -1316,6 +1333,8 @@ final class EventLoop: @unchecked Sendable {
             connection.interestPending = false
             guard !connection.isClosed else { continue }
             var wanted: UInt32 = wantsRead(connection) ? EPOLLIN : 0
+            // While a handler runs the connection is not read, but its closing is watched.
+            if connection.phase == .handling && connection.handlerTask != nil && !connection.closeSeen { wanted |= EPOLLRDHUP }
             if !connection.outbound.isEmpty { wanted |= EPOLLOUT }
             if wanted != connection.interest {
                 connection.interest = wanted
@@ -1328,6 +1347,7 @@ final class EventLoop: @unchecked Sendable {
     func closeConnection(_ connection: Connection) {
         guard !connection.isClosed else { return }
         connection.isClosed = true
+        connection.handlerTask.take()?.cancel()
         releaseBodyMemory(connection)
         connection.http2?.connectionClosed()
         close(connection.fd)  // also removes it from the epoll set
@@ -1374,7 +1394,7 @@ final class EventLoop: @unchecked Sendable {
             case .lingering:
                 if now >= connection.lingerDeadline { closeConnection(connection) }
             case .handling:
-                break
+                cancelHandlerIfTimedOut(connection)
             case .http2:
                 guard let session = connection.http2 else { break }
                 if !connection.outbound.isEmpty && now - connection.lastWriteProgress > context.idleTimeout {

@@ -36,6 +36,11 @@ final class HTTP2Stream {
     @exclusivity(unchecked) var headerListSize = 0
     @exclusivity(unchecked) var headersTooLarge = false
     @exclusivity(unchecked) var body: [UInt8] = []
+    /// The task running the handler, cancelled if the client resets the stream,
+    /// the connection goes, or the request's time runs out.
+    @exclusivity(unchecked) var handlerTask: Task<Void, Never>?
+    /// When the handler started (monotonic ns), for the request timeout.
+    @exclusivity(unchecked) var handlingSince: UInt64 = 0
     /// The `content-length` the client declared (nghttp2 checks the body against it).
     @exclusivity(unchecked) var declaredLength: Int?
     @exclusivity(unchecked) var sawContentLength = false
@@ -265,6 +270,15 @@ final class HTTP2Session {
     /// streams) cannot keep a stalled stream open forever.
     func sweep(now: UInt64) {
         if case .noticeSent(let at) = shutdown, now - at > 1_000_000_000 { sendFinalGoaway() }
+        if let timeout = loop.context.requestTimeout {
+            for stream in streams.values where stream.state == .handling && now - stream.handlingSince > timeout {
+                guard let task = stream.handlerTask.take() else { continue }
+                task.cancel()
+                loop.logger.notice(
+                    "request timed out; cancelling its handler",
+                    metadata: ["peer": "\(connection.peerDescription)", "stream": "\(stream.id)"])
+            }
+        }
         let idleTimeout = loop.context.idleTimeout
         shedForMemory(now: now)
         for stream in Array(streams.values) where now - stream.lastProgress > idleTimeout {
@@ -518,6 +532,7 @@ final class HTTP2Session {
 
     /// The connection is closed: its memory goes back to the budget.
     func connectionClosed() {
+        clientWentAway()
         memoryAdmitted()
         held = 0
         demand = 0
@@ -525,6 +540,11 @@ final class HTTP2Session {
             loop.context.bodyMemory.release(reserved)
             reserved = 0
         }
+    }
+
+    /// The client closed the connection (or it is closed): the running handlers' tasks are cancelled.
+    func clientWentAway() {
+        for stream in streams.values where stream.state == .handling { stream.handlerTask.take()?.cancel() }
     }
 
     /// END_STREAM from the client: the request is complete; run its handler.
@@ -560,7 +580,8 @@ final class HTTP2Session {
             readyRequests.append((id, route, request))
             return
         }
-        if let response = loop.startHandler(route, request, connection: connection.id, stream: id) {
+        stream.handlingSince = loop.now
+        if let response = loop.startHandler(route, request, connection: connection.id, stream: id, task: &stream.handlerTask) {
             handlerFinished(id, response)
         }
     }
@@ -602,6 +623,12 @@ final class HTTP2Session {
         streams[1] = stream
         lastStream = stream
         handlersRunning += 1
+        stream.handlingSince = loop.now
+    }
+
+    /// The task of the upgraded request's handler (stream 1).
+    func adoptUpgradedHandlerTask(_ task: Task<Void, Never>?) {
+        streams[1]?.handlerTask = task
     }
 
     /// A handler's response, back on the loop. Dropped if the stream is gone (reset by the client).
@@ -610,6 +637,7 @@ final class HTTP2Session {
             held -= orphanedHandlers.removeValue(forKey: id) ?? 0
             return
         }
+        stream.handlerTask = nil
         handlersRunning -= 1
         answer(stream, response, rejection: nil)
     }
@@ -743,6 +771,7 @@ final class HTTP2Session {
         dropBody(stream)
         setDemand(stream, 0)
         if stream.state == .handling {
+            stream.handlerTask.take()?.cancel()
             handlersRunning -= 1
             orphanedHandlers[id] = stream.handlerBytes
             loop.logger.debug(

@@ -156,7 +156,9 @@ public final class HTTPServer: Sendable {
                 readiness: readiness, metrics: ServerMetrics(factory: metricsFactory), workerPool: workerPool,
                 dumper: dumper)
 
-            let loopCount = max(1, configuration.eventLoopCount)
+            // 0: one loop per CPU the process may use.
+            let processors = configuration.eventLoopCount > 0 ? nil : ProcessorCount.available()
+            let loopCount = processors?.count ?? configuration.eventLoopCount
             var loops: [EventLoop] = []
             do throws(HTTPServerError) {
                 for index in 0..<loopCount {
@@ -226,8 +228,10 @@ public final class HTTPServer: Sendable {
             metadata["addresses"] = "\(listening.joined(separator: ", "))"
             metadata["protocols"] = "\(configuration.http2.enabled ? "HTTP/1.1, HTTP/2 (h2c: prior knowledge, Upgrade)" : "HTTP/1.1")"
             metadata["eventLoops"] = "\(loops.count)"
+            metadata["eventLoopCount"] = "\(processors.map { "CPUs the process may use (\($0.source))" } ?? "configured")"
             metadata["handlers"] = "\(describe(configuration.handlerExecution))"
             if let path = configuration.healthCheckPath { metadata["health"] = "\(path)" }
+            if let timeout = configuration.requestTimeout { metadata["requestTimeout"] = "\(timeout)" }
             if let dump = configuration.failedRequestDump { metadata["failedRequestDump"] = "\(dump.directory)" }
             if let worker { metadata["worker"] = "\(worker.index)" }
             logger.info("HTTP server listening", metadata: metadata)

@@ -21,7 +21,16 @@ public struct HTTPServerConfiguration: Sendable {
     /// The permission bits of the socket file (clients need write permission to connect).
     public var unixSocketPermissions: Int
     /// The number of event-loop threads, each with its own listening socket.
+    /// 0 (the default): one per CPU the process may use, counted when the
+    /// server starts (``ProcessorCount/available()``: the affinity mask and
+    /// the cgroup's CPU quota); the start-up line says how many and why.
     public var eventLoopCount: Int
+    /// How long a request's handler may run before its task is cancelled
+    /// (`Task.isCancelled` becomes true inside it); `nil` (the default): no limit.
+    /// Cancellation is cooperative: the client gets what the handler answers
+    /// once it returns. A handler's task is also cancelled when the client
+    /// closes the connection (or resets the HTTP/2 stream) while it runs.
+    public var requestTimeout: Duration? = nil
     /// The largest request body accepted; larger bodies are answered with 413.
     public var maxBodySize: Int
     /// The most memory request bodies may take in the whole server: every
@@ -83,7 +92,7 @@ public struct HTTPServerConfiguration: Sendable {
     public init(
         host: String = "0.0.0.0",
         port: Int = 8000,
-        eventLoopCount: Int = HTTPServerConfiguration.onlineProcessorCount,
+        eventLoopCount: Int = 0,
         maxBodySize: Int = 32 * 1024 * 1024,
         maxHeaderSize: Int = 16 * 1024,
         idleTimeout: Duration = .seconds(60),
@@ -125,7 +134,8 @@ public struct HTTPServerConfiguration: Sendable {
     /// The default ``maxBodyMemory``.
     public static var defaultMaxBodyMemory: Int { BodyMemoryBudget.defaultLimit }
 
-    /// The number of online CPUs (at least 1): the default ``eventLoopCount``.
+    /// The number of online CPUs (at least 1), whether or not the process may
+    /// use them all (see ``ProcessorCount/available()`` for those it may).
     public static var onlineProcessorCount: Int {
         let count = sysconf(Int32(_SC_NPROCESSORS_ONLN))
         return count > 0 ? count : 1

@@ -2,8 +2,8 @@ import CoreMetrics
 public import Logging
 public import Prometheus
 public import ServiceLifecycle
-public import StatefulFunctions
-public import StatefunServer
+@_exported public import StatefulFunctions
+@_exported public import StatefunServer
 
 /// The headers of every successful StateFun reply, built once.
 private let protobufHeaders: [(name: String, value: String)] = [

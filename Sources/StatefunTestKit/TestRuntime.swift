@@ -1,4 +1,4 @@
-public import StatefulFunctions
+@_exported public import StatefulFunctions
 
 /// Runs bound functions in-process with the StateFun runtime's semantics, for
 /// tests: no HTTP, no Flink.

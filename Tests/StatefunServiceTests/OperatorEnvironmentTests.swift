@@ -9,7 +9,7 @@ struct OperatorEnvironmentTests {
     @Test(arguments: [
         ("STATEFUN_PORT", "abc"), ("STATEFUN_LOOPS", "two"), ("STATEFUN_MAX_BODY_SIZE", "32MiB"),
         ("STATEFUN_MAX_BODY_MEMORY", "1e9"), ("STATEFUN_SHUTDOWN_GRACE", "30s"), ("STATEFUN_IDLE_TIMEOUT", "nan"),
-        ("STATEFUN_HTTP2", "maybe"), ("STATEFUN_WORKERS", "-"),
+        ("STATEFUN_HTTP2", "maybe"), ("STATEFUN_WORKERS", "-"), ("STATEFUN_REQUEST_TIMEOUT", "1m"),
     ])
     func aMalformedValueIsRefusedByName(_ variable: (name: String, value: String)) async throws {
         let greeter = exampleExecutable("greeter-v3")

@@ -35,6 +35,8 @@ uint32_t cshim_epollin(void);
 uint32_t cshim_epollout(void);
 uint32_t cshim_epollerr(void);
 uint32_t cshim_epollhup(void);
+/// EPOLLRDHUP: the peer shut down its sending side (watched while a handler runs).
+uint32_t cshim_epollrdhup(void);
 /// EPOLLEXCLUSIVE: only one of the epoll instances watching a shared listening socket wakes.
 uint32_t cshim_epollexclusive(void);
 int cshim_epoll_ctl_add(void);
@@ -52,6 +54,12 @@ int cshim_accept4(int fd, struct sockaddr *addr, socklen_t *len);
 ssize_t cshim_send(int fd, const void *buf, size_t len);
 /// Writes two buffers with one sendmsg(MSG_NOSIGNAL); second may be NULL/0.
 ssize_t cshim_send2(int fd, const void *buf1, size_t len1, const void *buf2, size_t len2);
+
+/// The bytes received on a socket and not read yet (ioctl FIONREAD), or -1.
+int cshim_pending_input(int fd);
+
+/// The number of CPUs the calling thread may run on (sched_getaffinity), or -1.
+int cshim_affinity_cpu_count(void);
 
 /// Names the calling thread (at most 15 characters are kept).
 void cshim_set_thread_name(const char *name);

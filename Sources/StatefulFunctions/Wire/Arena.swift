@@ -1,5 +1,9 @@
 import CStatefunProtocol
+#if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import Synchronization
 
 /// A bump allocator handed to protobuf-c: a request is decoded (or a response

@@ -1,6 +1,10 @@
 import CStatefunProtocol
 import CoreMetrics
+#if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// The functions a handler serves, found from the bytes of a request's target.
 ///
