@@ -78,7 +78,7 @@ package actor LocalRuntime {
     private var delayed = DelayedQueue()
     private var failure: (any Error)?
     private var idleWaiters: [CheckedContinuation<Void, Never>] = []
-    private(set) var summary = Summary()
+    package private(set) var summary = Summary()
 
     /// - Parameter output: receives each egress record as a JSON line.
     package init(module: ModuleFile, client: HTTPClient, options: Options, output: @escaping @Sendable (String) -> Void) {
@@ -119,6 +119,21 @@ package actor LocalRuntime {
             } else {
                 return summary
             }
+        }
+    }
+
+    /// Each address's state as it is now, one JSON line per value:
+    /// `{"address": …, "state": …, "type": …, "value"/"json"/"fields"/"base64": …}`.
+    package func stateLines() -> [String] {
+        store.values(now: now) { address, name in
+            let specs = module.endpoint(for: address.functionType).map { endpoint, _ in
+                endpoint.protocolVersion == .v2 ? endpoint.states : registeredSpecs[address.functionType] ?? []
+            } ?? []
+            return specs.first { $0.name == name }?.expiration ?? .none
+        }.map { address, name, value in
+            var line: [String: Any] = ["address": address.description, "state": name, "type": value.typeURL]
+            JSONValues.describe(value, into: &line, schema: options.schema)
+            return JSONValues.jsonLine(line)
         }
     }
 

@@ -44,6 +44,18 @@ package struct StateStore {
         return stored.value
     }
 
+    /// Every value stored and not expired by `now` (by the expiration `expiration` gives
+    /// for its address and name), by address then name.
+    package func values(
+        now: Duration, expiration: (Address, String) -> ValueSpec.Expiration
+    ) -> [(address: Address, name: String, value: AnyMessage)] {
+        values.flatMap { address, states in
+            states.compactMap { name, stored in
+                Self.expired(stored, expiration(address, name), now) ? nil : (address, name, stored.value)
+            }
+        }.sorted { ($0.address.description, $0.name) < ($1.address.description, $1.name) }
+    }
+
     private static func expired(_ stored: Stored, _ expiration: ValueSpec.Expiration, _ now: Duration) -> Bool {
         switch expiration {
         case .none: return false

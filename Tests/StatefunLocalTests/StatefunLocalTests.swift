@@ -167,6 +167,8 @@ func count(_ what: String, in stderr: String) -> Int {
         await server.waitUntilStopped()
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.egress == [#"{"egress":"example/out","type":"io.statefun.types/string","value":"kept"}"#])
+        // The summary counts the delayed message delivered (the cancelled one is not).
+        #expect(result.stderr.contains(" egress records, 1 delayed deliveries;"), "\(result.stderr)")
     }
 
     @Test func a500IsRetriedUntilTheFunctionSucceeds() async throws {
@@ -196,7 +198,11 @@ func count(_ what: String, in stderr: String) -> Int {
         server.shutdown()
         await server.waitUntilStopped()
         #expect(result.status == 1)
-        #expect(result.stderr.contains("answered 404"), "\(result.stderr)")
+        // Said once: the job failed, at which address, why.
+        #expect(result.stderr.contains(
+            "statefun-local: job failed: example/greeter/ann: http://127.0.0.1:\(server.localPort)/wrong-path answered 404"),
+            "\(result.stderr)")
+        #expect(result.stderr.components(separatedBy: "job failed:").count == 2, "\(result.stderr)")
         #expect(result.egress.isEmpty)
     }
 
