@@ -16,29 +16,46 @@ public struct KafkaProducerRecord: PackableMessage, Hashable {
     /// 3.x ``kafkaProducerRecordTypeName``.
     public static var typeName: String { "type.googleapis.com/org.apache.flink.statefun.flink.io.KafkaProducerRecord" }
 
-    /// The record key's bytes, as Kafka gets them; may be empty.
-    public var keyBytes: [UInt8]
+    private var keyField: RecordBytesField
     /// The serialized value.
     public var valueBytes: [UInt8]
     /// The destination topic.
     public var topic: String
 
+    /// The record key's bytes, as Kafka gets them; may be empty.
+    public var keyBytes: [UInt8] {
+        get { keyField.bytes }
+        set { keyField = .bytes(newValue) }
+    }
+
     /// The record key as text (its bytes decoded as UTF-8, invalid sequences repaired).
     public var key: String {
-        get { String(decoding: keyBytes, as: UTF8.self) }
-        set { keyBytes = Array(newValue.utf8) }
+        get { keyField.text }
+        set { keyField = .text(newValue) }
     }
 
     /// Creates a record from its fields, unchecked.
     public init(key: String, valueBytes: [UInt8], topic: String) {
-        self.init(keyBytes: Array(key.utf8), valueBytes: valueBytes, topic: topic)
+        self.keyField = .text(key)
+        self.valueBytes = valueBytes
+        self.topic = topic
     }
 
     /// Creates a record with a key of any bytes, unchecked.
     public init(keyBytes: [UInt8], valueBytes: [UInt8], topic: String) {
-        self.keyBytes = keyBytes
+        self.keyField = .bytes(keyBytes)
         self.valueBytes = valueBytes
         self.topic = topic
+    }
+
+    public static func == (lhs: KafkaProducerRecord, rhs: KafkaProducerRecord) -> Bool {
+        lhs.keyField == rhs.keyField && lhs.valueBytes == rhs.valueBytes && lhs.topic == rhs.topic
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(keyField)
+        hasher.combine(valueBytes)
+        hasher.combine(topic)
     }
 
     public init(packedBytes: [UInt8]) throws {
@@ -53,7 +70,7 @@ public struct KafkaProducerRecord: PackableMessage, Hashable {
 
     public func packedBytes() throws -> [UInt8] {
         var topic = topic
-        return keyBytes.withUnsafeBufferPointer { key in
+        return keyField.withBytes { key in
             topic.withUTF8 { topic in
                 valueBytes.withUnsafeBufferPointer { value in packLengthDelimitedFields(key, value, topic) }
             }
@@ -65,7 +82,7 @@ public struct KafkaProducerRecord: PackableMessage, Hashable {
         var record = V2KafkaRecord()
         org__apache__flink__statefun__flink__io__kafka_producer_record__init(&record)
         var topic = topic
-        return keyBytes.withUnsafeBufferPointer { key in
+        return keyField.withBytes { key in
             topic.withUTF8 { topic in
                 valueBytes.withUnsafeBufferPointer { value in
                     record.key = ProtobufCBinaryData(key)
@@ -91,8 +108,7 @@ public struct KinesisEgressRecord: PackableMessage, Hashable {
     /// 3.x ``kinesisEgressRecordTypeName``.
     public static var typeName: String { "type.googleapis.com/org.apache.flink.statefun.flink.io.KinesisEgressRecord" }
 
-    /// The partition key's bytes.
-    public var partitionKeyBytes: [UInt8]
+    private var partitionKeyField: RecordBytesField
     /// The serialized value.
     public var valueBytes: [UInt8]
     /// The destination stream.
@@ -100,25 +116,44 @@ public struct KinesisEgressRecord: PackableMessage, Hashable {
     /// The explicit hash key; may be empty.
     public var explicitHashKey: String
 
+    /// The partition key's bytes.
+    public var partitionKeyBytes: [UInt8] {
+        get { partitionKeyField.bytes }
+        set { partitionKeyField = .bytes(newValue) }
+    }
+
     /// The partition key as text (its bytes decoded as UTF-8, invalid sequences repaired).
     public var partitionKey: String {
-        get { String(decoding: partitionKeyBytes, as: UTF8.self) }
-        set { partitionKeyBytes = Array(newValue.utf8) }
+        get { partitionKeyField.text }
+        set { partitionKeyField = .text(newValue) }
     }
 
     /// Creates a record from its fields, unchecked.
     public init(partitionKey: String, valueBytes: [UInt8], stream: String, explicitHashKey: String) {
-        self.init(
-            partitionKeyBytes: Array(partitionKey.utf8), valueBytes: valueBytes, stream: stream,
-            explicitHashKey: explicitHashKey)
+        self.partitionKeyField = .text(partitionKey)
+        self.valueBytes = valueBytes
+        self.stream = stream
+        self.explicitHashKey = explicitHashKey
     }
 
     /// Creates a record with a partition key of any bytes, unchecked.
     public init(partitionKeyBytes: [UInt8], valueBytes: [UInt8], stream: String, explicitHashKey: String) {
-        self.partitionKeyBytes = partitionKeyBytes
+        self.partitionKeyField = .bytes(partitionKeyBytes)
         self.valueBytes = valueBytes
         self.stream = stream
         self.explicitHashKey = explicitHashKey
+    }
+
+    public static func == (lhs: KinesisEgressRecord, rhs: KinesisEgressRecord) -> Bool {
+        lhs.partitionKeyField == rhs.partitionKeyField && lhs.valueBytes == rhs.valueBytes
+            && lhs.stream == rhs.stream && lhs.explicitHashKey == rhs.explicitHashKey
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(partitionKeyField)
+        hasher.combine(valueBytes)
+        hasher.combine(stream)
+        hasher.combine(explicitHashKey)
     }
 
     public init(packedBytes: [UInt8]) throws {
@@ -135,7 +170,7 @@ public struct KinesisEgressRecord: PackableMessage, Hashable {
 
     public func packedBytes() throws -> [UInt8] {
         var stream = stream, explicitHashKey = explicitHashKey
-        return partitionKeyBytes.withUnsafeBufferPointer { partitionKey in
+        return partitionKeyField.withBytes { partitionKey in
             stream.withUTF8 { stream in
                 explicitHashKey.withUTF8 { explicitHashKey in
                     valueBytes.withUnsafeBufferPointer { value in
@@ -151,7 +186,7 @@ public struct KinesisEgressRecord: PackableMessage, Hashable {
         var record = V2KinesisRecord()
         org__apache__flink__statefun__flink__io__kinesis_egress_record__init(&record)
         var stream = stream, explicitHashKey = explicitHashKey
-        return partitionKeyBytes.withUnsafeBufferPointer { partitionKey in
+        return partitionKeyField.withBytes { partitionKey in
             stream.withUTF8 { stream in
                 explicitHashKey.withUTF8 { explicitHashKey in
                     valueBytes.withUnsafeBufferPointer { value in
@@ -201,3 +236,39 @@ public func kinesisEgressRecord(
         explicitHashKey: explicitHashKey ?? "")
 }
 
+
+/// A key field of a record as it was given, text or bytes: a key given as text is
+/// packed from the string's own UTF-8, without a copy into an array. Equal by bytes.
+private enum RecordBytesField: Sendable, Hashable {
+    case text(String)
+    case bytes([UInt8])
+
+    var bytes: [UInt8] {
+        switch self {
+        case .text(let text): Array(text.utf8)
+        case .bytes(let bytes): bytes
+        }
+    }
+
+    var text: String {
+        switch self {
+        case .text(let text): text
+        case .bytes(let bytes): String(decoding: bytes, as: UTF8.self)
+        }
+    }
+
+    func withBytes<R>(_ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
+        switch self {
+        case .text(var text): text.withUTF8(body)
+        case .bytes(let bytes): bytes.withUnsafeBufferPointer(body)
+        }
+    }
+
+    static func == (lhs: RecordBytesField, rhs: RecordBytesField) -> Bool {
+        lhs.withBytes { left in rhs.withBytes { right in left.elementsEqual(right) } }
+    }
+
+    func hash(into hasher: inout Hasher) {
+        withBytes { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
+    }
+}
