@@ -69,31 +69,54 @@ private func bigEndianBytes(_ value: UInt64, size: Int) -> [UInt8] {
 /// - Parameters:
 ///   - typename: the egress, `namespace/name`, as declared in module.yaml.
 ///   - topic: the destination topic; must not be empty.
-///   - key: the record key, a `String` (its UTF-8) or `[UInt8]`; `nil` leaves it empty.
+///   - key: the record key, as its UTF-8; `nil` leaves it empty. (A key of any
+///     bytes: `key: [UInt8]`.)
 ///   - value: written as Kafka's serializers write it (see ``KafkaRecordValue``): a
 ///     string as its UTF-8, bytes as they are, numbers big-endian.
 /// - Throws: ``StatefulFunctionsError/missingArgument(_:)`` for an empty topic.
-public func kafkaEgressMessage<Key: RecordBytes>(
-    typename: String, topic: String, key: Key? = String?.none, value: some KafkaRecordValue
+public func kafkaEgressMessage(
+    typename: String, topic: String, key: String? = nil, value: some KafkaRecordValue
 ) throws -> EgressMessage {
     try kafkaEgressMessage(typename: typename, topic: topic, keyBytes: key?.kafkaRecordBytes, valueBytes: value.kafkaRecordBytes)
+}
+
+/// Builds a message for a 3.x Kafka generic egress with a key of any bytes (Java's `withKey(byte[])`).
+public func kafkaEgressMessage(
+    typename: String, topic: String, key: some RecordBytes, value: some KafkaRecordValue
+) throws -> EgressMessage {
+    try kafkaEgressMessage(typename: typename, topic: topic, keyBytes: key.kafkaRecordBytes, valueBytes: value.kafkaRecordBytes)
 }
 
 /// Builds a message for a 3.x Kafka generic egress whose value is written in the
 /// encoding of an explicit value type (Python's `value_type=`, Go's `ValueType`):
 /// `value: Int32(7), valueType: Int32.self` writes the built-in `IntWrapper`, a protobuf
 /// message its serialized form, a ``JSONMessage`` its JSON.
-public func kafkaEgressMessage<Key: RecordBytes, Value: PackableMessage>(
-    typename: String, topic: String, key: Key? = String?.none, value: Value, valueType: Value.Type
+public func kafkaEgressMessage<Value: PackableMessage>(
+    typename: String, topic: String, key: String? = nil, value: Value, valueType: Value.Type
 ) throws -> EgressMessage {
     try kafkaEgressMessage(typename: typename, topic: topic, keyBytes: key?.kafkaRecordBytes, valueBytes: value.packedBytes())
 }
 
+/// Builds a message for a 3.x Kafka generic egress with a key of any bytes and a value
+/// written in the encoding of an explicit value type.
+public func kafkaEgressMessage<Value: PackableMessage>(
+    typename: String, topic: String, key: some RecordBytes, value: Value, valueType: Value.Type
+) throws -> EgressMessage {
+    try kafkaEgressMessage(typename: typename, topic: topic, keyBytes: key.kafkaRecordBytes, valueBytes: value.packedBytes())
+}
+
 /// Builds a message for a 3.x Kafka generic egress from raw value bytes.
-public func kafkaEgressMessage<Key: RecordBytes>(
-    typename: String, topic: String, key: Key? = String?.none, valueBytes: [UInt8]
+public func kafkaEgressMessage(
+    typename: String, topic: String, key: String? = nil, valueBytes: [UInt8]
 ) throws -> EgressMessage {
     try kafkaEgressMessage(typename: typename, topic: topic, keyBytes: key?.kafkaRecordBytes, valueBytes: valueBytes)
+}
+
+/// Builds a message for a 3.x Kafka generic egress from raw key and value bytes.
+public func kafkaEgressMessage(
+    typename: String, topic: String, key: some RecordBytes, valueBytes: [UInt8]
+) throws -> EgressMessage {
+    try kafkaEgressMessage(typename: typename, topic: topic, keyBytes: key.kafkaRecordBytes, valueBytes: valueBytes)
 }
 
 private func kafkaEgressMessage(

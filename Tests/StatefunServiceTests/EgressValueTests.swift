@@ -72,6 +72,18 @@ let egressValueCases: [String: @Sendable () throws -> EgressMessage] = [
             .message.unpack(KafkaProducerRecord.self)
         #expect(record.keyBytes == [0xFF, 0x41])
         #expect(record.key == "\u{FFFD}A")
+        // Every way of giving a key compiles and writes its bytes: text, an optional, nil, bytes.
+        let optional: String? = "k"
+        let keys = try [
+            kafkaEgressMessage(typename: "e/k", topic: "t", key: "k", value: "v"),
+            kafkaEgressMessage(typename: "e/k", topic: "t", key: optional, value: "v"),
+            kafkaEgressMessage(typename: "e/k", topic: "t", key: [UInt8]("k".utf8), value: "v"),
+            kafkaEgressMessage(typename: "e/k", topic: "t", key: nil, value: "v"),
+            kafkaEgressMessage(typename: "e/k", topic: "t", value: "v"),
+            kafkaEgressMessage(typename: "e/k", topic: "t", key: nil, value: "v", valueType: String.self),
+            kafkaEgressMessage(typename: "e/k", topic: "t", key: [UInt8]("k".utf8), valueBytes: [1]),
+        ].map { try $0.message.unpack(KafkaProducerRecord.self).keyBytes }
+        #expect(keys == [[0x6B], [0x6B], [0x6B], [], [], [], [0x6B]])
         #expect(throws: StatefulFunctionsError.missingArgument("partition key")) {
             try kinesisEgressMessage(typename: "e/k", stream: "s", partitionKey: [UInt8](), value: "v")
         }
