@@ -58,7 +58,8 @@ public struct AnyMessage: Hashable, Sendable, CustomStringConvertible {
     /// Type names must be equal, except for protobuf messages (a dotted full
     /// name after the `/`), where, like protobuf's `Any.Is`, only that name is
     /// compared, so any type URL prefix matches. A 3.x built-in such as
-    /// `io.statefun.types/int` therefore never matches `other/int`.
+    /// `io.statefun.types/int` therefore never matches `other/int`. The Kafka and
+    /// Kinesis egress records match both their 2.x and their 3.x type names.
     public func `is`<M: PackableMessage>(_ type: M.Type) -> Bool {
         Self.typeURL(typeURL, holds: type)
     }
@@ -67,7 +68,8 @@ public struct AnyMessage: Hashable, Sendable, CustomStringConvertible {
     static func typeURL<M: PackableMessage>(_ typeURL: String, holds type: M.Type) -> Bool {
         if typeURL == M.typeName { return true }
         let name = messageName(of: typeURL)
-        return name.contains(".") && messageName(of: M.typeName) == name
+        if name.contains(".") && messageName(of: M.typeName) == name { return true }
+        return (M.self as? any AliasedMessage.Type)?.typeNameAliases.contains(typeURL) ?? false
     }
 
     /// Unpacks the message this `Any` holds.
@@ -87,4 +89,11 @@ public struct AnyMessage: Hashable, Sendable, CustomStringConvertible {
         guard let slash = typeURL.lastIndex(of: "/") else { return typeURL[...] }
         return typeURL[typeURL.index(after: slash)...]
     }
+}
+
+/// A message type that also reads messages of other type names: the egress records,
+/// whose 2.x and 3.x messages have different names and the same fields.
+protocol AliasedMessage: PackableMessage {
+    /// The other type names a message of this type may carry.
+    static var typeNameAliases: [String] { get }
 }

@@ -40,6 +40,14 @@ package struct BatchInvocation {
         self.bytes = .view(bytes)
     }
 
+    /// Whether the message has any bytes.
+    var hasBytes: Bool {
+        switch bytes {
+        case .array(let array): !array.isEmpty
+        case .view(let view): !view.isEmpty
+        }
+    }
+
     /// The message, as an ``AnyMessage`` (a copy of a decoded request's bytes).
     package var argument: AnyMessage {
         switch bytes {

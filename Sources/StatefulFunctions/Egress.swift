@@ -3,32 +3,65 @@ import CStatefunProtocol
 typealias V2KafkaRecord = Org__Apache__Flink__Statefun__Flink__Io__KafkaProducerRecord
 typealias V2KinesisRecord = Org__Apache__Flink__Statefun__Flink__Io__KinesisEgressRecord
 
-/// A record for StateFun's generic Kafka egress (2.x `KafkaProducerRecord`).
+/// A record for StateFun's generic Kafka egress: the 2.x
+/// `org.apache.flink.statefun.flink.io.KafkaProducerRecord` and the 3.x
+/// `io.statefun.sdk.egress.KafkaProducerRecord`, which have the same fields.
 ///
-/// Build it with ``kafkaEgressRecord(topic:key:value:)`` and emit it with
-/// `context.packAndSendEgress("example/kafka-egress", message: record)`.
+/// Under 2.x, build it with ``kafkaEgressRecord(topic:key:value:)`` and emit it with
+/// `context.packAndSendEgress("example/kafka-egress", message: record)`; under 3.x,
+/// ``kafkaEgressMessage(typename:topic:key:value:)`` builds the egress message.
+/// Unpacking reads a record of either type name (`runtime.egress(_, as: KafkaProducerRecord.self)`).
 public struct KafkaProducerRecord: PackableMessage, Hashable {
-    /// The type URL of the 2.x record.
+    /// The type URL of the 2.x record, which packing writes; unpacking also takes the
+    /// 3.x ``kafkaProducerRecordTypeName``.
     public static var typeName: String { "type.googleapis.com/org.apache.flink.statefun.flink.io.KafkaProducerRecord" }
 
-    /// The record key; may be empty.
-    public var key: String
+    private var keyField: RecordBytesField
     /// The serialized value.
     public var valueBytes: [UInt8]
     /// The destination topic.
     public var topic: String
 
+    /// The record key's bytes, as Kafka gets them; may be empty.
+    public var keyBytes: [UInt8] {
+        get { keyField.bytes }
+        set { keyField = .bytes(newValue) }
+    }
+
+    /// The record key as text (its bytes decoded as UTF-8, invalid sequences repaired).
+    public var key: String {
+        get { keyField.text }
+        set { keyField = .text(newValue) }
+    }
+
     /// Creates a record from its fields, unchecked.
     public init(key: String, valueBytes: [UInt8], topic: String) {
-        self.key = key
+        self.keyField = .text(key)
         self.valueBytes = valueBytes
         self.topic = topic
+    }
+
+    /// Creates a record with a key of any bytes, unchecked.
+    public init(keyBytes: [UInt8], valueBytes: [UInt8], topic: String) {
+        self.keyField = .bytes(keyBytes)
+        self.valueBytes = valueBytes
+        self.topic = topic
+    }
+
+    public static func == (lhs: KafkaProducerRecord, rhs: KafkaProducerRecord) -> Bool {
+        lhs.keyField == rhs.keyField && lhs.valueBytes == rhs.valueBytes && lhs.topic == rhs.topic
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(keyField)
+        hasher.combine(valueBytes)
+        hasher.combine(topic)
     }
 
     public init(packedBytes: [UInt8]) throws {
         let record = decodeProtobufC(packedBytes, org__apache__flink__statefun__flink__io__kafka_producer_record__unpack) {
             KafkaProducerRecord(
-                key: String(repairing: $0.pointee.key), valueBytes: [UInt8](protobufC: $0.pointee.value_bytes),
+                keyBytes: [UInt8](protobufC: $0.pointee.key), valueBytes: [UInt8](protobufC: $0.pointee.value_bytes),
                 topic: String(repairing: $0.pointee.topic))
         }
         guard let record else { throw StatefulFunctionsError.malformedMessage("not a serialized KafkaProducerRecord") }
@@ -36,8 +69,8 @@ public struct KafkaProducerRecord: PackableMessage, Hashable {
     }
 
     public func packedBytes() throws -> [UInt8] {
-        var key = key, topic = topic
-        return key.withUTF8 { key in
+        var topic = topic
+        return keyField.withBytes { key in
             topic.withUTF8 { topic in
                 valueBytes.withUnsafeBufferPointer { value in packLengthDelimitedFields(key, value, topic) }
             }
@@ -48,8 +81,8 @@ public struct KafkaProducerRecord: PackableMessage, Hashable {
     func packedByProtobufC() -> [UInt8] {
         var record = V2KafkaRecord()
         org__apache__flink__statefun__flink__io__kafka_producer_record__init(&record)
-        var key = key, topic = topic
-        return key.withUTF8 { key in
+        var topic = topic
+        return keyField.withBytes { key in
             topic.withUTF8 { topic in
                 valueBytes.withUnsafeBufferPointer { value in
                     record.key = ProtobufCBinaryData(key)
@@ -62,13 +95,20 @@ public struct KafkaProducerRecord: PackableMessage, Hashable {
     }
 }
 
-/// A record for StateFun's generic Kinesis egress (2.x `KinesisEgressRecord`).
+extension KafkaProducerRecord: AliasedMessage {
+    static var typeNameAliases: [String] { [kafkaProducerRecordTypeName] }
+}
+
+/// A record for StateFun's generic Kinesis egress: the 2.x
+/// `org.apache.flink.statefun.flink.io.KinesisEgressRecord` and the 3.x
+/// `io.statefun.sdk.egress.KinesisEgressRecord`, which have the same fields.
+/// Unpacking reads a record of either type name.
 public struct KinesisEgressRecord: PackableMessage, Hashable {
-    /// The type URL of the 2.x record.
+    /// The type URL of the 2.x record, which packing writes; unpacking also takes the
+    /// 3.x ``kinesisEgressRecordTypeName``.
     public static var typeName: String { "type.googleapis.com/org.apache.flink.statefun.flink.io.KinesisEgressRecord" }
 
-    /// The partition key.
-    public var partitionKey: String
+    private var partitionKeyField: RecordBytesField
     /// The serialized value.
     public var valueBytes: [UInt8]
     /// The destination stream.
@@ -76,18 +116,50 @@ public struct KinesisEgressRecord: PackableMessage, Hashable {
     /// The explicit hash key; may be empty.
     public var explicitHashKey: String
 
+    /// The partition key's bytes.
+    public var partitionKeyBytes: [UInt8] {
+        get { partitionKeyField.bytes }
+        set { partitionKeyField = .bytes(newValue) }
+    }
+
+    /// The partition key as text (its bytes decoded as UTF-8, invalid sequences repaired).
+    public var partitionKey: String {
+        get { partitionKeyField.text }
+        set { partitionKeyField = .text(newValue) }
+    }
+
     /// Creates a record from its fields, unchecked.
     public init(partitionKey: String, valueBytes: [UInt8], stream: String, explicitHashKey: String) {
-        self.partitionKey = partitionKey
+        self.partitionKeyField = .text(partitionKey)
         self.valueBytes = valueBytes
         self.stream = stream
         self.explicitHashKey = explicitHashKey
     }
 
+    /// Creates a record with a partition key of any bytes, unchecked.
+    public init(partitionKeyBytes: [UInt8], valueBytes: [UInt8], stream: String, explicitHashKey: String) {
+        self.partitionKeyField = .bytes(partitionKeyBytes)
+        self.valueBytes = valueBytes
+        self.stream = stream
+        self.explicitHashKey = explicitHashKey
+    }
+
+    public static func == (lhs: KinesisEgressRecord, rhs: KinesisEgressRecord) -> Bool {
+        lhs.partitionKeyField == rhs.partitionKeyField && lhs.valueBytes == rhs.valueBytes
+            && lhs.stream == rhs.stream && lhs.explicitHashKey == rhs.explicitHashKey
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(partitionKeyField)
+        hasher.combine(valueBytes)
+        hasher.combine(stream)
+        hasher.combine(explicitHashKey)
+    }
+
     public init(packedBytes: [UInt8]) throws {
         let record = decodeProtobufC(packedBytes, org__apache__flink__statefun__flink__io__kinesis_egress_record__unpack) {
             KinesisEgressRecord(
-                partitionKey: String(repairing: $0.pointee.partition_key),
+                partitionKeyBytes: [UInt8](protobufC: $0.pointee.partition_key),
                 valueBytes: [UInt8](protobufC: $0.pointee.value_bytes),
                 stream: String(repairing: $0.pointee.stream),
                 explicitHashKey: String(repairing: $0.pointee.explicit_hash_key))
@@ -97,8 +169,8 @@ public struct KinesisEgressRecord: PackableMessage, Hashable {
     }
 
     public func packedBytes() throws -> [UInt8] {
-        var partitionKey = partitionKey, stream = stream, explicitHashKey = explicitHashKey
-        return partitionKey.withUTF8 { partitionKey in
+        var stream = stream, explicitHashKey = explicitHashKey
+        return partitionKeyField.withBytes { partitionKey in
             stream.withUTF8 { stream in
                 explicitHashKey.withUTF8 { explicitHashKey in
                     valueBytes.withUnsafeBufferPointer { value in
@@ -113,8 +185,8 @@ public struct KinesisEgressRecord: PackableMessage, Hashable {
     func packedByProtobufC() -> [UInt8] {
         var record = V2KinesisRecord()
         org__apache__flink__statefun__flink__io__kinesis_egress_record__init(&record)
-        var partitionKey = partitionKey, stream = stream, explicitHashKey = explicitHashKey
-        return partitionKey.withUTF8 { partitionKey in
+        var stream = stream, explicitHashKey = explicitHashKey
+        return partitionKeyField.withBytes { partitionKey in
             stream.withUTF8 { stream in
                 explicitHashKey.withUTF8 { explicitHashKey in
                     valueBytes.withUnsafeBufferPointer { value in
@@ -128,6 +200,10 @@ public struct KinesisEgressRecord: PackableMessage, Hashable {
             }
         }
     }
+}
+
+extension KinesisEgressRecord: AliasedMessage {
+    static var typeNameAliases: [String] { [kinesisEgressRecordTypeName] }
 }
 
 /// Builds a record for the Kafka generic egress.
@@ -160,53 +236,39 @@ public func kinesisEgressRecord(
         explicitHashKey: explicitHashKey ?? "")
 }
 
-// MARK: StateFun 3.x egress messages
 
-/// The 3.x type name of a Kafka egress record.
-public let kafkaProducerRecordTypeName = "type.googleapis.com/io.statefun.sdk.egress.KafkaProducerRecord"
-/// The 3.x type name of a Kinesis egress record.
-public let kinesisEgressRecordTypeName = "type.googleapis.com/io.statefun.sdk.egress.KinesisEgressRecord"
+/// A key field of a record as it was given, text or bytes: a key given as text is
+/// packed from the string's own UTF-8, without a copy into an array. Equal by bytes.
+private enum RecordBytesField: Sendable, Hashable {
+    case text(String)
+    case bytes([UInt8])
 
-/// Builds a message for a 3.x Kafka generic egress (the Python SDK's `kafka_egress_message`).
-///
-/// - Parameters:
-///   - typename: the egress, `namespace/name`, as declared in module.yaml.
-///   - topic: the destination topic; must not be empty.
-///   - key: the record key; `nil` leaves it empty.
-///   - value: the value, written in its own encoding (a built-in `Int32` as an
-///     `IntWrapper`, a protobuf message serialized, a JSON type as JSON).
-public func kafkaEgressMessage(
-    typename: String, topic: String, key: String? = nil, value: some PackableMessage
-) throws -> EgressMessage {
-    try kafkaEgressMessage(typename: typename, topic: topic, key: key, valueBytes: value.packedBytes())
-}
+    var bytes: [UInt8] {
+        switch self {
+        case .text(let text): Array(text.utf8)
+        case .bytes(let bytes): bytes
+        }
+    }
 
-/// Builds a message for a 3.x Kafka generic egress from raw value bytes.
-public func kafkaEgressMessage(
-    typename: String, topic: String, key: String? = nil, valueBytes: [UInt8]
-) throws -> EgressMessage {
-    guard !topic.isEmpty else { throw StatefulFunctionsError.missingArgument("destination Kafka topic") }
-    let record = KafkaProducerRecord(key: key ?? "", valueBytes: valueBytes, topic: topic)
-    return try EgressMessage(typename, message: AnyMessage(typeURL: kafkaProducerRecordTypeName, value: record.packedBytes()))
-}
+    var text: String {
+        switch self {
+        case .text(let text): text
+        case .bytes(let bytes): String(decoding: bytes, as: UTF8.self)
+        }
+    }
 
-/// Builds a message for a 3.x Kinesis generic egress (the Python SDK's `kinesis_egress_message`).
-public func kinesisEgressMessage(
-    typename: String, stream: String, partitionKey: String, explicitHashKey: String? = nil,
-    value: some PackableMessage
-) throws -> EgressMessage {
-    try kinesisEgressMessage(
-        typename: typename, stream: stream, partitionKey: partitionKey, explicitHashKey: explicitHashKey,
-        valueBytes: value.packedBytes())
-}
+    func withBytes<R>(_ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
+        switch self {
+        case .text(var text): text.withUTF8(body)
+        case .bytes(let bytes): bytes.withUnsafeBufferPointer(body)
+        }
+    }
 
-/// Builds a message for a 3.x Kinesis generic egress from raw value bytes.
-public func kinesisEgressMessage(
-    typename: String, stream: String, partitionKey: String, explicitHashKey: String? = nil, valueBytes: [UInt8]
-) throws -> EgressMessage {
-    guard !stream.isEmpty else { throw StatefulFunctionsError.missingArgument("destination Kinesis stream") }
-    guard !partitionKey.isEmpty else { throw StatefulFunctionsError.missingArgument("partition key") }
-    let record = KinesisEgressRecord(
-        partitionKey: partitionKey, valueBytes: valueBytes, stream: stream, explicitHashKey: explicitHashKey ?? "")
-    return try EgressMessage(typename, message: AnyMessage(typeURL: kinesisEgressRecordTypeName, value: record.packedBytes()))
+    static func == (lhs: RecordBytesField, rhs: RecordBytesField) -> Bool {
+        lhs.withBytes { left in rhs.withBytes { right in left.elementsEqual(right) } }
+    }
+
+    func hash(into hasher: inout Hasher) {
+        withBytes { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
+    }
 }

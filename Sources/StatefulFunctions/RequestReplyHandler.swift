@@ -43,10 +43,12 @@ public struct RequestReplyError: Error, Sendable, CustomStringConvertible {
 /// function throws or gets a message type it does not accept (the runtime
 /// retries 5xx).
 ///
-/// One handler speaks one protocol version: ``ProtocolVersion/v2`` (the
-/// default) or ``ProtocolVersion/v3``. Under 3.x, a request that lacks any of
-/// the function's declared value specs is answered with an
-/// `IncompleteInvocationContext` listing them, and the runtime re-sends the batch.
+/// One handler speaks one protocol version: ``ProtocolVersion/v3`` (the
+/// default, StateFun 3.x) or ``ProtocolVersion/v2`` (`protocol: .v2`). Under 3.x,
+/// a request that lacks any of the function's declared value specs is answered
+/// with an `IncompleteInvocationContext` listing them, and the runtime re-sends
+/// the batch. A request of the other protocol is a 400 that says which protocol
+/// the handler speaks and how to switch.
 ///
 /// Metrics (swift-metrics): `statefun_invocations_total{function_type}` counts
 /// the invocations run, `statefun_batch_size{function_type}` records the
@@ -61,10 +63,14 @@ public struct RequestReplyHandler: Sendable {
 
     /// Creates a handler for the functions bound in `functions` now.
     ///
-    /// - Parameter metricsFactory: where the instruments are created; the
-    ///   process-wide `MetricsSystem` by default (no-op until bootstrapped).
+    /// - Parameters:
+    ///   - protocol: the StateFun protocol to speak: 3.x by default, `.v2` for a 2.x runtime.
+    ///     Under 2.x, value specs are not used (module.yaml declares the states): a function
+    ///     bound with some logs a warning here.
+    ///   - metricsFactory: where the instruments are created; the
+    ///     process-wide `MetricsSystem` by default (no-op until bootstrapped).
     public init(
-        _ functions: StatefulFunctions, protocol protocolVersion: ProtocolVersion = .v2,
+        _ functions: StatefulFunctions, protocol protocolVersion: ProtocolVersion = .v3,
         logger: Logger = Logger(label: "statefun.handler"),
         metricsFactory: any MetricsFactory = MetricsSystem.factory
     ) {
@@ -73,6 +79,7 @@ public struct RequestReplyHandler: Sendable {
         self.protocolVersion = protocolVersion
         self.logger = logger
         self.instruments = Instruments(factory: metricsFactory)
+        if let warning = functions.unusedValueSpecsWarning(protocol: protocolVersion) { logger.warning("\(warning)") }
     }
 
     /// Handles one request body and returns the response to send.

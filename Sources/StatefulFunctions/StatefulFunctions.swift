@@ -137,13 +137,21 @@ public final class StatefulFunctions: Sendable {
     /// Creates an empty registry.
     public init() {}
 
-    /// Registers a function under a `namespace/name` function type, replacing
-    /// any function bound there before.
+    /// Registers a function under a `namespace/name` function type.
     ///
-    /// - Throws: ``StatefulFunctionsError/invalidTypename(_:reason:)``.
+    /// A function type is bound once: binding it again throws (as the Go SDK's
+    /// `WithSpec` does) rather than replacing the first function in silence.
+    ///
+    /// - Throws: ``StatefulFunctionsError/invalidTypename(_:reason:)``, or
+    ///   ``StatefulFunctionsError/alreadyBound(_:)`` when the type is bound already.
     public func register(_ typename: String, _ function: StatefulFunction) throws {
         let type = try FunctionType(typename)
-        table.withLock { $0[type] = function }
+        let bound = table.withLock { table in
+            if table[type] != nil { return false }
+            table[type] = function
+            return true
+        }
+        guard bound else { throw StatefulFunctionsError.alreadyBound(type.description) }
     }
 
     /// Registers an untyped function, which gets each message as a raw ``AnyMessage``.

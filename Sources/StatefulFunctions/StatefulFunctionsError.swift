@@ -19,6 +19,8 @@ public enum StatefulFunctionsError: Error, Equatable, Sendable, CustomStringConv
     case stateTypeMismatch(state: String, typeURL: String, declared: String)
     /// Bytes that do not decode as the message they should hold.
     case malformedMessage(String)
+    /// A function type bound a second time (each type is bound once).
+    case alreadyBound(String)
 
     public var description: String {
         switch self {
@@ -41,6 +43,8 @@ public enum StatefulFunctionsError: Error, Equatable, Sendable, CustomStringConv
             return "cannot store a value of type '\(typeURL)' in state '\(state)', declared as '\(declared)'"
         case let .malformedMessage(what):
             return what
+        case let .alreadyBound(typename):
+            return "function type '\(typename)' is already bound; each function type is bound once"
         }
     }
 }

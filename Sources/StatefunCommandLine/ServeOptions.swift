@@ -141,7 +141,9 @@ public struct ServeOptions: ParsableArguments {
 
     /// Serves `functions` with these options until SIGTERM or SIGINT, then
     /// drains and returns. The log level comes from `LOG_LEVEL` (default `info`).
-    public func serve(_ functions: StatefulFunctions, protocol version: ProtocolVersion) async throws {
+    ///
+    /// - Parameter protocol: the StateFun protocol: 3.x by default, `.v2` for a 2.x runtime.
+    public func serve(_ functions: StatefulFunctions, protocol version: ProtocolVersion = .v3) async throws {
         let level = environment("LOG_LEVEL").flatMap(Logger.Level.init(rawValue:)) ?? .info
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)

@@ -12,8 +12,9 @@ package import StatefulFunctions
 /// ```
 /// Built-in types take their JSON value; protobuf messages take their fields
 /// by number (strings, integers, booleans, nested objects) or their bytes in
-/// base64, or, with a descriptor set, their proto3 JSON form; any other type
-/// takes base64 bytes.
+/// base64, or, with a descriptor set, their proto3 JSON form; a `"json"` value
+/// of a type that is not a protobuf message (`JSONMessage` types) is sent as
+/// that JSON's bytes; any other type takes base64 bytes.
 package enum JSONValues {
     /// Parses one ingress line; `schema` encodes `"json"` values.
     package static func ingress(_ line: String, schema: ProtobufSchema? = nil) throws -> (Address, AnyMessage) {
@@ -27,7 +28,13 @@ package enum JSONValues {
         }
         let address = try Address("\(parts[0])/\(parts[1])", id: String(parts[2]))
         guard let type = object["type"] as? String else { throw LocalRuntimeError.input("no \"type\": \(line)") }
-        if object["json"] != nil {
+        if let json = object["json"] {
+            // A JSONMessage type (no protobuf type URL, no descriptor set): its JSON as bytes.
+            if schema == nil && !type.hasPrefix("type.googleapis.com/") {
+                let bytes = try JSONSerialization.data(
+                    withJSONObject: json, options: [.sortedKeys, .withoutEscapingSlashes, .fragmentsAllowed])
+                return (address, AnyMessage(typeURL: type, value: [UInt8](bytes)))
+            }
             guard let schema else {
                 throw LocalRuntimeError.input("a \"json\" value needs the message's schema: give --descriptor-set")
             }
@@ -88,6 +95,8 @@ package enum JSONValues {
             object["json"] = json
         } else if let record = record(message) {
             for (key, value) in record { object[key] = value }
+        } else if let json = json(message.value) {
+            object["json"] = json
         } else if let fields = ProtobufFields.decode(message.value), !message.value.isEmpty {
             object["fields"] = fields
         } else {
@@ -110,6 +119,12 @@ package enum JSONValues {
     /// Kafka and Kinesis egress records (2.x and 3.x), with their value decoded if possible.
     private static func record(_ message: AnyMessage) -> [String: Any]? {
         func value(_ bytes: [UInt8]) -> Any {
+            if let json = json(bytes) { return ["json": json] }
+            // Text (as 3.x SDKs write a string), unless it has control characters, as protobuf messages do.
+            if let text = String(validating: bytes, as: UTF8.self), !text.isEmpty,
+               !text.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) {
+                return ["text": text]
+            }
             if let fields = ProtobufFields.decode(bytes), !bytes.isEmpty { return ["fields": fields] }
             return ["base64": Data(bytes).base64EncodedString()]
         }
@@ -121,6 +136,14 @@ package enum JSONValues {
                     "explicit_hash_key": record.explicitHashKey, "record_value": value(record.valueBytes)]
         }
         return nil
+    }
+
+    /// The bytes as a JSON object or array (a `JSONMessage`'s encoding), if they are one.
+    private static func json(_ bytes: [UInt8]) -> Any? {
+        guard let first = bytes.first(where: { $0 != 0x20 && $0 != 0x0A && $0 != 0x0D && $0 != 0x09 }),
+              first == UInt8(ascii: "{") || first == UInt8(ascii: "[")
+        else { return nil }
+        return try? JSONSerialization.jsonObject(with: Data(bytes))
     }
 
     package static func jsonLine(_ object: [String: Any]) -> String {

@@ -11,7 +11,11 @@ import StatefunTestKit
 /// same batch again); messages routed to their functions; delayed messages on a
 /// real or virtual clock, with cancellation; state expiration; retries with
 /// exponential backoff on connection errors and on 408, 409, 420, 429, 499,
-/// 500 and any 5xx, and failure on any other status.
+/// 500 and any 5xx, and failure on any other status. And where the runtime fails
+/// the job: a message to a function type no endpoint serves ("Cannot find a
+/// provider"), to an egress module.yaml does not declare ("Unknown egress") or of
+/// a type the egress does not take, a second pending delayed message with one
+/// cancellation token.
 package actor LocalRuntime {
     /// How the run is driven.
     package struct Options: Sendable {
@@ -36,7 +40,8 @@ package actor LocalRuntime {
         package var requests = 0
         package var retries = 0
         package var egressRecords = 0
-        package var undelivered = 0
+        /// Delayed messages delivered when they fell due.
+        package var delayedDeliveries = 0
         package var latencies: [Duration] = []
 
         /// The latency below which `fraction` of the requests completed.
@@ -51,7 +56,7 @@ package actor LocalRuntime {
                 String(format: "%.2f ms", Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15)
             }
             return "\(messages) messages, \(batches) batches, \(requests) requests, \(retries) retries, "
-                + "\(egressRecords) egress records, \(undelivered) undelivered; "
+                + "\(egressRecords) egress records, \(delayedDeliveries) delayed deliveries; "
                 + "latency p50 \(ms(latency(0.5))), p99 \(ms(latency(0.99)))"
         }
     }
@@ -75,9 +80,9 @@ package actor LocalRuntime {
     private var delayed = DelayedQueue()
     private var failure: (any Error)?
     private var idleWaiters: [CheckedContinuation<Void, Never>] = []
-    private(set) var summary = Summary()
+    package private(set) var summary = Summary()
 
-    /// - Parameter output: receives each egress record and undelivered message as a JSON line.
+    /// - Parameter output: receives each egress record as a JSON line.
     package init(module: ModuleFile, client: HTTPClient, options: Options, output: @escaping @Sendable (String) -> Void) {
         self.module = module
         self.client = client
@@ -109,6 +114,7 @@ package actor LocalRuntime {
             let horizon: Duration = options.virtualClock ? .seconds(Int64.max / 2) : now
             if let next = delayed.popDue(atOrBefore: horizon) {
                 if options.virtualClock { virtualNow = max(virtualNow, next.due) }
+                summary.delayedDeliveries += 1
                 route(Delivery(target: next.target, caller: next.sender, message: next.message))
             } else if let next = delayed.pending.first {
                 try await Task.sleep(for: next.due - now)
@@ -118,14 +124,27 @@ package actor LocalRuntime {
         }
     }
 
+    /// Each address's state as it is now, one JSON line per value:
+    /// `{"address": …, "state": …, "type": …, "value"/"json"/"fields"/"base64": …}`.
+    package func stateLines() -> [String] {
+        store.values(now: now) { address, name in
+            let specs = module.endpoint(for: address.functionType).map { endpoint, _ in
+                endpoint.protocolVersion == .v2 ? endpoint.states : registeredSpecs[address.functionType] ?? []
+            } ?? []
+            return specs.first { $0.name == name }?.expiration ?? .none
+        }.map { address, name, value in
+            var line: [String: Any] = ["address": address.description, "state": name, "type": value.typeURL]
+            JSONValues.describe(value, into: &line, schema: options.schema)
+            return JSONValues.jsonLine(line)
+        }
+    }
+
     // MARK: Delivery
 
     private func route(_ delivery: Delivery) {
-        guard module.endpoint(for: delivery.target.functionType) != nil else {
-            summary.undelivered += 1
-            var line: [String: Any] = ["undelivered": delivery.target.description, "type": delivery.message.typeURL]
-            JSONValues.describe(delivery.message, into: &line, schema: options.schema)
-            output(JSONValues.jsonLine(line))
+        guard failure == nil else { return }
+        if let problem = providerProblem(delivery.target) {
+            fail(LocalRuntimeError.jobFailed(problem))
             return
         }
         queues[delivery.target, default: []].append(delivery)
@@ -185,20 +204,30 @@ package actor LocalRuntime {
                 registeredSpecs[address.functionType] = known
                 queues[address] = batch + (queues[address] ?? [])
             case let .completed(effects):
+                if let problem = refusal(of: effects, from: address) {
+                    fail(LocalRuntimeError.jobFailed(problem))
+                    break
+                }
                 summary.batches += 1
                 store.apply(effects.mutations, to: address, now: now)
                 for message in effects.outgoing {
                     summary.messages += 1
                     route(Delivery(target: message.target, caller: address, message: message.message))
                 }
-                delayed.apply(effects.delayed, from: address, now: now)
+                // Checked above: a token pending twice has failed the job already.
+                try? delayed.apply(effects.delayed, from: address, now: now)
                 for message in effects.egress {
                     summary.egressRecords += 1
                     output(JSONValues.egressLine(message, schema: options.schema))
                 }
             }
         case let .failure(error):
-            failure = failure ?? LocalRuntimeError.jobFailed("\(address): \(error)")
+            // A job failure keeps its own text; anything else is said to fail the job here.
+            if case .jobFailed(let text) = error as? LocalRuntimeError {
+                fail(LocalRuntimeError.jobFailed("\(address): \(text)"))
+            } else {
+                fail(LocalRuntimeError.jobFailed("\(address): \(error)"))
+            }
         }
         dispatch(address)
         if inFlight.isEmpty, queues.isEmpty || failure != nil {
@@ -206,6 +235,35 @@ package actor LocalRuntime {
             idleWaiters = []
             for waiter in waiters { waiter.resume() }
         }
+    }
+
+    private func fail(_ error: LocalRuntimeError) {
+        failure = failure ?? error
+    }
+
+    /// Why the runtime would find no function for `target`, if it would not.
+    private func providerProblem(_ target: Address) -> String? {
+        guard module.endpoint(for: target.functionType) == nil else { return nil }
+        return "Cannot find a provider for the function type \(target.functionType) (message to \(target)):"
+            + " no endpoint of module.yaml serves it"
+    }
+
+    /// What in a batch's effects the runtime would fail the job on, if anything.
+    private func refusal(of effects: BatchEffects, from address: Address) -> String? {
+        for message in effects.egress {
+            if let problem = module.egressProblem(message.egress.description, typeName: message.message.typeURL) {
+                return "\(address) sent to an egress the runtime refuses: \(problem)"
+            }
+        }
+        do {
+            try delayed.check(effects.delayed, from: address)
+        } catch {
+            return "\(error)"
+        }
+        for case let .message(_, message, _) in effects.delayed {
+            if let problem = providerProblem(message.target) { return problem }
+        }
+        return nil
     }
 
     private func idle() async {

@@ -68,7 +68,9 @@ package struct ModuleFile: Sendable {
     /// Whether the egress `id` is declared and takes messages of `typeName`;
     /// `nil` when it does, else why not.
     package func egressProblem(_ id: String, typeName: String) -> String? {
-        guard let egress = egresses.first(where: { $0.id == id }) else { return "egress \(id) is not declared" }
+        guard let egress = egresses.first(where: { $0.id == id }) else {
+            return "Unknown egress \(id): module.yaml does not declare it"
+        }
         guard let accepted = egress.acceptedTypeNames, !accepted.contains(typeName) else { return nil }
         return "egress \(id) (\(egress.kind)) takes only \(accepted.joined(separator: ", ")), not \(typeName)"
     }

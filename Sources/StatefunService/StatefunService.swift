@@ -78,7 +78,8 @@ public struct StatefunService: Service {
     ///
     /// - Parameters:
     ///   - functions: the bound functions; bind them all before this.
-    ///   - protocol: the StateFun protocol to speak, 2.x (`Any`) or 3.x (`TypedValue`).
+    ///   - protocol: the StateFun protocol to speak: 3.x (`TypedValue`) by default, `.v2`
+    ///     (`Any`) for a 2.x runtime. Value specs bound for a 2.x service log a warning here.
     ///   - path: the URL path the runtime posts to, `/statefun` by default.
     ///   - configuration: addresses, protocols, limits, scheduling, logging and shutdown of the server.
     ///     By default functions run on the event loops (``HandlerExecution/eventLoop``), the fastest
@@ -88,7 +89,7 @@ public struct StatefunService: Service {
     ///     ``bootstrapMetrics(registry:)`` to serve the whole process's metrics.
     ///   - metricsPath: where `GET` answers with the metrics in Prometheus text format (`nil`: not served).
     public init(
-        functions: StatefulFunctions, protocol version: ProtocolVersion = .v2, path: String = "/statefun",
+        functions: StatefulFunctions, protocol version: ProtocolVersion = .v3, path: String = "/statefun",
         configuration: HTTPServerConfiguration = HTTPServerConfiguration(handlerExecution: .eventLoop),
         logger: Logger = Logger(label: "statefun"),
         metrics: PrometheusCollectorRegistry = PrometheusCollectorRegistry(),
@@ -114,6 +115,8 @@ public struct StatefunService: Service {
             startupMetadata: startup)
         self.metrics = metrics
         self.logger = logger
+        // The handler's own logger is muted above; its start-up warning goes here.
+        if let warning = functions.unusedValueSpecsWarning(protocol: version) { logger.warning("\(warning)") }
     }
 
     /// Serves until SIGTERM or SIGINT (or the graceful shutdown of an enclosing

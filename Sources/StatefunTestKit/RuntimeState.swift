@@ -44,6 +44,18 @@ package struct StateStore {
         return stored.value
     }
 
+    /// Every value stored and not expired by `now` (by the expiration `expiration` gives
+    /// for its address and name), by address then name.
+    package func values(
+        now: Duration, expiration: (Address, String) -> ValueSpec.Expiration
+    ) -> [(address: Address, name: String, value: AnyMessage)] {
+        values.flatMap { address, states in
+            states.compactMap { name, stored in
+                Self.expired(stored, expiration(address, name), now) ? nil : (address, name, stored.value)
+            }
+        }.sorted { ($0.address.description, $0.name) < ($1.address.description, $1.name) }
+    }
+
     private static func expired(_ stored: Stored, _ expiration: ValueSpec.Expiration, _ now: Duration) -> Bool {
         switch expiration {
         case .none: return false
@@ -76,7 +88,12 @@ package struct DelayedQueue {
     package init() {}
 
     /// Applies a batch's delayed sends and cancellations, made by `sender` at `now`.
-    package mutating func apply(_ delayed: [DelayedSend], from sender: Address, now: Duration) {
+    ///
+    /// - Throws: ``DuplicateCancellationToken``, and applies nothing, when a message
+    ///   would wait with a token that a pending message of `sender` holds already
+    ///   (the runtime throws `IllegalStateException` and fails the job).
+    package mutating func apply(_ delayed: [DelayedSend], from sender: Address, now: Duration) throws {
+        try check(delayed, from: sender)
         for send in delayed {
             switch send {
             case let .message(delay, message, token):
@@ -86,6 +103,21 @@ package struct DelayedQueue {
                     cancellationToken: token, sequence: sequence))
             case let .cancellation(token):
                 scheduled.removeAll { $0.sender == sender && $0.cancellationToken == token }
+            }
+        }
+    }
+
+    /// Whether ``apply(_:from:now:)`` would take `delayed`: no token of `sender` pending twice.
+    package func check(_ delayed: [DelayedSend], from sender: Address) throws {
+        var pending = Set(scheduled.lazy.filter { $0.sender == sender }.compactMap(\.cancellationToken))
+        for send in delayed {
+            switch send {
+            case let .message(_, _, token?):
+                guard pending.insert(token).inserted else { throw DuplicateCancellationToken(sender: sender, token: token) }
+            case let .cancellation(token):
+                pending.remove(token)
+            case .message(_, _, nil):
+                break
             }
         }
     }
@@ -102,5 +134,19 @@ package struct DelayedQueue {
     /// The messages not yet delivered, in due order.
     package var pending: [ScheduledMessage] {
         scheduled.sorted { ($0.due, $0.sequence) < ($1.due, $1.sequence) }
+    }
+}
+
+/// Two delayed messages of one sender pending with the same cancellation token: the
+/// runtime's delayed-message buffer refuses the second (`IllegalStateException`), which
+/// fails the job.
+package struct DuplicateCancellationToken: Error, CustomStringConvertible {
+    package let sender: Address
+    package let token: String
+
+    package var description: String {
+        "\(sender) sent a delayed message with cancellation token '\(token)' while a message with that token is"
+            + " pending (the runtime fails the job: IllegalStateException, a message with the same cancellation"
+            + " token exists)"
     }
 }

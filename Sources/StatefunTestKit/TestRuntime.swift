@@ -13,11 +13,20 @@
 /// Semantics, as the runtime's: messages to one address are delivered in order,
 /// in batches of at most `maxBatchSize`; a batch sees the state the previous one
 /// left and is all or nothing; messages sent by functions are routed to their
-/// targets (those to unbound function types are kept in ``undelivered``);
-/// delayed messages wait on a virtual clock that ``advance(by:)`` moves, and can
-/// be cancelled; state expires on that clock. Under 2.x, a function gets only
-/// the states declared with ``declareStates(_:for:)`` (module.yaml's role);
-/// under 3.x, the ones its value specs declare.
+/// targets (those to unbound function types are kept in ``undelivered``, or fail
+/// as the runtime fails with ``failsOnUnboundTargets``) and recorded in
+/// ``sentMessages``; delayed messages wait on a virtual clock that
+/// ``advance(by:)`` moves, and can be cancelled; state expires on that clock.
+/// Under 2.x, a function gets only the states declared with
+/// ``declareStates(_:for:)`` (module.yaml's role); under 3.x, the ones its value
+/// specs declare. Egresses declared with ``declareEgress(_:kind:)`` are checked
+/// as the runtime checks them.
+///
+/// Where the runtime would fail the job (a second pending delayed message with a
+/// cancellation token already pending, a message to an egress that is not
+/// declared or of a type the egress does not take, with ``failsOnUnboundTargets``
+/// a message to a function type nothing is bound to), the batch throws
+/// ``TestRuntimeError/jobFailed(_:)`` and nothing of it is applied.
 public final class TestRuntime {
     /// The protocol whose semantics the runtime follows.
     public let protocolVersion: ProtocolVersion
@@ -29,6 +38,13 @@ public final class TestRuntime {
     public private(set) var undelivered: [Delivery] = []
     /// Every batch delivered, in order: the address and how many messages it held.
     public private(set) var batches: [(address: Address, size: Int)] = []
+    /// Every message the functions sent, in order, to bound function types and to
+    /// unbound ones, at once or delayed (Java's `TestContext` records the same).
+    public private(set) var sentMessages: [SentMessage] = []
+    /// Whether a message to a function type nothing is bound to fails, as in the
+    /// runtime ("Cannot find a provider"): its batch (or ``send(_:to:)``) throws
+    /// ``TestRuntimeError/jobFailed(_:)``. It is kept in ``undelivered`` either way.
+    public var failsOnUnboundTargets = false
 
     private let functions: StatefulFunctions
     private var declaredStates: [FunctionType: [ValueSpec]] = [:]
@@ -38,6 +54,41 @@ public final class TestRuntime {
     private var store = StateStore()
     private var delayed = DelayedQueue()
     private var egressRecords: [FunctionType: [AnyMessage]] = [:]
+    private var declaredEgresses: [FunctionType: EgressKind] = [:]
+
+    /// What an egress declared with ``declareEgress(_:kind:)`` takes.
+    public enum EgressKind: Sendable, Hashable {
+        /// StateFun's Kafka egress: only Kafka producer records (3.x
+        /// ``kafkaEgressMessage(typename:topic:key:value:)``, 2.x ``KafkaProducerRecord``).
+        case kafka
+        /// StateFun's Kinesis egress: only Kinesis egress records.
+        case kinesis
+        /// Any other egress: any message.
+        case any
+    }
+
+    /// A message a function sent to a function instance.
+    public struct SentMessage: Sendable, Hashable {
+        /// The function instance that sent it.
+        public let sender: Address
+        /// Where it goes.
+        public let target: Address
+        /// The message.
+        public let message: AnyMessage
+        /// Its delay; `nil` for a message sent at once.
+        public let delay: Duration?
+        /// The token that cancels it (delayed messages, 3.x).
+        public let cancellationToken: String?
+
+        /// A record to compare ``sentMessages`` with.
+        public init(sender: Address, target: Address, message: AnyMessage, delay: Duration?, cancellationToken: String?) {
+            self.sender = sender
+            self.target = target
+            self.message = message
+            self.delay = delay
+            self.cancellationToken = cancellationToken
+        }
+    }
 
     /// A message on its way to a function instance.
     public struct Delivery: Sendable, Hashable {
@@ -66,6 +117,15 @@ public final class TestRuntime {
         try declareStates(names.map { ValueSpec(name: $0, typeName: "") }, for: typename)
     }
 
+    /// Declares an egress, as module.yaml does. Once one is declared, a message to an
+    /// egress that is not fails its batch ("Unknown egress"), and so does a message
+    /// that the declared egress does not take (the Kafka egress takes only Kafka
+    /// producer records, the Kinesis one only Kinesis records). With none declared,
+    /// every egress takes anything.
+    public func declareEgress(_ typename: String, kind: EgressKind = .any) throws {
+        declaredEgresses[try FunctionType(typename)] = kind
+    }
+
     // MARK: Sending
 
     /// Sends `value` to `address` from an ingress, then delivers until nothing
@@ -77,19 +137,29 @@ public final class TestRuntime {
     /// Sends an already packed message from an ingress, then delivers until
     /// nothing is left to deliver now.
     public func send(message: AnyMessage, to address: Address, from caller: Address? = nil) async throws {
-        enqueue(message: message, to: address, from: caller)
+        try enqueue(message: message, to: address, from: caller)
         try await run()
     }
 
     /// Queues a message without delivering it: messages queued for one address
     /// before ``run()`` go out as one batch, as they do while a request is in flight.
     public func enqueue(_ value: some PackableMessage, to address: Address, from caller: Address? = nil) throws {
-        enqueue(message: try AnyMessage(packing: value), to: address, from: caller)
+        try enqueue(message: try AnyMessage(packing: value), to: address, from: caller)
     }
 
     /// Queues an already packed message without delivering it.
-    public func enqueue(message: AnyMessage, to address: Address, from caller: Address? = nil) {
-        route(Delivery(target: address, caller: caller, message: message))
+    ///
+    /// - Throws: ``TestRuntimeError/jobFailed(_:)`` for a function type nothing is
+    ///   bound to, with ``failsOnUnboundTargets``.
+    public func enqueue(message: AnyMessage, to address: Address, from caller: Address? = nil) throws {
+        let delivery = Delivery(target: address, caller: caller, message: message)
+        do {
+            try checkProvider(for: address)
+        } catch {
+            undelivered.append(delivery)
+            throw error
+        }
+        route(delivery)
     }
 
     /// Delivers queued messages, batch by batch, until none is left. Delayed
@@ -148,7 +218,9 @@ public final class TestRuntime {
         egressRecords[try FunctionType(typename)] ?? []
     }
 
-    /// The messages sent to the egress `typename`, unpacked as `type`.
+    /// The messages sent to the egress `typename`, unpacked as `type`. The Kafka and
+    /// Kinesis records of both protocols read back as ``KafkaProducerRecord`` and
+    /// ``KinesisEgressRecord``.
     public func egress<T: PackableMessage>(_ typename: String, as type: T.Type) throws -> [T] {
         try egress(typename).map { try $0.unpack(type) }
     }
@@ -157,6 +229,32 @@ public final class TestRuntime {
     public var pendingDelayedMessages: [ScheduledMessage] { delayed.pending }
 
     // MARK: Delivery
+
+    private func checkProvider(for target: Address) throws {
+        guard failsOnUnboundTargets, functions.function(for: target.functionType) == nil else { return }
+        throw TestRuntimeError.jobFailed(
+            "Cannot find a provider for the function type \(target.functionType) (message to \(target)):"
+                + " nothing is bound to it")
+    }
+
+    /// Why the runtime would refuse `message` to its egress, if it would.
+    private func egressProblem(_ message: EgressMessage) -> String? {
+        guard !declaredEgresses.isEmpty else { return nil }
+        guard let kind = declaredEgresses[message.egress] else {
+            return "Unknown egress \(message.egress): it is not declared (declareEgress)"
+        }
+        let accepted: String
+        switch (kind, protocolVersion) {
+        case (.any, _): return nil
+        case (.kafka, .v3): accepted = kafkaProducerRecordTypeName
+        case (.kafka, .v2): accepted = KafkaProducerRecord.typeName
+        case (.kinesis, .v3): accepted = kinesisEgressRecordTypeName
+        case (.kinesis, .v2): accepted = KinesisEgressRecord.typeName
+        }
+        guard message.message.typeURL != accepted else { return nil }
+        return "the \(kind) egress \(message.egress) takes only \(accepted), not \(message.message.typeURL)"
+            + " (the runtime fails the job: IllegalStateException)"
+    }
 
     private func route(_ delivery: Delivery) {
         guard functions.function(for: delivery.target.functionType) != nil else {
@@ -187,14 +285,29 @@ public final class TestRuntime {
             throw TestRuntimeError.invocationFailed(
                 address: address, message: batch[error.index].message, cause: "\(error.cause)")
         }
-        batches.append((address, batch.count))
-
         let effects = context.effects
+        // What the runtime would fail the job on, checked before anything is applied.
+        do {
+            for message in effects.outgoing { try checkProvider(for: message.target) }
+            for case let .message(_, message, _) in effects.delayed { try checkProvider(for: message.target) }
+            try delayed.check(effects.delayed, from: address)
+        } catch let error as DuplicateCancellationToken {
+            throw TestRuntimeError.jobFailed(error.description)
+        }
+        if let problem = effects.egress.lazy.compactMap(egressProblem).first { throw TestRuntimeError.jobFailed(problem) }
+
+        batches.append((address, batch.count))
         store.apply(effects.mutations, to: address, now: now)
         for message in effects.outgoing {
+            sentMessages.append(SentMessage(
+                sender: address, target: message.target, message: message.message, delay: nil, cancellationToken: nil))
             route(Delivery(target: message.target, caller: address, message: message.message))
         }
-        delayed.apply(effects.delayed, from: address, now: now)
+        for case let .message(delay, message, token) in effects.delayed {
+            sentMessages.append(SentMessage(
+                sender: address, target: message.target, message: message.message, delay: delay, cancellationToken: token))
+        }
+        try delayed.apply(effects.delayed, from: address, now: now)
         for message in effects.egress {
             egressRecords[message.egress, default: []].append(message.message)
         }
@@ -205,11 +318,16 @@ public final class TestRuntime {
 public enum TestRuntimeError: Error, Equatable, CustomStringConvertible {
     /// A function failed on `message` at `address`; the batch was not applied.
     case invocationFailed(address: Address, message: AnyMessage, cause: String)
+    /// The batch asked for what the StateFun runtime refuses by failing the job; it
+    /// was not applied. The text says what, in the runtime's words where it has them.
+    case jobFailed(String)
 
     public var description: String {
         switch self {
         case let .invocationFailed(address, message, cause):
             return "function at \(address) failed on a message of type '\(message.typeURL)': \(cause)"
+        case let .jobFailed(reason):
+            return "the runtime would fail the job: \(reason)"
         }
     }
 }

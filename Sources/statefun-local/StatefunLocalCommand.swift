@@ -14,9 +14,10 @@ struct StatefunLocalCommand: AsyncParsableCommand {
               {"target": "example/greeter/ann", "type": "io.statefun.types/string", "value": "ann"}
               {"target": "example/greeter/ann", "type": "type.googleapis.com/example.GreetRequest", "fields": {"1": "ann"}}
               {"target": "example/greeter/ann", "type": "type.googleapis.com/example.GreetRequest", "json": {"name": "ann"}}
-            ("json" takes the proto3 JSON form of a message of --descriptor-set.)
-            Egress records (and messages to functions no endpoint serves) are printed as JSON Lines on
-            standard output; progress and the closing summary go to standard error.
+            ("json" takes the proto3 JSON form of a message of --descriptor-set; for a type that is not a
+            protobuf message, such as a JSONMessage, it is sent as that JSON without a descriptor set.)
+            Egress records are printed as JSON Lines on standard output (JSON values as JSON); progress and
+            the closing summary go to standard error, and SIGINT prints the summary so far.
             """)
 
     @Option(help: "The module.yaml declaring the endpoints (2.x or 3.x format).")
@@ -36,6 +37,9 @@ struct StatefunLocalCommand: AsyncParsableCommand {
             + "protobuf messages as \"json\", and egress values of its types are printed as JSON.",
         valueName: "file"))
     var descriptorSet: String?
+
+    @Flag(help: "At the end, print each address's final state on standard output, one JSON line per value.")
+    var dumpState = false
 
     @Flag(name: [.customLong("h2c"), .customLong("http2")],
           help: "Speak HTTP/2 cleartext (prior knowledge) to every endpoint; h2c:// and h2c+unix:// URLs in module.yaml do so for one.")
@@ -61,6 +65,12 @@ struct StatefunLocalCommand: AsyncParsableCommand {
             module: moduleFile, client: HTTPClient(timeout: .seconds(callTimeout), http2: h2c), options: options,
             output: { line in FileHandle.standardOutput.write(Data((line + "\n").utf8)) })
 
+        let interrupt = onInterrupt {
+            let summary = await runtime.summary
+            FileHandle.standardError.write(Data("statefun-local: interrupted; \(summary.description)\n".utf8))
+        }
+        defer { interrupt.cancel() }
+
         let progress = Task {
             // A progress line on runs longer than a few seconds.
             try await Task.sleep(for: .seconds(3))
@@ -85,11 +95,28 @@ struct StatefunLocalCommand: AsyncParsableCommand {
         }
         do {
             let summary = try await runtime.finish()
+            if dumpState {
+                for line in await runtime.stateLines() { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
+            }
             FileHandle.standardError.write(Data("statefun-local: \(summary.description)\n".utf8))
         } catch {
             FileHandle.standardError.write(Data("statefun-local: \(error)\n".utf8))
             throw ExitCode(1)
         }
+    }
+
+    /// On SIGINT: runs `report`, then exits 130 (as a shell reports an interrupted command).
+    private func onInterrupt(_ report: @escaping @Sendable () async -> Void) -> any DispatchSourceSignal {
+        signal(SIGINT, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
+        source.setEventHandler {
+            Task {
+                await report()
+                Foundation.exit(130)
+            }
+        }
+        source.resume()
+        return source
     }
 
     /// `--check-module`: each file parsed, summed up on standard output; the first failure exits 1.

@@ -9,7 +9,7 @@ import Testing
         let functions = StatefulFunctions()
         try Greeter.register(in: functions)
         try Showcase.register(in: functions)
-        return RequestReplyHandler(functions)
+        return RequestReplyHandler(functions, protocol: .v2)
     }
 
     @Test func greeterCountsAndGreetsInOneBatch() async throws {
@@ -221,7 +221,7 @@ import Testing
                 try context.sendEgress("out/hit", message: AnyMessage(typeURL: "test/which", value: Array("f\(i)".utf8)))
             }
         }
-        let handler = RequestReplyHandler(functions)
+        let handler = RequestReplyHandler(functions, protocol: .v2)
         for i in 0..<functionCount {
             let body = try toFunction(
                 target: Address(namespace: "bench", type: "f\(i)", id: "x"), invocations: [(nil, try greet("x"))])
@@ -275,7 +275,7 @@ import Testing
         #expect(corrupt.text.contains("message of type '' cannot be unpacked"), "\(corrupt.text)")
         let unread = StatefulFunctions()
         try unread.bind("example/greeter") { context, _ in try context.sendEgress("example/out", message: AnyMessage(typeURL: "t", value: [])) }
-        #expect(await RequestReplyHandler(unread).handle(try request.serializedBytes()).status == 200)
+        #expect(await RequestReplyHandler(unread, protocol: .v2).handle(try request.serializedBytes()).status == 200)
     }
 
     @Test func untypedAndAsyncFunctionsGetTheRawAny() async throws {
@@ -285,7 +285,7 @@ import Testing
             context["last"] = message
             try context.send("example/echo", id: context.address.id, message: message)
         }
-        let handler = RequestReplyHandler(functions)
+        let handler = RequestReplyHandler(functions, protocol: .v2)
         let odd = AnyMessage(typeURL: "custom/whatever", value: [1, 2, 3])
         let body = try toFunction(
             target: Address(namespace: "example", type: "raw", id: "r"), states: [("last", nil)],
@@ -362,7 +362,7 @@ import Testing
     }
 
     @Test func largeValuesCrossTheV2CodecIntact() async throws {
-        let handler = RequestReplyHandler(try Self.functions())
+        let handler = RequestReplyHandler(try Self.functions(), protocol: .v2)
         let body = try toFunction(
             target: Address(namespace: "example", type: "raw", id: "r"), states: [("kept", Self.kept), ("last", nil)],
             invocations: Self.arguments.map { (nil, $0) })
@@ -395,7 +395,7 @@ import Testing
         let functions = StatefulFunctions()
         try Greeter.register(in: functions)
         try functions.bind("example/fails") { _, _ in throw TestFailure("on purpose") }
-        let handler = RequestReplyHandler(functions)
+        let handler = RequestReplyHandler(functions, protocol: .v2)
         #expect(handler.isSynchronous)
         let bodies: [[UInt8]] = [
             try toFunction(
@@ -421,7 +421,7 @@ import Testing
 
         // One async function, and the handler is not synchronous.
         try functions.bind("example/waits") { _, _ in await Task.yield() }
-        let mixed = RequestReplyHandler(functions)
+        let mixed = RequestReplyHandler(functions, protocol: .v2)
         #expect(!mixed.isSynchronous)
         #expect(mixed.handleSynchronously(bodies[0]) == nil)
         #expect((await mixed.handle(bodies[0])).status == 200)

@@ -24,13 +24,27 @@ import Testing
         #expect(functions.functionTypes.isEmpty)
     }
 
-    @Test func registerReplacesAndLooksUp() throws {
+    /// A function type is bound once: a second binding throws (as the Go SDK's does) and
+    /// the first function stays, whichever way each was bound.
+    @Test func bindingATypeTwiceThrowsAndKeepsTheFirst() throws {
         let functions = StatefulFunctions()
-        try functions.register("example/a", StatefulFunction { _, _ in })
         try functions.register("example/a", Example_GreetRequest.self) { _, _ in }
+        #expect(throws: StatefulFunctionsError.alreadyBound("example/a")) {
+            try functions.register("example/a", StatefulFunction { _, _ in })
+        }
+        #expect(throws: StatefulFunctionsError.alreadyBound("example/a")) {
+            try functions.bind("example/a", String.self, states: [ValueSpec("x", Int32.self)]) { _, _ in }
+        }
         let function = try #require(functions.function(for: FunctionType("example/a")))
         #expect(function.acceptedTypes.map { $0.map { $0.typeName } } == [Example_GreetRequest.typeName])
+        #expect(function.valueSpecs.isEmpty)
         #expect(functions.function(for: FunctionType(namespace: "example", name: "b")) == nil)
+        #expect("\(StatefulFunctionsError.alreadyBound("example/a"))"
+            == "function type 'example/a' is already bound; each function type is bound once")
+        // Another name of the same namespace, or the same name elsewhere, is another type.
+        try functions.bind("example/b") { _, _ in }
+        try functions.bind("other/a") { _, _ in }
+        #expect(functions.functionTypes.map(\.description) == ["example/a", "example/b", "other/a"])
     }
 
     @Test func addressParsesTypename() throws {

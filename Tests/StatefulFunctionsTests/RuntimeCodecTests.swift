@@ -9,7 +9,7 @@ import Testing
     @Test func v2RequestsAndRepliesRoundTrip() async throws {
         let functions = StatefulFunctions()
         try Greeter.register(in: functions)
-        let handler = RequestReplyHandler(functions)
+        let handler = RequestReplyHandler(functions, protocol: .v2)
         let request = BatchRequest(
             target: greeterAddress,
             states: [StateValue(name: "seen_count", value: try any(Example_SeenCount.with { $0.seen = 2 }), typeName: nil)],

@@ -38,7 +38,7 @@ struct StateCacheTests {
     func handler(_ body: @escaping @Sendable (Context, AnyMessage) throws -> Void) throws -> RequestReplyHandler {
         let functions = StatefulFunctions()
         try functions.bind("example/counter") { context, message in try body(context, message) }
-        return RequestReplyHandler(functions)
+        return RequestReplyHandler(functions, protocol: .v2)
     }
 
     @Test("a batch of 50 increments decodes the stored counter once and encodes the result once")

@@ -207,7 +207,7 @@ func any<T: PackableMessage>(_ value: T) throws -> AnyMessage { try AnyMessage(p
             try context.cancelDelayedMessage("tok")
         }
         let body = try toFunction(target: greeter, invocations: [(nil, try any("x"))])
-        let response = await RequestReplyHandler(functions).handle(body)
+        let response = await RequestReplyHandler(functions, protocol: .v2).handle(body)
         #expect(response.status == 500)
         #expect(response.text.contains("cancellation tokens need the StateFun 3.x protocol"))
     }

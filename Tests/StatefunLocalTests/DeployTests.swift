@@ -61,7 +61,7 @@ func egressSent(by runtime: TestRuntime, to ids: [String]) throws -> [(String, S
             module.egressProblem("example/out", typeName: "io.statefun.types/string")
                 == "egress example/out (io.statefun.kafka.v1/egress) takes only "
                 + "type.googleapis.com/io.statefun.sdk.egress.KafkaProducerRecord, not io.statefun.types/string")
-        #expect(module.egressProblem("example/nowhere", typeName: "io.statefun.types/string") == "egress example/nowhere is not declared")
+        #expect(module.egressProblem("example/nowhere", typeName: "io.statefun.types/string") == "Unknown egress example/nowhere: module.yaml does not declare it")
     }
 
     /// The 2.x module.yaml at the root: the greeter sends 2.x Kafka records to example/greets.
@@ -136,7 +136,7 @@ func egressSent(by runtime: TestRuntime, to ids: [String]) throws -> [(String, S
     }
 
     @Test func checkModuleFailsOnAFileWithoutEndpointsOrWithAnInvalidOne() async throws {
-        let good = try moduleFile(v3Module("http://fn:8000/statefun"))
+        let good = try moduleFile(v3Module("http://fn:8000/statefun", egresses: []))
         let empty = try moduleFile("kind: io.statefun.kafka.v1/egress\nspec:\n  id: example/out\n")
         let invalid = try moduleFile(v3Module("http://fn:8000/statefun", functions: "example"))
         let run = try await run(statefunLocal, ["--check-module", good, "--check-module", empty, "--check-module", invalid])

@@ -322,6 +322,7 @@ func temporarySocketPath() -> String {
                         type: example/echo
                       spec:
                         endpoint: http://127.0.0.1:\(port)/statefun
+            \(v2TestEgresses)
             """)
     }
 

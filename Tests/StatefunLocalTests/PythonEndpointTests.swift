@@ -119,6 +119,7 @@ final class ClosedPort: @unchecked Sendable {
                         states:
                           - name: seen_count
                         maxNumBatchRequests: 500
+            \(v2TestEgresses)
             """)
         let input = ["ann", "ann", "bob", "ann"].map {
             #"{"target": "example/greeter/\#($0)", "type": "type.googleapis.com/example.GreetRequest", "fields": {"1": "\#($0)"}}"#

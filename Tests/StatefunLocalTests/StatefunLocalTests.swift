@@ -58,9 +58,24 @@ func moduleFile(_ text: String) throws -> String {
     return path
 }
 
-func v3Module(_ url: String, functions: String = "example/*") -> String {
+/// The egresses the tests' functions send to, declared as module.yaml declares them: the
+/// runtime fails the job on a message to an egress it does not declare.
+let testEgresses = ["example/out", "example/audit-out", "example/echoes"]
+
+/// A 3.x module.yaml: one endpoint, and `egresses` of a kind that takes any message.
+func v3Module(_ url: String, functions: String = "example/*", egresses: [String] = testEgresses) -> String {
     "kind: io.statefun.endpoints.v2/http\nspec:\n  functions: \(functions)\n  urlPathTemplate: \(url)\n"
+        + egresses.map { "---\nkind: io.statefun.playground.v1/egress\nspec:\n  id: \($0)\n" }.joined()
 }
+
+/// The `egresses:` of a 2.x module.yaml (under `module.spec`): the greeter's Kafka egress, and the others.
+let v2TestEgresses = """
+        egresses:
+          - egress:
+              meta: { type: statefun.kafka.io/generic-egress, id: example/greets }
+          - egress:
+              meta: { type: statefun.playground/egress, id: example/echoes }
+    """
 
 func names(_ names: [String], to type: String = "example/greeter") -> String {
     names.map { #"{"target": "\#(type)/\#($0)", "type": "io.statefun.types/string", "value": "\#($0)"}"# }
@@ -103,7 +118,6 @@ func count(_ what: String, in stderr: String) -> Int {
         // Two incomplete-context round trips (greeter, audit): each a request that is not a batch.
         #expect(result.stderr.contains("13 messages"), "\(result.stderr)")
         #expect(count("requests", in: result.stderr) - count("batches", in: result.stderr) == 2, "\(result.stderr)")
-        #expect(result.stderr.contains("0 undelivered"), "\(result.stderr)")
     }
 
     @Test func messagesArrivingDuringARequestAreBatched() async throws {
@@ -153,6 +167,8 @@ func count(_ what: String, in stderr: String) -> Int {
         await server.waitUntilStopped()
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.egress == [#"{"egress":"example/out","type":"io.statefun.types/string","value":"kept"}"#])
+        // The summary counts the delayed message delivered (the cancelled one is not).
+        #expect(result.stderr.contains(" egress records, 1 delayed deliveries;"), "\(result.stderr)")
     }
 
     @Test func a500IsRetriedUntilTheFunctionSucceeds() async throws {
@@ -182,18 +198,33 @@ func count(_ what: String, in stderr: String) -> Int {
         server.shutdown()
         await server.waitUntilStopped()
         #expect(result.status == 1)
-        #expect(result.stderr.contains("answered 404"), "\(result.stderr)")
+        // Said once: the job failed, at which address, why.
+        #expect(result.stderr.contains(
+            "statefun-local: job failed: example/greeter/ann: http://127.0.0.1:\(server.localPort)/wrong-path answered 404"),
+            "\(result.stderr)")
+        #expect(result.stderr.components(separatedBy: "job failed:").count == 2, "\(result.stderr)")
         #expect(result.egress.isEmpty)
     }
 
-    @Test func messagesToFunctionsNoEndpointServesAreReported() async throws {
-        let server = try serve(GreeterV3.register(in:))
+    @Test func aMessageToAFunctionNoEndpointServesFailsTheJob() async throws {
+        let server = try serve { functions in
+            try GreeterV3.register(in: functions)
+            try functions.bind("example/forwarder", String.self) { context, text in
+                context.send(try OutgoingMessage("other/nobody", id: "x", value: text))
+            }
+        }
         let module = try moduleFile(v3Module("http://127.0.0.1:\(server.localPort)/statefun"))
-        let result = try await run(statefunLocal, ["--module", module], input: names(["x"], to: "other/nobody"))
+        let fromIngress = try await run(statefunLocal, ["--module", module], input: names(["x"], to: "other/nobody"))
+        let fromFunction = try await run(statefunLocal, ["--module", module], input: names(["x"], to: "example/forwarder"))
         server.shutdown()
         await server.waitUntilStopped()
-        #expect(result.status == 0, "\(result.stderr)")
-        #expect(result.egress == [#"{"type":"io.statefun.types/string","undelivered":"other/nobody/x","value":"x"}"#])
+        for result in [fromIngress, fromFunction] {
+            #expect(result.status == 1)
+            #expect(result.stderr.contains(
+                "Cannot find a provider for the function type other/nobody (message to other/nobody/x):"
+                    + " no endpoint of module.yaml serves it"), "\(result.stderr)")
+            #expect(result.egress.isEmpty)
+        }
     }
 }
 

@@ -107,7 +107,8 @@ struct ProductionServiceTests {
         try Showcase.register(in: functions)
         let registry = PrometheusCollectorRegistry()
         let service = StatefunService(
-            functions: functions, configuration: HTTPServerConfiguration(host: "127.0.0.1", port: 0, eventLoopCount: 2),
+            functions: functions, protocol: .v2,
+            configuration: HTTPServerConfiguration(host: "127.0.0.1", port: 0, eventLoopCount: 2),
             logger: Logger(label: "test.metrics") { _ in SwiftLogNoOpLogHandler() }, metrics: registry)
         try service.server.start()
         let script = repositoryRoot.appendingPathComponent("Tests/StatefunServiceTests/Python/metrics_traffic.py").path
@@ -237,7 +238,7 @@ struct ProductionServiceTests {
         var configuration = HTTPServerConfiguration(host: "127.0.0.1", port: 0, eventLoopCount: 1)
         configuration.failedRequestDump = FailedRequestDumpConfiguration(directory: directory)
         let service = StatefunService(
-            functions: functions, configuration: configuration,
+            functions: functions, protocol: .v2, configuration: configuration,
             logger: Logger(label: "test.dump") { _ in RecordingHandler(store: store) })
         try service.server.start()
         let url = "http://127.0.0.1:\(service.server.localPort)/statefun"

@@ -14,12 +14,11 @@ import Testing
         return TestRuntime(functions)
     }
 
-    /// (topic, key, value as text) of each record sent to `egress`, which must all be Kafka records.
+    /// (topic, key, value as text) of each record sent to `egress`, which must all be 3.x Kafka records.
     func records(_ runtime: TestRuntime, _ egress: String) throws -> [[String]] {
-        try runtime.egress(egress).map { message in
-            #expect(message.typeURL == kafkaProducerRecordTypeName)
-            let record = try KafkaProducerRecord(packedBytes: message.value)
-            return [record.topic, record.key, String(decoding: record.valueBytes, as: UTF8.self)]
+        #expect(try runtime.egress(egress).allSatisfy { $0.typeURL == kafkaProducerRecordTypeName })
+        return try runtime.egress(egress, as: KafkaProducerRecord.self).map { record in
+            [record.topic, record.key, String(decoding: record.valueBytes, as: UTF8.self)]
         }
     }
 
@@ -44,8 +43,8 @@ import Testing
         let runtime = try kafkaRuntime()
         let name = "Zoë 🙂"
         try await runtime.send(PlainText(name), to: Address(namespace: "example", type: "greeter", id: name))
-        let message = try #require(try runtime.egress("example/out").first)
-        let record = try KafkaProducerRecord(packedBytes: message.value)
+        // The value is the text's UTF-8 as a Kafka StringSerializer writes it, not a built-in string's wrapper.
+        let record = try #require(try runtime.egress("example/out", as: KafkaProducerRecord.self).first)
         #expect(record == KafkaProducerRecord(key: name, valueBytes: Array("\(name):1".utf8), topic: "greetings"))
     }
 

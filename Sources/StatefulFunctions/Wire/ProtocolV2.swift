@@ -123,10 +123,16 @@ extension InvocationBatch {
     /// it: the form the runtime sends as it is, any other through
     /// ``WireNormalizer``'s exact path.
     static func decoded(
-        _ body: [UInt8], _ version: ProtocolVersion, _ decode: ([UInt8], Int?) throws -> InvocationBatch
+        _ body: [UInt8], _ version: ProtocolVersion, functions: FunctionTable,
+        _ decode: ([UInt8], Int?) throws -> InvocationBatch
     ) throws -> InvocationBatch {
         if let frees = body.withUnsafeBufferPointer({ WireNormalizer.survey($0) }) {
             do { return try decode(body, frees) } catch is IrregularRequest {}
+        }
+        // Off the fast path only: a request of the other protocol never takes it (its
+        // values' fields have other wire types), and is told so rather than misread.
+        if let hint = otherProtocolHint(body, speaking: version, functions: functions) {
+            throw MalformedRequest(hint)
         }
         switch try body.withUnsafeBufferPointer({ try WireNormalizer.check($0, version) }) {
         case .exact, .undecodable: return try decode(body, nil)
@@ -149,7 +155,19 @@ enum ProtocolV2 {
     /// Decodes a `ToFunction` body. All protobuf-c memory lives in one arena,
     /// released when this returns.
     static func decodeRequest(_ body: [UInt8], functions: FunctionTable) throws -> InvocationBatch {
-        try InvocationBatch.decoded(body, .v2) { try decode($0, functions: functions, expectedFrees: $1) }
+        try InvocationBatch.decoded(body, .v2, functions: functions) {
+            try decode($0, functions: functions, expectedFrees: $1)
+        }
+    }
+
+    /// Whether `body` is exactly (as protobuf-c reads it on the fast path) a 2.x request with
+    /// invocations whose every message has bytes: what the runtime sends, and what a
+    /// request of the other protocol, whose value fields have other wire types, is not.
+    static func decodesExactly(_ body: [UInt8], functions: FunctionTable) -> Bool {
+        guard let frees = body.withUnsafeBufferPointer({ WireNormalizer.survey($0) }),
+              let batch = try? decode(body, functions: functions, expectedFrees: frees)
+        else { return false }
+        return withExtendedLifetime(batch) { !batch.invocations.isEmpty && batch.invocations.allSatisfy(\.hasBytes) }
     }
 
     private static func decode(_ body: [UInt8], functions: FunctionTable, expectedFrees: Int?) throws -> InvocationBatch {

@@ -18,7 +18,19 @@ enum ProtocolV3 {
     /// Decodes a `ToFunction` body. A state's value is `nil` when the runtime
     /// sent it without a value; its type name is the value's `typeURL`.
     static func decodeRequest(_ body: [UInt8], functions: FunctionTable) throws -> InvocationBatch {
-        try InvocationBatch.decoded(body, .v3) { try decode($0, functions: functions, expectedFrees: $1) }
+        try InvocationBatch.decoded(body, .v3, functions: functions) {
+            try decode($0, functions: functions, expectedFrees: $1)
+        }
+    }
+
+    /// Whether `body` is exactly (as protobuf-c reads it on the fast path) a 3.x request with
+    /// invocations whose every message has bytes: what the runtime sends, and what a
+    /// request of the other protocol, whose value fields have other wire types, is not.
+    static func decodesExactly(_ body: [UInt8], functions: FunctionTable) -> Bool {
+        guard let frees = body.withUnsafeBufferPointer({ WireNormalizer.survey($0) }),
+              let batch = try? decode(body, functions: functions, expectedFrees: frees)
+        else { return false }
+        return withExtendedLifetime(batch) { !batch.invocations.isEmpty && batch.invocations.allSatisfy(\.hasBytes) }
     }
 
     private static func decode(_ body: [UInt8], functions: FunctionTable, expectedFrees: Int?) throws -> InvocationBatch {

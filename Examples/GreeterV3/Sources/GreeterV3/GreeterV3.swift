@@ -73,7 +73,7 @@ public enum GreeterV3 {
     {
         switch mode {
         case .strings: try EgressMessage(typename, value: text)
-        case .kafka: try kafkaEgressMessage(typename: typename, topic: topic, key: key, valueBytes: Array(text.utf8))
+        case .kafka: try kafkaEgressMessage(typename: typename, topic: topic, key: key, value: text)
         }
     }
 }

@@ -56,11 +56,12 @@ public enum Verification {
             try context.sendAfter(.seconds(100), OutgoingMessage(to: target, value: hello))
         case .sendToKafkaEgress:
             context.sendEgress(try kafkaEgressMessage(
-                typename: "target.namespace/target.kafka", topic: "target.topic", key: "my-key", value: Int32(1108)))
+                typename: "target.namespace/target.kafka", topic: "target.topic", key: "my-key", value: Int32(1108),
+                valueType: Int32.self))
         case .sendToKinesisEgress:
             context.sendEgress(try kinesisEgressMessage(
                 typename: "target.namespace/target.kinesis", stream: "target.stream", partitionKey: "my-key",
-                explicitHashKey: "my-explicit-hash-key", value: hello))
+                explicitHashKey: "my-explicit-hash-key", value: hello, valueType: String.self))
         case .incrementIntStateA:
             try context.setState("state-a", to: (try context.state("state-a", as: Int32.self) ?? 0) &+ 1)
         case .toggleBoolStateB:
