@@ -64,7 +64,7 @@ try functions.bind("example/count", User.self) { context, user in
 
 func exposing(functions: StatefulFunctions, requestBody: [UInt8]) async -> RequestReplyResponse {
 // readme-block-begin
-let handler = RequestReplyHandler(functions)        // bind everything before this
+let handler = RequestReplyHandler(functions)        // StateFun 3.x; protocol: .v2 for a 2.x runtime. Bind everything before this
 let response = await handler.handle(requestBody)    // status, contentType, body
 // readme-block-end
     return response
@@ -102,8 +102,9 @@ let kinesis = try kinesisEgressRecord(stream: "s", partitionKey: "pk", explicitH
 
 func v3(functions: StatefulFunctions) async throws -> RequestReplyHandler {
 // readme-block-begin
-let handler = RequestReplyHandler(functions, protocol: .v3)            // bytes in, bytes out
-try await StatefunService(functions: functions, protocol: .v3).run()   // or served by our server
+let handler = RequestReplyHandler(functions)                           // 3.x: bytes in, bytes out
+try await StatefunService(functions: functions).run()                  // 3.x, served by our server
+try await StatefunService(functions: functions, protocol: .v2).run()   // for a StateFun 2.x runtime
 // readme-block-end
     return handler
 }
@@ -121,13 +122,15 @@ try functions.bind("example/greeter", String.self, states: [
 // readme-block-end
 }
 
-func v3Messages(context: Context, name: String, seen: Int32, target: Address, reminder: String, id: String, greeting: String) throws {
+func v3Messages(context: Context, name: String, seen: Int32, target: Address, reminder: String, id: String, user: User) throws {
 // readme-block-begin
 context.send(try OutgoingMessage("example/audit", id: name, value: "\(name) reached \(seen)"))
 try context.sendAfter(.seconds(100), OutgoingMessage(to: target, value: reminder), cancellationToken: "reminder-\(id)")
 try context.cancelDelayedMessage("reminder-\(id)")
 context.sendEgress(try EgressMessage("example/out", value: "\(name):\(seen)"))
-context.sendEgress(try kafkaEgressMessage(typename: "example/kafka", topic: "greetings", key: name, value: greeting))
-context.sendEgress(try kinesisEgressMessage(typename: "example/kinesis", stream: "s", partitionKey: name, value: greeting))
+context.sendEgress(try kafkaEgressMessage(typename: "example/kafka", topic: "greetings", key: name, value: "Hello \(name)"))
+context.sendEgress(try kafkaEgressMessage(typename: "example/kafka", topic: "counts", key: name, value: Int64(seen)))
+context.sendEgress(try kafkaEgressMessage(typename: "example/kafka", topic: "users", value: user, valueType: User.self))
+context.sendEgress(try kinesisEgressMessage(typename: "example/kinesis", stream: "s", partitionKey: name, value: "Hello \(name)"))
 // readme-block-end
 }
