@@ -74,7 +74,7 @@ struct RuntimeSemanticsTests {
         let recorder = Recorder()
         try functions.bind("example/echo", String.self) { _, value in recorder.record(value) }
         let server = try serve(functions, .v3, recorder)
-        let module = v3Module("http://127.0.0.1:\(server.localPort)/statefun") + "  maxNumBatchRequests: 3\n"
+        let module = v3Module("http://127.0.0.1:\(server.localPort)/statefun", egresses: []) + "  maxNumBatchRequests: 3\n"   // the endpoint document last
         let runtime = try runtime(module)
         // The first message goes at once; the other nine queue behind it (one request in flight per address).
         for i in 1...10 {
