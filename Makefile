@@ -1,5 +1,5 @@
 # The commands people type. .ci/run calls `make test`, `make verify-deploy` and `make verify-image`.
-.PHONY: deps build demo test verify-deploy verify-image test-asan test-tsan fuzz fuzz-smoke fuzz-corpus fuzz-diff soak generate clean bench bench-micro
+.PHONY: deps build demo test docs verify-deploy verify-image test-asan test-tsan fuzz fuzz-smoke fuzz-corpus fuzz-diff soak generate clean bench bench-micro
 
 deps:
 	scripts/install-deps.sh
@@ -12,6 +12,10 @@ demo:
 
 test:
 	scripts/test.sh
+
+# The SDK's DocC documentation (.build/docs/StatefulFunctions.doccarchive); warnings are errors.
+docs:
+	scripts/build-docs.sh
 
 # Checks deploy/ without Docker or a cluster: docker-compose config, the Kubernetes schemas
 # (offline), the deployment's rules, every module.yaml parsed by statefun-local. See scripts/verify-deploy.sh.

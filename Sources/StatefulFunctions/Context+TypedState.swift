@@ -9,7 +9,7 @@ extension Context {
     /// A subscript cannot throw: an undeclared state, a stored value of another
     /// type, or storing a type the state was declared with differently fails
     /// the invocation when the function returns, with the error that
-    /// ``state(_:)`` or ``setState(_:to:)`` throws.
+    /// `state(_:)` or `setState(_:to:)` with the handle throws.
     @inlinable
     public subscript<Value>(spec: TypedValueSpec<Value>) -> Value? {
         get {

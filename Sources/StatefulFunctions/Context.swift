@@ -102,7 +102,7 @@ public final class Context {
     /// The state stored under `name`, unpacked as `type`, or `nil` when no value is set.
     ///
     /// Within a batch, the value is decoded once: later reads get the decoded
-    /// value, or the one the last ``setState(_:to:)`` stored.
+    /// value, or the one the last `setState(_:to:)` stored.
     ///
     /// - Throws: ``StatefulFunctionsError/undeclaredState(_:)``, or
     ///   ``StatefulFunctionsError/typeMismatch(typeURL:expected:)`` when it holds another type.

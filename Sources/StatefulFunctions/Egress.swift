@@ -9,7 +9,7 @@ typealias V2KinesisRecord = Org__Apache__Flink__Statefun__Flink__Io__KinesisEgre
 ///
 /// Under 2.x, build it with ``kafkaEgressRecord(topic:key:value:)`` and emit it with
 /// `context.packAndSendEgress("example/kafka-egress", message: record)`; under 3.x,
-/// ``kafkaEgressMessage(typename:topic:key:value:)`` builds the egress message.
+/// `kafkaEgressMessage(typename:topic:key:value:)` builds the egress message.
 /// Unpacking reads a record of either type name (`runtime.egress(_, as: KafkaProducerRecord.self)`).
 public struct KafkaProducerRecord: PackableMessage, Hashable {
     /// The type URL of the 2.x record, which packing writes; unpacking also takes the

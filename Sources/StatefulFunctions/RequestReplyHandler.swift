@@ -64,9 +64,11 @@ public struct RequestReplyHandler: Sendable {
     /// Creates a handler for the functions bound in `functions` now.
     ///
     /// - Parameters:
-    ///   - protocol: the StateFun protocol to speak: 3.x by default, `.v2` for a 2.x runtime.
+    ///   - functions: the registry; functions bound to it later are not served.
+    ///   - protocolVersion: the StateFun protocol to speak: 3.x by default, `.v2` for a 2.x runtime.
     ///     Under 2.x, value specs are not used (module.yaml declares the states): a function
     ///     bound with some logs a warning here.
+    ///   - logger: where failed requests are logged, one line each, with their cause.
     ///   - metricsFactory: where the instruments are created; the
     ///     process-wide `MetricsSystem` by default (no-op until bootstrapped).
     public init(

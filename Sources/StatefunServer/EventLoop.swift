@@ -939,7 +939,7 @@ final class EventLoop: @unchecked Sendable {
             return Task(executorPreference: executor, operation: operation)
         case .workerThreads:
             return Task(executorPreference: context.workerPool, operation: operation)
-        case .cooperativePool:
+        case .cooperativePool, .automatic:   // HTTPServer resolves .automatic; never seen here
             return Task(operation: operation)
         }
     }

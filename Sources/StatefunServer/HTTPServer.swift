@@ -58,6 +58,8 @@ public final class HTTPServer: Sendable {
         metricsFactory: any MetricsFactory = MetricsSystem.factory,
         startupMetadata: Logger.Metadata = [:]
     ) {
+        var configuration = configuration
+        if configuration.handlerExecution == .automatic { configuration.handlerExecution = .cooperativePool }
         self.configuration = configuration
         self.routes = RouteTable(routes)
         self.logger = logger
@@ -250,7 +252,7 @@ public final class HTTPServer: Sendable {
     private func describe(_ execution: HandlerExecution) -> String {
         switch execution {
         case .eventLoop: "event loops"
-        case .cooperativePool: "cooperative pool"
+        case .cooperativePool, .automatic: "cooperative pool"
         case .workerThreads(let count): "\(count) worker threads"
         }
     }

@@ -104,7 +104,7 @@ public struct HTTPServerConfiguration: Sendable {
         unixSocketPermissions: Int = 0o660,
         shutdownDelay: Duration = .zero,
         http2: HTTP2Configuration = HTTP2Configuration(),
-        handlerExecution: HandlerExecution = .cooperativePool,
+        handlerExecution: HandlerExecution = .automatic,
         healthCheckPath: String? = "/healthz",
         accessLog: Bool = false,
         failedRequestDump: FailedRequestDumpConfiguration? = nil
@@ -179,6 +179,11 @@ public struct HTTP2Configuration: Sendable {
 
 /// Where route handlers run.
 public enum HandlerExecution: Sendable, Equatable {
+    /// The default: ``eventLoop`` under `StatefunService` (whose functions
+    /// compute and `await` but do not block), ``cooperativePool`` for a plain
+    /// ``HTTPServer``, whose handlers may be anything. ``HTTPServer`` resolves
+    /// it when it is created (``HTTPServer/configuration`` holds the resolved value).
+    case automatic
     /// Each request's handler is a task on the event loop that read the
     /// request, run between two rounds of I/O: a request is read, handled and
     /// answered on one thread, with no hand-over. The fastest, and right for
@@ -189,8 +194,8 @@ public enum HandlerExecution: Sendable, Equatable {
     case eventLoop
     /// Each request's handler is a task on Swift's global concurrent executor
     /// (one thread per core): the loops only read, parse and write. Costs a
-    /// hand-over between threads per request. The default of a plain ``HTTPServer``,
-    /// whose handlers may be anything.
+    /// hand-over between threads per request. What a plain ``HTTPServer``
+    /// uses unless told otherwise: its handlers may be anything.
     case cooperativePool
     /// Each request's handler is a task that prefers a dedicated pool of this
     /// many threads (a `TaskExecutor`). Right for handlers that block their

@@ -82,15 +82,16 @@ public struct StatefunService: Service {
     ///     (`Any`) for a 2.x runtime. Value specs bound for a 2.x service log a warning here.
     ///   - path: the URL path the runtime posts to, `/statefun` by default.
     ///   - configuration: addresses, protocols, limits, scheduling, logging and shutdown of the server.
-    ///     By default functions run on the event loops (``HandlerExecution/eventLoop``), the fastest
-    ///     for functions that never block; give `.workerThreads(n)` for functions that do.
+    ///     Functions run on the event loops (``HandlerExecution/eventLoop``, the fastest for functions
+    ///     that never block) unless its `handlerExecution` says otherwise (`.workerThreads(n)` for
+    ///     functions that do): `.automatic`, the configuration's default, means the event loops here.
     ///   - logger: where the server logs (start-up line, one line per failed request, access log).
     ///   - metrics: the registry the instruments go to; a new one by default. Pass the one given to
     ///     ``bootstrapMetrics(registry:)`` to serve the whole process's metrics.
     ///   - metricsPath: where `GET` answers with the metrics in Prometheus text format (`nil`: not served).
     public init(
         functions: StatefulFunctions, protocol version: ProtocolVersion = .v3, path: String = "/statefun",
-        configuration: HTTPServerConfiguration = HTTPServerConfiguration(handlerExecution: .eventLoop),
+        configuration: HTTPServerConfiguration = HTTPServerConfiguration(),
         logger: Logger = Logger(label: "statefun"),
         metrics: PrometheusCollectorRegistry = PrometheusCollectorRegistry(),
         metricsPath: String? = "/metrics"
@@ -110,6 +111,8 @@ public struct StatefunService: Service {
             "functions": "\(functionTypes.joined(separator: ", "))",
         ]
         if let metricsPath { startup["metrics"] = "\(metricsPath)" }
+        var configuration = configuration
+        if configuration.handlerExecution == .automatic { configuration.handlerExecution = .eventLoop }
         self.server = HTTPServer(
             configuration: configuration, routes: routes, logger: logger, metricsFactory: factory,
             startupMetadata: startup)

@@ -59,6 +59,19 @@ func startGreeterService() throws -> HTTPServer {
 }
 
 @Suite struct ServiceTests {
+    @Test("functions run on the event loops under StatefunService, even with a configuration that does not say; a plain HTTPServer's handlers on the pool; an explicit choice stays")
+    func defaultScheduling() {
+        let functions = StatefulFunctions()
+        let service = StatefunService(functions: functions, configuration: HTTPServerConfiguration(host: "127.0.0.1", port: 0))
+        #expect(service.server.configuration.handlerExecution == .eventLoop)
+        #expect(StatefunService(functions: functions).server.configuration.handlerExecution == .eventLoop)
+        let blocking = StatefunService(
+            functions: functions, configuration: HTTPServerConfiguration(port: 0, handlerExecution: .workerThreads(2)))
+        #expect(blocking.server.configuration.handlerExecution == .workerThreads(2))
+        let plain = HTTPServer(configuration: HTTPServerConfiguration(port: 0), routes: [])
+        #expect(plain.configuration.handlerExecution == .cooperativePool)
+    }
+
     @Test func conformsToTheOfficialPythonSDK() async throws {
         let server = try startGreeterService()
         let script = repositoryRoot.appendingPathComponent("Tests/StatefunServiceTests/Python/conformance.py").path
