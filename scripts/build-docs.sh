@@ -6,9 +6,9 @@
 # plugin dependency (whose tools every `swift build` would build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-swift package dump-symbol-graph --minimum-access-level public >/dev/null
-graphs=$(find .build -path '*/symbolgraph' -type d -newer Package.swift | head -1)
-[ -n "$graphs" ] || graphs=$(find .build -path '*/symbolgraph' -type d | head -1)
+out=$(swift package dump-symbol-graph --minimum-access-level public)
+graphs=$(printf '%s\n' "$out" | sed -n 's/^Files written to //p' | tail -1)
+[ -d "$graphs" ] || { printf '%s\n' "$out" >&2; echo "no symbol graphs written" >&2; exit 1; }
 work=.build/docs
 rm -rf "$work" && mkdir -p "$work/symbols"
 cp "$graphs"/StatefulFunctions.symbols.json "$graphs"/StatefulFunctions@*.symbols.json "$work/symbols/"
