@@ -5,7 +5,7 @@
 // and the peer's concurrency limit (requests above it wait in its queue).
 import CNghttp2
 import Foundation
-import Synchronization
+import StatefunLocks
 
 /// Sends requests over HTTP/2 connections, one per endpoint transport, made on demand.
 ///
@@ -14,7 +14,7 @@ import Synchronization
 /// streams the server resets or refuses, fail with ``LocalRuntimeError/connection(_:)``,
 /// which the runtime retries as it retries any connection error.
 package final class HTTP2Client: Sendable {
-    private let connections = Mutex<[EndpointURL.Transport: HTTP2Connection]>([:])
+    private let connections = Lock<[EndpointURL.Transport: HTTP2Connection]>([:])
     private let timeout: Duration
 
     package init(timeout: Duration = .seconds(60)) {
@@ -70,7 +70,7 @@ final class HTTP2Connection: Sendable {
 
     let transport: EndpointURL.Transport
     let timeout: Duration
-    let shared = Mutex(Shared())
+    let shared = Lock(Shared())
     /// Wakes the connection's thread from poll(2): [read end, write end].
     let wakeRead: Int32
     let wakeWrite: Int32

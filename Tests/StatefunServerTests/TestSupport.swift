@@ -2,8 +2,8 @@ import ChildProcess
 import Foundation
 import Glibc
 import Logging
+import StatefunLocks
 import StatefunServer
-import Synchronization
 import Testing
 
 // MARK: - Logging
@@ -16,7 +16,7 @@ final class LogStore: Sendable {
         var metadata: [String: String]
     }
 
-    private let entries = Mutex<[Entry]>([])
+    private let entries = Lock<[Entry]>([])
 
     func append(_ entry: Entry) { entries.withLock { $0.append(entry) } }
 
@@ -49,7 +49,7 @@ struct RecordingLogHandler: LogHandler {
 
 /// Signals between a route handler and a test.
 final class Gate: Sendable {
-    private let state = Mutex<(open: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+    private let state = Lock<(open: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
 
     func open() {
         let waiters = state.withLock { s -> [CheckedContinuation<Void, Never>] in

@@ -1,6 +1,6 @@
 import CStatefunProtocol
 import Glibc
-import Synchronization
+import StatefunLocks
 
 /// A bump allocator handed to protobuf-c: a request is decoded (or a response
 /// built) into a few large chunks, and all of it is freed at once when the arena
@@ -290,7 +290,7 @@ final class ChunkPool: Sendable {
         var bytes = 0
     }
 
-    private let kept = Mutex(Kept())
+    private let kept = Lock(Kept())
 
     deinit {
         kept.withLock { kept in
