@@ -39,8 +39,9 @@ package final class HTTP2Client: Sendable {
         case let .tcp(host, port): authority = host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
         case .unix: authority = "localhost"
         }
-        return try await withCheckedThrowingContinuation { continuation in
-            let request = HTTP2Request(path: endpoint.path, authority: authority, body: body, continuation: continuation)
+        return try await withThreadHandoff { deliver in
+            let request = HTTP2Request(
+                path: endpoint.path, authority: authority, body: body, continuation: ReplyDelivery(deliver: deliver))
             connections.withLock { map in
                 // The endpoint's connection, unless it takes no more requests (failed, or GOAWAY):
                 // then a new one, which starts with this request.
@@ -56,7 +57,15 @@ struct HTTP2Request: Sendable {
     let path: String
     let authority: String
     let body: [UInt8]
-    let continuation: CheckedContinuation<HTTPReply, any Error>
+    let continuation: ReplyDelivery
+}
+
+/// Resumes the task awaiting a request from the connection's thread, through
+/// ``withThreadHandoff`` (so that ThreadSanitizer sees the reply handed over).
+struct ReplyDelivery: Sendable {
+    let deliver: @Sendable (Result<HTTPReply, any Error>) -> Void
+    func resume(returning reply: HTTPReply) { deliver(.success(reply)) }
+    func resume(throwing error: any Error) { deliver(.failure(error)) }
 }
 
 /// One HTTP/2 connection: what requesters and the connection's thread share.

@@ -97,8 +97,8 @@ package final class HTTPClient: Sendable {
     /// POSTs `body` to `endpoint`. A connection error throws.
     package func post(_ body: [UInt8], to endpoint: EndpointURL) async throws -> HTTPReply {
         if endpoint.http2 || allHTTP2 { return try await http2.post(body, to: endpoint) }
-        return try await withCheckedThrowingContinuation { continuation in
-            Thread { continuation.resume(with: Result { try self.postBlocking(body, to: endpoint) }) }.start()
+        return try await withThreadHandoff { deliver in
+            Thread { deliver(Result { try self.postBlocking(body, to: endpoint) }) }.start()
         }
     }
 

@@ -1,5 +1,6 @@
 import ChildProcess
 import Foundation
+import StatefunLocks
 import Testing
 
 /// A Python reference endpoint (the official SDK's handler) in a child process.
@@ -16,9 +17,8 @@ final class PythonEndpoint: @unchecked Sendable {
             stdout: .descriptor(output.fileHandleForWriting.fileDescriptor))
         try output.fileHandleForWriting.close()
         let handle = output.fileHandleForReading
-        let ready: Bool = await withCheckedContinuation { continuation in
-            Thread { continuation.resume(returning: String(decoding: handle.availableData, as: UTF8.self).hasPrefix("ready")) }
-                .start()
+        let ready: Bool = try await withThreadHandoff { deliver in
+            Thread { deliver(.success(String(decoding: handle.availableData, as: UTF8.self).hasPrefix("ready"))) }.start()
         }
         guard ready else { throw TestFailure("the Python endpoint did not start") }
     }

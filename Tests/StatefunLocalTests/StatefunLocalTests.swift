@@ -25,9 +25,9 @@ struct Run {
 /// Runs a program to completion on a thread of its own (never on the task pool,
 /// which the in-process endpoints need).
 func run(_ executable: String, _ arguments: [String], input: String = "") async throws -> Run {
-    try await withCheckedThrowingContinuation { continuation in
+    try await withThreadHandoff { deliver in
         Thread {
-            continuation.resume(with: Result {
+            deliver(Result {
                 let (stdin, stdout, stderr) = (Pipe(), Pipe(), Pipe())
                 let process = try ChildProcess(
                     executable, arguments, stdin: .descriptor(stdin.fileHandleForReading.fileDescriptor),

@@ -238,9 +238,9 @@ func runProcess(_ executable: String, _ arguments: [String]) async throws -> Pro
     let (stdout, stderr) = (outHandle.fileDescriptor, errHandle.fileDescriptor)
     // Waiting blocks: on a thread of its own, never on the cooperative pool,
     // which the server's handler tasks that the program talks to need.
-    let status: Int32 = try await withCheckedThrowingContinuation { continuation in
+    let status: Int32 = try await withThreadHandoff { deliver in
         Thread {
-            continuation.resume(with: Result {
+            deliver(Result {
                 try ChildProcess(executable, arguments, stdout: .descriptor(stdout), stderr: .descriptor(stderr))
                     .waitUntilExit()
             })
@@ -266,9 +266,8 @@ func curl(_ arguments: [String]) async throws -> ProcessResult {
 /// Runs blocking work on its own thread, keeping Swift's small cooperative pool
 /// free for the server's handler tasks.
 func offloaded<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        let thread = Thread { continuation.resume(with: Result { try body() }) }
-        thread.start()
+    try await withThreadHandoff { deliver in
+        Thread { deliver(Result { try body() }) }.start()
     }
 }
 

@@ -29,12 +29,8 @@ final class BackgroundProcess: Sendable {
     static func start(
         _ executable: String, _ arguments: [String], environment: [String: String]
     ) async throws -> BackgroundProcess {
-        try await withCheckedThrowingContinuation { continuation in
-            Thread {
-                continuation.resume(with: Result {
-                    try BackgroundProcess(executable, arguments, environment: environment)
-                })
-            }.start()
+        try await withThreadHandoff { deliver in
+            Thread { deliver(Result { try BackgroundProcess(executable, arguments, environment: environment) }) }.start()
         }
     }
 
