@@ -19,7 +19,7 @@ public import Glibc
 /// the server takes locks on every request (the loop's inbox, the arena's
 /// chunk pool), and only a public `@inlinable` body is specialized in the
 /// modules that call it. A `package` one was called as unspecialized generic
-/// code, about 150 instructions a call more (callgrind, `server-profile`).
+/// code, 100 to 200 instructions a call more (callgrind, `server-profile`).
 public final class Lock<Value: ~Copyable>: @unchecked Sendable {
     @usableFromInline let mutex: UnsafeMutablePointer<pthread_mutex_t>
     /// Only reached under the lock: no dynamic exclusivity check needed.
