@@ -40,7 +40,8 @@ bench:
 bench-micro:
 	scripts/bench-micro.sh
 
-# The test suite under AddressSanitizer (with LeakSanitizer) / ThreadSanitizer.
+# The test suite under AddressSanitizer (with LeakSanitizer) / ThreadSanitizer
+# (no suppression of our code: scripts/tsan.supp is empty). CI runs both.
 test-asan:
 	scripts/test-sanitizer.sh address
 

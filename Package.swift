@@ -48,22 +48,24 @@ let package = Package(
         .target(name: "CStatefunProtocol", dependencies: ["CProtobufC"]),
         // Socket and epoll constants the Swift importer cannot reach.
         .target(name: "CLinuxShims"),
+        // The lock every target guards shared state with (over pthread_mutex_t, which ThreadSanitizer sees).
+        .target(name: "StatefunLocks", swiftSettings: strict),
 
         // The SDK: registry, context, messages, state, egress, handler. No sockets.
         .target(
             name: "StatefulFunctions",
-            dependencies: ["CStatefunProtocol", .product(name: "Logging", package: "swift-log"),
+            dependencies: ["CStatefunProtocol", "StatefunLocks", .product(name: "Logging", package: "swift-log"),
                            .product(name: "CoreMetrics", package: "swift-metrics")],
             swiftSettings: strict),
         // swift-protobuf messages as StateFun messages.
         .target(
             name: "StatefulFunctionsProtobuf",
-            dependencies: ["StatefulFunctions", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            dependencies: ["StatefulFunctions", "StatefunLocks", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
             swiftSettings: strict),
         // The epoll HTTP server. Knows nothing of StateFun.
         .target(
             name: "StatefunServer",
-            dependencies: ["CLinuxShims", "CNghttp2", .product(name: "Logging", package: "swift-log"),
+            dependencies: ["CLinuxShims", "CNghttp2", "StatefunLocks", .product(name: "Logging", package: "swift-log"),
                            .product(name: "CoreMetrics", package: "swift-metrics"),
                            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
             swiftSettings: strict),
@@ -84,7 +86,7 @@ let package = Package(
         // statefun-local: plays the StateFun runtime against endpoints over HTTP.
         .target(
             name: "StatefunLocal",
-            dependencies: ["StatefulFunctions", "StatefunTestKit", "CNghttp2", .product(name: "Yams", package: "Yams"),
+            dependencies: ["StatefulFunctions", "StatefunTestKit", "CNghttp2", "StatefunLocks", .product(name: "Yams", package: "Yams"),
                            .product(name: "SwiftProtobuf", package: "swift-protobuf")],
             swiftSettings: strict),
         .executableTarget(
@@ -155,7 +157,8 @@ let package = Package(
             path: "Tests/ReadmeSnippets/Module"),
 
         // Starts the programs the tests run (posix_spawn; not Foundation's Process, see the file).
-        .target(name: "ChildProcess", path: "Tests/ChildProcess", swiftSettings: strict),
+        .target(name: "ChildProcess", dependencies: ["StatefunLocks"], path: "Tests/ChildProcess", swiftSettings: strict),
+        .testTarget(name: "StatefunLocksTests", dependencies: ["StatefunLocks"], swiftSettings: strict),
         .testTarget(
             name: "StatefulFunctionsTests",
             dependencies: ["StatefulFunctions", "StatefulFunctionsProtobuf", "Greeter", "GreeterV3", "Verification",
@@ -168,14 +171,14 @@ let package = Package(
         .testTarget(
             name: "StatefunLocalTests",
             dependencies: ["StatefunLocal", "StatefunService", "StatefunServer", "Greeter", "GreeterV3", "StatefulFunctions",
-                           "StatefulFunctionsProtobuf", "StatefunTestKit", "ChildProcess",
+                           "StatefulFunctionsProtobuf", "StatefunTestKit", "ChildProcess", "StatefunLocks",
                            .product(name: "Logging", package: "swift-log"),
                            .product(name: "SwiftProtobuf", package: "swift-protobuf")],
             exclude: ["Python", "Protos"],
             swiftSettings: strict),
         .testTarget(
             name: "StatefunServerTests",
-            dependencies: ["StatefunServer", "ChildProcess", .product(name: "Logging", package: "swift-log"),
+            dependencies: ["StatefunServer", "ChildProcess", "StatefunLocks", .product(name: "Logging", package: "swift-log"),
                            .product(name: "CoreMetrics", package: "swift-metrics"),
                            .product(name: "Prometheus", package: "swift-prometheus"),
                            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
@@ -185,7 +188,7 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(
             name: "StatefunServiceTests",
-            dependencies: ["StatefunService", "Greeter", "GreeterV3", "Verification", "ChildProcess",
+            dependencies: ["StatefunService", "Greeter", "GreeterV3", "Verification", "ChildProcess", "StatefunLocks",
                            .product(name: "Logging", package: "swift-log"),
                            .product(name: "Prometheus", package: "swift-prometheus")],
             exclude: ["Python"],

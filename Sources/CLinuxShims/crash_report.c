@@ -21,7 +21,7 @@ static const int fatal_signals[] = {SIGILL, SIGTRAP, SIGSEGV, SIGBUS, SIGFPE, SI
 static struct sigaction previous_actions[FATAL_COUNT];
 static atomic_int installed;
 static atomic_int entered;
-static volatile sig_atomic_t report_fd = -1;
+static atomic_int report_fd = -1;  // set on one thread, read in a handler on any
 
 const char *cshim_signal_name(int sig) {
     switch (sig) {

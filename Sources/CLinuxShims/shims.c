@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/epoll.h>
@@ -76,7 +77,7 @@ void cshim_ignore_sigpipe(void) { signal(SIGPIPE, SIG_IGN); }
 
 // Signal handling: the handler only writes to an eventfd (async-signal-safe);
 // a Swift thread blocked on that eventfd does the real work.
-static volatile sig_atomic_t termination_fd = -1;
+static atomic_int termination_fd = -1;  // set on one thread, read in the handler on any
 static struct sigaction saved_sigint;
 static struct sigaction saved_sigterm;
 

@@ -4,14 +4,17 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
-static volatile sig_atomic_t wake = -1;
-static volatile sig_atomic_t terminations = 0;
-static volatile sig_atomic_t last_termination = 0;
+// Atomics, not volatile sig_atomic_t: the handler runs on any thread, and the
+// supervisor's loop reads them on another (lock-free atomics are signal-safe).
+static atomic_int wake = -1;
+static atomic_int terminations = 0;
+static atomic_int last_termination = 0;
 
 static void supervisor_handler(int sig) {
     int saved_errno = errno;

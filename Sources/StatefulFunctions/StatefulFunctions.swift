@@ -1,4 +1,4 @@
-import Synchronization
+import StatefunLocks
 
 /// The body of a stateful function: it gets the context and one message.
 ///
@@ -132,7 +132,7 @@ public struct StatefulFunction: Sendable {
 /// Bind every function before creating the ``RequestReplyHandler`` that serves
 /// them: a handler serves the functions bound when it was created.
 public final class StatefulFunctions: Sendable {
-    private let table = Mutex<[FunctionType: StatefulFunction]>([:])
+    private let table = Lock<[FunctionType: StatefulFunction]>([:])
 
     /// Creates an empty registry.
     public init() {}

@@ -1,10 +1,10 @@
 public import StatefulFunctions
+import StatefunLocks
 public import SwiftProtobuf
-import Synchronization
 
 /// Type URLs by message type, built once each: a type name is asked for on
 /// every message packed and every type check.
-private let typeNames = Mutex<[ObjectIdentifier: String]>([:])
+private let typeNames = Lock<[ObjectIdentifier: String]>([:])
 
 /// swift-protobuf messages are StateFun messages: declare the conformance with
 /// one line, `extension GreetRequest: PackableMessage {}`, and the message packs,

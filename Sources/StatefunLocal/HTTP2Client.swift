@@ -5,7 +5,7 @@
 // and the peer's concurrency limit (requests above it wait in its queue).
 import CNghttp2
 import Foundation
-import Synchronization
+import StatefunLocks
 
 /// Sends requests over HTTP/2 connections, one per endpoint transport, made on demand.
 ///
@@ -14,7 +14,7 @@ import Synchronization
 /// streams the server resets or refuses, fail with ``LocalRuntimeError/connection(_:)``,
 /// which the runtime retries as it retries any connection error.
 package final class HTTP2Client: Sendable {
-    private let connections = Mutex<[EndpointURL.Transport: HTTP2Connection]>([:])
+    private let connections = Lock<[EndpointURL.Transport: HTTP2Connection]>([:])
     private let timeout: Duration
 
     package init(timeout: Duration = .seconds(60)) {
@@ -39,8 +39,9 @@ package final class HTTP2Client: Sendable {
         case let .tcp(host, port): authority = host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
         case .unix: authority = "localhost"
         }
-        return try await withCheckedThrowingContinuation { continuation in
-            let request = HTTP2Request(path: endpoint.path, authority: authority, body: body, continuation: continuation)
+        return try await withThreadHandoff { deliver in
+            let request = HTTP2Request(
+                path: endpoint.path, authority: authority, body: body, continuation: ReplyDelivery(deliver: deliver))
             connections.withLock { map in
                 // The endpoint's connection, unless it takes no more requests (failed, or GOAWAY):
                 // then a new one, which starts with this request.
@@ -56,7 +57,15 @@ struct HTTP2Request: Sendable {
     let path: String
     let authority: String
     let body: [UInt8]
-    let continuation: CheckedContinuation<HTTPReply, any Error>
+    let continuation: ReplyDelivery
+}
+
+/// Resumes the task awaiting a request from the connection's thread, through
+/// ``withThreadHandoff`` (so that ThreadSanitizer sees the reply handed over).
+struct ReplyDelivery: Sendable {
+    let deliver: @Sendable (Result<HTTPReply, any Error>) -> Void
+    func resume(returning reply: HTTPReply) { deliver(.success(reply)) }
+    func resume(throwing error: any Error) { deliver(.failure(error)) }
 }
 
 /// One HTTP/2 connection: what requesters and the connection's thread share.
@@ -70,7 +79,7 @@ final class HTTP2Connection: Sendable {
 
     let transport: EndpointURL.Transport
     let timeout: Duration
-    let shared = Mutex(Shared())
+    let shared = Lock(Shared())
     /// Wakes the connection's thread from poll(2): [read end, write end].
     let wakeRead: Int32
     let wakeWrite: Int32

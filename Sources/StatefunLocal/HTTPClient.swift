@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import StatefunLocks
 
 /// Where an endpoint listens: TCP host and port, or a Unix socket, and the URL path.
 package struct EndpointURL: Sendable, Hashable, CustomStringConvertible {
@@ -76,7 +76,7 @@ package struct HTTPReply: Sendable {
 /// Endpoints spoken over HTTP/2 (`h2c` URLs, or all of them with `http2`) go
 /// through an ``HTTP2Client``: one multiplexed connection per endpoint.
 package final class HTTPClient: Sendable {
-    private let idle = Mutex<[EndpointURL.Transport: [Int32]]>([:])
+    private let idle = Lock<[EndpointURL.Transport: [Int32]]>([:])
     private let timeout: Duration
     private let http2: HTTP2Client
     private let allHTTP2: Bool
@@ -97,8 +97,8 @@ package final class HTTPClient: Sendable {
     /// POSTs `body` to `endpoint`. A connection error throws.
     package func post(_ body: [UInt8], to endpoint: EndpointURL) async throws -> HTTPReply {
         if endpoint.http2 || allHTTP2 { return try await http2.post(body, to: endpoint) }
-        return try await withCheckedThrowingContinuation { continuation in
-            Thread { continuation.resume(with: Result { try self.postBlocking(body, to: endpoint) }) }.start()
+        return try await withThreadHandoff { deliver in
+            Thread { deliver(Result { try self.postBlocking(body, to: endpoint) }) }.start()
         }
     }
 

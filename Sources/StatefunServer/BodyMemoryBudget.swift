@@ -1,4 +1,5 @@
 import Glibc
+import StatefunLocks
 import Synchronization
 
 /// The bound on request-body memory of the whole server
@@ -28,7 +29,7 @@ final class BodyMemoryBudget: Sendable {
     private let waiting = Atomic<Int>(0)
     /// Bit `i`: loop `i` has connections waiting for memory (loops from 63 share bit 63).
     private let waitingLoops = Atomic<UInt64>(0)
-    private let mailboxes = Mutex<[LoopMailbox]>([])
+    private let mailboxes = Lock<[LoopMailbox]>([])
 
     init(limit: Int) {
         self.limit = max(0, limit)

@@ -1,6 +1,7 @@
 import CLinuxShims
 import Glibc
 import Logging
+import StatefunLocks
 import Synchronization
 
 /// What the logs and metrics need to know of a request until it is answered.
@@ -75,7 +76,7 @@ final class Lifecycle: Sendable {
         var waiters: [CheckedContinuation<Void, Never>] = []
     }
 
-    private let state = Mutex(State())
+    private let state = Lock(State())
 
     func loopsStarting(_ count: Int) {
         state.withLock { $0.liveLoops += count }

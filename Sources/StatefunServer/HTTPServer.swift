@@ -3,6 +3,7 @@ public import CoreMetrics
 import Glibc
 public import Logging
 public import ServiceLifecycle
+import StatefunLocks
 import Synchronization
 
 /// A small HTTP server built directly on epoll: one thread per event loop,
@@ -36,11 +37,11 @@ public final class HTTPServer: Sendable {
     private let startupMetadata: Logger.Metadata
     private let lifecycle = Lifecycle()
     private let readiness = Readiness()
-    private let state = Mutex(State.idle)
-    private let unixListener = Mutex<UnixListener?>(nil)
-    private let addresses = Mutex<[String]>([])
+    private let state = Lock(State.idle)
+    private let unixListener = Lock<UnixListener?>(nil)
+    private let addresses = Lock<[String]>([])
     /// The wait of ``beginGracefulShutdown()``, cancelled by ``shutdown()``.
-    private let delayedShutdown = Mutex<Task<Void, Never>?>(nil)
+    private let delayedShutdown = Lock<Task<Void, Never>?>(nil)
 
     /// Creates a server; nothing is bound until ``start()`` or ``run()``.
     ///

@@ -1,4 +1,5 @@
 import Glibc
+import StatefunLocks
 import Synchronization
 
 /// The task executor of one event loop (``HandlerExecution/eventLoop``): a
@@ -46,7 +47,7 @@ final class LoopMailbox: @unchecked Sendable {
     /// Jobs of handler tasks enqueued on the loop's own thread, run after each
     /// round of events. Only the loop's thread touches them.
     @exclusivity(unchecked) var localJobs: [UnownedJob] = []
-    private let inbox = Mutex(Inbox())
+    private let inbox = Lock(Inbox())
     let wakeFD: Int32
 
     init(wakeFD: Int32) {

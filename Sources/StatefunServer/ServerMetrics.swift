@@ -1,5 +1,5 @@
 import CoreMetrics
-import Synchronization
+import StatefunLocks
 
 /// The server's swift-metrics instruments.
 ///
@@ -24,8 +24,8 @@ final class ServerMetrics: Sendable {
     }
 
     private let factory: any MetricsFactory
-    private let counters = Mutex<[RequestKey: Counter]>([:])
-    private let timers = Mutex<[String: CoreMetrics.Timer]>([:])
+    private let counters = Lock<[RequestKey: Counter]>([:])
+    private let timers = Lock<[String: CoreMetrics.Timer]>([:])
     let connectionsAccepted: Counter
     let connectionsOpen: Meter
     let handlersInFlight: Meter

@@ -1,6 +1,6 @@
 import CLinuxShims
 import Glibc
-import Synchronization
+import StatefunLocks
 
 /// What a ``Supervisor`` hands a worker process it starts, through the
 /// environment: the listening sockets to adopt (the worker binds nothing) and
@@ -41,7 +41,7 @@ struct SupervisedWorker: Sendable {
         return SupervisedWorker(index: index, tcpFD: tcp, unixFD: unix, unixPath: unixPath, reportFD: report)
     }()
 
-    private static let unclaimed = Mutex(true)
+    private static let unclaimed = Lock(true)
 
     /// The hand-over, for the first server started in this process only.
     static func claim() -> SupervisedWorker? {

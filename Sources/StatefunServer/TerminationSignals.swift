@@ -1,6 +1,6 @@
 import CLinuxShims
 import Glibc
-import Synchronization
+import StatefunLocks
 
 /// Process-wide SIGINT/SIGTERM fan-out for ``HTTPServer/run()``.
 ///
@@ -15,7 +15,7 @@ final class TerminationSignals: Sendable {
         var fd: Int32 = -1
     }
 
-    private let state = Mutex(State())
+    private let state = Lock(State())
 
     func subscribe(_ handler: @escaping @Sendable () -> Void) throws(HTTPServerError) -> UInt64 {
         try state.withLock { state throws(HTTPServerError) -> UInt64 in

@@ -1,6 +1,6 @@
 import CLinuxShims
 import Glibc
-import Synchronization
+import StatefunLocks
 
 /// A fixed pool of threads that runs Swift tasks preferring it
 /// (``HandlerExecution/workerThreads(_:)``): a handler that blocks its thread
@@ -14,7 +14,7 @@ final class WorkerPool: TaskExecutor, @unchecked Sendable {
         var head = 0
     }
 
-    private let queue = Mutex(Queue())
+    private let queue = Lock(Queue())
     /// Counts queued jobs; workers sleep on it.
     private let available: UnsafeMutablePointer<sem_t>
     let threadCount: Int

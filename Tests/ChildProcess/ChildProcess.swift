@@ -1,4 +1,5 @@
 public import Glibc
+import StatefunLocks
 
 /// A program the tests run, started with `posix_spawn`.
 ///
@@ -143,24 +144,16 @@ public struct ChildProcessError: Error, CustomStringConvertible {
 }
 
 /// The child's status once reaped, shared by the threads that wait and poll.
-private final class StatusBox: @unchecked Sendable {
-    private var lock = pthread_mutex_t()
-    private var stored: Int32?
+private final class StatusBox: Sendable {
+    private let stored = Lock<Int32?>(nil)
 
-    init() { pthread_mutex_init(&lock, nil) }
-    deinit { pthread_mutex_destroy(&lock) }
-
-    var value: Int32? {
-        pthread_mutex_lock(&lock)
-        defer { pthread_mutex_unlock(&lock) }
-        return stored
-    }
+    var value: Int32? { stored.withLock { $0 } }
 
     @discardableResult
     func set(_ status: Int32) -> Int32 {
-        pthread_mutex_lock(&lock)
-        defer { pthread_mutex_unlock(&lock) }
-        if stored == nil { stored = status }
-        return stored!
+        stored.withLock { stored in
+            if stored == nil { stored = status }
+            return stored ?? status
+        }
     }
 }

@@ -133,8 +133,10 @@ struct ReadmeSnippetTests {
     }
 
     /// The SDK and the TestKit build where the server does not: every import of
-    /// a platform's C library or of FoundationEssentials is conditional.
-    @Test(arguments: ["Sources/StatefulFunctions", "Sources/StatefulFunctionsProtobuf", "Sources/StatefunTestKit"])
+    /// a platform's C library or of FoundationEssentials is conditional (in the
+    /// lock they depend on too).
+    @Test(arguments: ["Sources/StatefulFunctions", "Sources/StatefulFunctionsProtobuf", "Sources/StatefunTestKit",
+                      "Sources/StatefunLocks"])
     func noPlatformImportIsUnconditional(_ folder: String) throws {
         let platformModules = ["Glibc", "Musl", "Darwin", "FoundationEssentials"]
         let files = try swiftFiles(under: folder)

@@ -2,6 +2,7 @@ import Foundation
 import Greeter
 import GreeterV3
 import StatefulFunctions
+import StatefunLocks
 import StatefunServer
 import StatefunService
 import Synchronization
@@ -10,8 +11,8 @@ import Testing
 /// What an endpoint saw: the HTTP versions, the client connections (TCP peers),
 /// and the most requests it handled at once.
 final class RequestRecorder: Sendable {
-    let versions = Mutex<Set<String>>([])
-    let peers = Mutex<Set<String>>([])
+    let versions = Lock<Set<String>>([])
+    let peers = Lock<Set<String>>([])
     let running = Atomic<Int>(0)
     let mostRunning = Atomic<Int>(0)
     let requests = Atomic<Int>(0)

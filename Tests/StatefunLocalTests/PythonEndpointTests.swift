@@ -1,5 +1,6 @@
 import ChildProcess
 import Foundation
+import StatefunLocks
 import Testing
 
 /// A Python reference endpoint (the official SDK's handler) in a child process.
@@ -19,7 +20,7 @@ final class PythonEndpoint: @unchecked Sendable {
             stdout: .descriptor(output.fileHandleForWriting.fileDescriptor))
         try output.fileHandleForWriting.close()
         let handle = output.fileHandleForReading
-        let line: String = await withCheckedContinuation { continuation in
+        let line: String = try await withThreadHandoff { deliver in
             Thread {
                 // Up to the end of the first line (or EOF: the endpoint died).
                 var bytes: [UInt8] = []
@@ -28,7 +29,7 @@ final class PythonEndpoint: @unchecked Sendable {
                     if chunk.isEmpty { break }
                     bytes += chunk
                 }
-                continuation.resume(returning: String(decoding: bytes, as: UTF8.self))
+                deliver(.success(String(decoding: bytes, as: UTF8.self)))
             }.start()
         }
         guard line.hasPrefix("ready ") else {

@@ -4,6 +4,7 @@ import StatefulFunctions
 import StatefunLocal
 import StatefunServer
 import StatefunService
+import StatefunLocks
 import Synchronization
 import Testing
 
@@ -16,7 +17,7 @@ struct RuntimeSemanticsTests {
     final class Recorder: Sendable {
         let requests = Atomic<Int>(0)
         let failFirst: Int
-        private let seen = Mutex<[(request: Int, text: String)]>([])
+        private let seen = Lock<[(request: Int, text: String)]>([])
 
         init(failFirst: Int = 0) { self.failFirst = failFirst }
         func record(_ text: String) { seen.withLock { $0.append((requests.load(ordering: .relaxed), text)) } }
@@ -56,7 +57,7 @@ struct RuntimeSemanticsTests {
         let recorder = Recorder(failFirst: 10)
         try functions.bind("example/echo", String.self) { _, value in recorder.record(value) }
         let server = try serve(functions, .v3, recorder)
-        let schedule = Mutex<[Duration]>([])
+        let schedule = Lock<[Duration]>([])
         var options = LocalRuntime.Options()
         options.backoffSleep = { delay in schedule.withLock { $0.append(delay) } }   // recorded, not slept
         let runtime = try runtime(v3Module("http://127.0.0.1:\(server.localPort)/statefun"), options)

@@ -3,6 +3,7 @@ import Foundation
 import GreeterV3
 import Logging
 import StatefulFunctions
+import StatefunLocks
 import StatefunServer
 import StatefunService
 import Synchronization
@@ -24,9 +25,9 @@ struct Run {
 /// Runs a program to completion on a thread of its own (never on the task pool,
 /// which the in-process endpoints need).
 func run(_ executable: String, _ arguments: [String], input: String = "") async throws -> Run {
-    try await withCheckedThrowingContinuation { continuation in
+    try await withThreadHandoff { deliver in
         Thread {
-            continuation.resume(with: Result {
+            deliver(Result {
                 let (stdin, stdout, stderr) = (Pipe(), Pipe(), Pipe())
                 let process = try ChildProcess(
                     executable, arguments, stdin: .descriptor(stdin.fileHandleForReading.fileDescriptor),
@@ -38,7 +39,7 @@ func run(_ executable: String, _ arguments: [String], input: String = "") async 
                 try stderr.fileHandleForWriting.close()
                 stdin.fileHandleForWriting.write(Data(input.utf8))
                 try stdin.fileHandleForWriting.close()
-                let errors = Mutex(Data())
+                let errors = Lock(Data())
                 let drain = Thread { errors.withLock { $0 = stderr.fileHandleForReading.readDataToEndOfFile() } }
                 drain.start()
                 let out = stdout.fileHandleForReading.readDataToEndOfFile()

@@ -2,8 +2,8 @@ import ChildProcess
 import Foundation
 import Glibc
 import Logging
+import StatefunLocks
 import StatefunServer
-import Synchronization
 import Testing
 
 // MARK: - Logging
@@ -16,7 +16,7 @@ final class LogStore: Sendable {
         var metadata: [String: String]
     }
 
-    private let entries = Mutex<[Entry]>([])
+    private let entries = Lock<[Entry]>([])
 
     func append(_ entry: Entry) { entries.withLock { $0.append(entry) } }
 
@@ -49,7 +49,7 @@ struct RecordingLogHandler: LogHandler {
 
 /// Signals between a route handler and a test.
 final class Gate: Sendable {
-    private let state = Mutex<(open: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+    private let state = Lock<(open: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
 
     func open() {
         let waiters = state.withLock { s -> [CheckedContinuation<Void, Never>] in
@@ -238,9 +238,9 @@ func runProcess(_ executable: String, _ arguments: [String]) async throws -> Pro
     let (stdout, stderr) = (outHandle.fileDescriptor, errHandle.fileDescriptor)
     // Waiting blocks: on a thread of its own, never on the cooperative pool,
     // which the server's handler tasks that the program talks to need.
-    let status: Int32 = try await withCheckedThrowingContinuation { continuation in
+    let status: Int32 = try await withThreadHandoff { deliver in
         Thread {
-            continuation.resume(with: Result {
+            deliver(Result {
                 try ChildProcess(executable, arguments, stdout: .descriptor(stdout), stderr: .descriptor(stderr))
                     .waitUntilExit()
             })
@@ -266,9 +266,8 @@ func curl(_ arguments: [String]) async throws -> ProcessResult {
 /// Runs blocking work on its own thread, keeping Swift's small cooperative pool
 /// free for the server's handler tasks.
 func offloaded<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        let thread = Thread { continuation.resume(with: Result { try body() }) }
-        thread.start()
+    try await withThreadHandoff { deliver in
+        Thread { deliver(Result { try body() }) }.start()
     }
 }
 

@@ -5,9 +5,9 @@ import Greeter
 import Logging
 import Prometheus
 import StatefulFunctions
+import StatefunLocks
 import StatefunServer
 import StatefunService
-import Synchronization
 import Testing
 
 /// An example executable built next to the test bundle (`swift build` builds them all).
@@ -22,19 +22,15 @@ final class BackgroundProcess: Sendable {
     private let exit = ExitState()
 
     private final class ExitState: Sendable {
-        let state = Mutex<(status: Int32?, waiters: [CheckedContinuation<Int32, Never>])>((nil, []))
+        let state = Lock<(status: Int32?, waiters: [CheckedContinuation<Int32, Never>])>((nil, []))
     }
 
     /// Starts the program (on a thread of its own, never on Swift's two-thread pool).
     static func start(
         _ executable: String, _ arguments: [String], environment: [String: String]
     ) async throws -> BackgroundProcess {
-        try await withCheckedThrowingContinuation { continuation in
-            Thread {
-                continuation.resume(with: Result {
-                    try BackgroundProcess(executable, arguments, environment: environment)
-                })
-            }.start()
+        try await withThreadHandoff { deliver in
+            Thread { deliver(Result { try BackgroundProcess(executable, arguments, environment: environment) }) }.start()
         }
     }
 
@@ -270,7 +266,7 @@ struct ProductionServiceTests {
 
 /// Log lines a ``RecordingHandler`` wrote.
 final class LineStore: Sendable {
-    private let storage = Mutex<[String]>([])
+    private let storage = Lock<[String]>([])
     func append(_ line: String) { storage.withLock { $0.append(line) } }
     var lines: [String] { storage.withLock { $0 } }
 }

@@ -1,5 +1,6 @@
 import ChildProcess
 import Foundation
+import StatefunLocks
 import Greeter
 import Logging
 import StatefulFunctions
@@ -20,10 +21,8 @@ let python = ProcessInfo.processInfo.environment["STATEFUN_PYTHON"]
 /// The waiting happens on a thread of its own: blocking the (two-thread) Swift
 /// task pool would starve the server's handlers that the program is talking to.
 func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) async throws -> (Int32, String) {
-    try await withCheckedThrowingContinuation { continuation in
-        Thread {
-            continuation.resume(with: Result { try runBlocking(executable, arguments, environment: environment) })
-        }.start()
+    try await withThreadHandoff { deliver in
+        Thread { deliver(Result { try runBlocking(executable, arguments, environment: environment) }) }.start()
     }
 }
 

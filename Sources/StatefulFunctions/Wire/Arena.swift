@@ -4,7 +4,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import Synchronization
+import StatefunLocks
 
 /// A bump allocator handed to protobuf-c: a request is decoded (or a response
 /// built) into a few large chunks, and all of it is freed at once when the arena
@@ -294,7 +294,7 @@ final class ChunkPool: Sendable {
         var bytes = 0
     }
 
-    private let kept = Mutex(Kept())
+    private let kept = Lock(Kept())
 
     deinit {
         kept.withLock { kept in
