@@ -84,6 +84,11 @@ final class DroppingProxy: Sendable {
         guard bound else { throw TestFailure("the proxy cannot listen") }
         port = Int(UInt16(bigEndian: address.sin_port))
         Thread {
+            // The thread closes the listener, once accept fails (after stop()): closed in
+            // stop(), its number could be reused by another test's socket (a server's
+            // listener) before this loop calls accept again, which would then take, and
+            // close, a connection of that test.
+            defer { close(listener) }
             var accepted = 0
             while true {
                 let client = accept(listener, nil, nil)
@@ -119,9 +124,9 @@ final class DroppingProxy: Sendable {
         }.start()
     }
 
+    /// Stops accepting: accept fails in the proxy's thread, which closes the listener.
     func stop() {
         shutdown(listener, Int32(SHUT_RDWR))
-        close(listener)
     }
 }
 
