@@ -107,6 +107,12 @@ public struct ServeOptions: ParsableArguments {
         guard workerThreads >= 0, shutdownDelay >= 0, shutdownGrace >= 0, workers >= 0 else {
             throw ValidationError("--worker-threads, --shutdown-delay, --shutdown-grace and --workers must not be negative")
         }
+        // Seconds become whole milliseconds in an Int64: a value past that (1e300, inf) would trap.
+        let seconds = [("--shutdown-delay", shutdownDelay), ("--shutdown-grace", shutdownGrace), ("--idle-timeout", idleTimeout),
+                       ("--header-timeout", headerTimeout), ("--request-timeout", requestTimeout)]
+        for (name, value) in seconds where !(value.isFinite && value <= Self.maxSeconds) {
+            throw ValidationError("\(name) must be a number of seconds of at most \(Int(Self.maxSeconds)) (\(value))")
+        }
         guard maxBodySize > 0, maxHeaderSize > 0, idleTimeout > 0, headerTimeout > 0, http2MaxStreams > 0 else {
             throw ValidationError(
                 "--max-body-size, --max-header-size, --idle-timeout, --header-timeout and --http2-max-streams must be positive")
@@ -138,6 +144,9 @@ public struct ServeOptions: ParsableArguments {
         if maxBodyMemory > 0 { configuration.maxBodyMemory = maxBodyMemory }
         return configuration
     }
+
+    /// The longest duration a flag takes, in seconds: about 31 years.
+    static let maxSeconds: Double = 1_000_000_000
 
     /// Serves `functions` with these options until SIGTERM or SIGINT, then
     /// drains and returns. The log level comes from `LOG_LEVEL` (default `info`).

@@ -21,4 +21,15 @@ struct OperatorEnvironmentTests {
         #expect(status != 0 && status != 124, "exit \(status): \(output)")
         #expect(output.contains("\(variable.name)=\(variable.value) is not a valid value"), "\(output)")
     }
+
+    @Test("a duration too long to be milliseconds in an Int64 is a start-up error naming its flag, not a trap",
+          arguments: [("--idle-timeout", "1e300"), ("--request-timeout", "inf"), ("--shutdown-grace", "1e18")])
+    func anOutOfRangeDurationIsRefusedByName(_ flag: (name: String, value: String)) async throws {
+        let greeter = exampleExecutable("greeter-v3")
+        try #require(FileManager.default.isExecutableFile(atPath: greeter), "build the examples first: swift build")
+        let environment = ["STATEFUN_HOST": "127.0.0.1", "STATEFUN_PORT": "0", "STATEFUN_WORKERS": "0"]
+        let (status, output) = try await run("/usr/bin/timeout", ["10", greeter, flag.name, flag.value], environment: environment)
+        #expect(status != 0 && status != 124 && status < 128, "exit \(status): \(output)")   // 128+: a signal (a trap)
+        #expect(output.contains("\(flag.name) must be a number of seconds"), "\(output)")
+    }
 }
