@@ -147,11 +147,6 @@ public final class Context {
         try checkedSlot(name)
     }
 
-    @usableFromInline
-    func typedState(at index: Int) -> TypedStateBox? {
-        states[index].typed
-    }
-
     /// The state's decoded value box if it holds an `M`, not retained: the
     /// context keeps it while the state is neither stored nor deleted, and a
     /// read or store of the state retaining and releasing it would cost two

@@ -114,7 +114,6 @@ final class Connection {
     }
 
     @exclusivity(unchecked) var lingerDeadline: UInt64 = 0
-    @exclusivity(unchecked) var lingerDiscarded = 0
 
     init(
         id: UInt64, fd: Int32, peer: SocketAddress, unixSocketPath: String?, interest: UInt32, now: UInt64,

@@ -1304,7 +1304,6 @@ final class EventLoop: @unchecked Sendable {
         for _ in 0..<4 {
             let n = read(connection.fd, readBuffer.baseAddress, readBuffer.count)
             if n > 0 {
-                connection.lingerDiscarded += n
                 if n < readBuffer.count { return }
             } else if n < 0 && errno == EINTR {
                 continue

@@ -235,8 +235,6 @@ final class HTTP2Session {
         nghttp2_session_want_read(session) == 0 && nghttp2_session_want_write(session) == 0
     }
 
-    var wantsWrite: Bool { nghttp2_session_want_write(session) != 0 }
-
     // MARK: - Shutdown and timeouts
 
     /// Graceful shutdown (RFC 9113 §6.8): GOAWAY with the largest stream id and a

@@ -70,9 +70,6 @@ public struct ServerRequest: Sendable {
     }
 }
 
-/// Another name for ``ServerRequest``.
-public typealias HTTPRequestHead = ServerRequest
-
 /// A response returned by a ``Route`` handler.
 ///
 /// The server adds `Content-Length`, `Date` and, when it closes the connection,

@@ -59,8 +59,6 @@ final class FunctionTable: Sendable {
         }
     }
 
-    var functionTypes: [FunctionType] { entries.map(\.type) }
-
     /// The target address of a request, and the entry of the function it
     /// names (if any). The fields must be UTF-8 (`what` names them).
     func target(
