@@ -25,11 +25,17 @@ extension ProtocolVersion {
 /// own protocol takes the fast path and never pays for this.
 func otherProtocolHint(_ body: [UInt8], speaking version: ProtocolVersion, functions: FunctionTable) -> String? {
     let other = version.other
-    let decodes = switch other {
-    case .v2: ProtocolV2.decodesExactly(body, functions: functions)
-    case .v3: ProtocolV3.decodesExactly(body, functions: functions)
+    let decode = switch other {
+    case .v2: ProtocolV2.decode
+    case .v3: ProtocolV3.decode
     }
-    guard decodes else { return nil }
+    // Exactly (as protobuf-c reads it on the fast path) a request with invocations whose every
+    // message has bytes: what a runtime sends, and what a request of the other protocol, whose
+    // value fields have other wire types, is not.
+    guard let frees = body.withUnsafeBufferPointer({ WireNormalizer.survey($0) }),
+          let batch = try? decode(body, functions, frees),
+          withExtendedLifetime(batch, { !batch.invocations.isEmpty && batch.invocations.allSatisfy(\.hasBytes) })
+    else { return nil }
     return "the request is a StateFun \(other.release) ToFunction, but this endpoint speaks the StateFun"
         + " \(version.release) protocol: serve the functions with `protocol: .\(other.rawValue)`"
         + (other == .v3 ? " (the default)" : "") + " to answer a StateFun \(other.release) runtime"

@@ -23,17 +23,9 @@ enum ProtocolV3 {
         }
     }
 
-    /// Whether `body` is exactly (as protobuf-c reads it on the fast path) a 3.x request with
-    /// invocations whose every message has bytes: what the runtime sends, and what a
-    /// request of the other protocol, whose value fields have other wire types, is not.
-    static func decodesExactly(_ body: [UInt8], functions: FunctionTable) -> Bool {
-        guard let frees = body.withUnsafeBufferPointer({ WireNormalizer.survey($0) }),
-              let batch = try? decode(body, functions: functions, expectedFrees: frees)
-        else { return false }
-        return withExtendedLifetime(batch) { !batch.invocations.isEmpty && batch.invocations.allSatisfy(\.hasBytes) }
-    }
-
-    private static func decode(_ body: [UInt8], functions: FunctionTable, expectedFrees: Int?) throws -> InvocationBatch {
+    /// Decodes `body`, which has `expectedFrees` protobuf-c frees when it is exact
+    /// (`nil`: not surveyed, or not exact: the normalizer's path).
+    static func decode(_ body: [UInt8], functions: FunctionTable, expectedFrees: Int?) throws -> InvocationBatch {
         let arena = Arena(capacity: body.count * 2 + 4096)
         return try arena.withAllocator { allocator in
             let decoded = body.withUnsafeBufferPointer { buffer in
