@@ -1,0 +1,87 @@
+import CLinuxShims
+import Glibc
+import Logging
+
+extension EventLoop {
+    /// The connection began with the HTTP/2 preface.
+    func startPriorKnowledgeHTTP2(_ connection: Connection) {
+        guard let session = switchToHTTP2(connection, upgrade: nil) else { return }
+        feedBufferedInput(connection, session)
+    }
+
+    /// Answers 101 to an `Upgrade: h2c` request and serves its response as
+    /// stream 1 of the new HTTP/2 session (RFC 7540 §3.2).
+    func upgradeToHTTP2(
+        _ connection: Connection, _ request: ServerRequest, route: Route, settings: [UInt8], headRequest: Bool
+    ) {
+        enqueue(connection, Array("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n".utf8))
+        var record = connection.record
+        record?.protocolName = "HTTP/2"
+        releaseBodyMemory(connection)
+        connection.resetRequest()
+        guard let session = switchToHTTP2(connection, upgrade: (settings, headRequest)) else { return }
+        if let record { session.adoptUpgradedRequest(record) }
+        var task: Task<Void, Never>?
+        if let response = startHandler(route, request, connection: connection.id, stream: 1, task: &task) {
+            session.handlerFinished(1, response)
+        } else {
+            session.adoptUpgradedHandlerTask(task)
+        }
+        feedBufferedInput(connection, session)
+    }
+
+    func switchToHTTP2(
+        _ connection: Connection, upgrade: (settings: [UInt8], headRequest: Bool)?
+    ) -> HTTP2Session? {
+        let session: HTTP2Session
+        do {
+            session = try HTTP2Session(connection: connection, loop: self, upgrade: upgrade)
+        } catch {
+            logger.error("cannot start HTTP/2 on a connection", metadata: ["peer": "\(connection.peerDescription)", "error": "\(error)"])
+            closeConnection(connection)
+            return nil
+        }
+        connection.http2 = session
+        connection.phase = .http2
+        connection.mayBePreface = false
+        connection.headStartedAt = nil
+        if draining { session.beginShutdown(now: now) }
+        return session
+    }
+
+    /// Hands input read before the switch (the preface, frames) to nghttp2.
+    func feedBufferedInput(_ connection: Connection, _ session: HTTP2Session) {
+        let pending = Array(connection.inbound[connection.inboundStart...])
+        connection.inbound = []
+        connection.inboundStart = 0
+        connection.scanResume = 0
+        pending.withUnsafeBytes { receiveHTTP2(connection, session, $0) }
+    }
+
+    /// Feeds input to nghttp2, answers the requests it completed whose
+    /// handlers run synchronously, and writes. Their answers go out every
+    /// ``jobsPerFlush`` handlers, so the client works on the first while the
+    /// rest run (a client's streams arrive together).
+    func receiveHTTP2(_ connection: Connection, _ session: HTTP2Session, _ bytes: UnsafeRawBufferPointer) {
+        guard session.receive(bytes) else {
+            session.dropReadyRequests()
+            failHTTP2(connection)
+            return
+        }
+        while session.answerReadyRequests(limit: Self.jobsPerFlush) {
+            flush(connection)
+            if connection.isClosed {
+                session.dropReadyRequests()
+                return
+            }
+        }
+        flush(connection)
+    }
+
+    /// nghttp2 gave up on the session: write what it queued (a GOAWAY) if the socket takes it, then close.
+    func failHTTP2(_ connection: Connection) {
+        if let bytes = connection.http2?.produce(limit: 64 * 1024) { enqueue(connection, bytes) }
+        _ = writeOutbound(connection)
+        closeConnection(connection)
+    }
+}

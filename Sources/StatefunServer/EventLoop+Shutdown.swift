@@ -1,0 +1,92 @@
+import CLinuxShims
+import Glibc
+import Logging
+
+extension EventLoop {
+    func sweep() {
+        // A safety net for a wake-up missed between a failed reservation and a release.
+        resumeMemoryWaiters()
+        // Whether bodies wait for memory, as the sweep begins: every stalled body is
+        // judged by it, not by what the connections shed before it in this sweep left.
+        let underPressure = context.bodyMemory.underPressure
+        for connection in Array(connections.values) where !connection.isClosed {
+            switch connection.phase {
+            case .head:
+                if let started = connection.headStartedAt {
+                    if now - started > context.headerTimeout {
+                        reject(connection, HTTPError(408, "request head not received within \(configuration.headerTimeout)"))
+                    }
+                } else if now - connection.lastActivity > context.idleTimeout {
+                    logger.debug("closing idle connection", metadata: ["peer": "\(connection.peerDescription)"])
+                    closeConnection(connection)
+                }
+            case .body:
+                if shedForMemory(connection, underPressure: underPressure) { break }
+                if !connection.memoryBlocked && now - connection.lastActivity > context.idleTimeout {
+                    reject(connection, HTTPError(408, "request body stalled for \(configuration.idleTimeout)"))
+                }
+            case .responding:
+                if now - connection.lastWriteProgress > context.idleTimeout {
+                    logger.notice(
+                        "client stopped reading the response; closing",
+                        metadata: ["peer": "\(connection.peerDescription)"])
+                    closeConnection(connection)
+                }
+            case .lingering:
+                if now >= connection.lingerDeadline { closeConnection(connection) }
+            case .handling:
+                cancelHandlerIfTimedOut(connection)
+            case .http2:
+                guard let session = connection.http2 else { break }
+                if !connection.outbound.isEmpty && now - connection.lastWriteProgress > context.idleTimeout {
+                    logger.notice(
+                        "client stopped reading the response; closing",
+                        metadata: ["peer": "\(connection.peerDescription)"])
+                    closeConnection(connection)
+                } else if session.streams.isEmpty && now - connection.lastActivity > context.idleTimeout {
+                    logger.debug("closing idle HTTP/2 connection", metadata: ["peer": "\(connection.peerDescription)"])
+                    session.closeIdle()
+                    flush(connection)
+                } else {
+                    session.sweep(now: now)
+                    flush(connection)
+                }
+            }
+        }
+    }
+
+    func beginDrain(deadline: UInt64) {
+        if draining {
+            drainDeadline = min(drainDeadline, deadline)
+            return
+        }
+        draining = true
+        drainDeadline = deadline
+        // Connections the kernel has already established wait in the listeners' queues:
+        // closing a listener would reset them, requests sent and all. Take them first,
+        // so that the loop below serves what they sent (with Connection: close, or GOAWAY).
+        for listener in listeners where listener.fd >= 0 { acceptConnections(listener) }
+        closeListeners()
+        for connection in Array(connections.values) where !connection.isClosed {
+            switch connection.phase {
+            case .head where connection.headStartedAt == nil && !connection.hasBufferedInput:
+                // Idle keep-alive connection. A request may already wait in the socket: serve it (with
+                // Connection: close) rather than reset it; close the connection if there is none.
+                readable(connection)
+                if connection.isClosed { continue }
+                if connection.phase == .head && connection.headStartedAt == nil && !connection.hasBufferedInput {
+                    closeConnection(connection)
+                } else {
+                    connection.closeAfterResponse = true
+                }
+            case .lingering:
+                connection.lingerDeadline = min(connection.lingerDeadline, drainDeadline)
+            case .http2:
+                connection.http2?.beginShutdown(now: now)
+                flush(connection)
+            default:
+                connection.closeAfterResponse = true
+            }
+        }
+    }
+}
