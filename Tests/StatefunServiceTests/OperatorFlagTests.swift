@@ -141,3 +141,54 @@ struct OperatorFlagTests {
         }
     }
 }
+
+/// The variable forms of the two settings the table above leaves to other suites'
+/// flag forms: `STATEFUN_TCP=0` (`--no-tcp`) and `STATEFUN_WORKERS` (`--workers`).
+@Suite("STATEFUN_TCP and STATEFUN_WORKERS, each with its effect")
+struct OperatorVariableTests {
+    @Test("STATEFUN_TCP=0 with STATEFUN_UNIX_SOCKET listens on the socket alone")
+    func noTCP() async throws {
+        let greeter = exampleExecutable("greeter-v3")
+        try #require(FileManager.default.isExecutableFile(atPath: greeter), "build the examples first: swift build")
+        let socketPath = "/tmp/sf-notcp-\(UUID().uuidString.prefix(8)).sock"
+        let server = try await BackgroundProcess.start(
+            greeter, [],
+            environment: ["STATEFUN_TCP": "0", "STATEFUN_UNIX_SOCKET": socketPath, "STATEFUN_WORKERS": "0", "LOG_LEVEL": "info"])
+        defer { server.remove() }
+        try await eventually("the start-up line") { server.output.contains("HTTP server listening") || server.output.contains("Error") }
+        let startup = try #require(server.output.split(separator: "\n").first { $0.contains("HTTP server listening") }, "\(server.output)")
+        // The socket is the only address: no TCP listener beside it.
+        #expect(startup.contains("addresses=unix:\(socketPath) "), "\(startup)")
+        #expect(listeningPort(in: server.output) == nil, "\(startup)")
+        let (_, answer) = try await run("/usr/bin/curl", ["-sS", "--unix-socket", socketPath, "-w", " %{http_code}", "http://localhost/healthz"])
+        #expect(answer == "ok\n 200")
+        kill(server.pid, SIGTERM)
+        #expect(await server.wait() == 0)
+    }
+
+    @Test("STATEFUN_WORKERS=2 serves through a supervisor and two worker processes; 0 serves in the process alone",
+          arguments: [2, 0])
+    func workers(_ count: Int) async throws {
+        let greeter = exampleExecutable("greeter-v3")
+        try #require(FileManager.default.isExecutableFile(atPath: greeter), "build the examples first: swift build")
+        let server = try await BackgroundProcess.start(
+            greeter, [],
+            environment: ["STATEFUN_HOST": "127.0.0.1", "STATEFUN_PORT": "0", "STATEFUN_WORKERS": "\(count)",
+                          "STATEFUN_LOOPS": "1", "LOG_LEVEL": "info"])
+        defer { server.remove() }
+        let serving = max(count, 1)
+        try await eventually("\(serving) servers listening") {
+            server.output.split(separator: "\n").filter { $0.contains("HTTP server listening") }.count == serving
+                || server.output.contains("Error")
+        }
+        let output = server.output
+        #expect(output.split(separator: "\n").filter { $0.contains("HTTP server listening") }.count == serving, "\(output)")
+        #expect(output.contains("supervisor listening; starting workers") == (count > 0), "\(output)")
+        if count > 0 { #expect(output.contains("workers=\(count)"), "\(output)") }
+        let port = try #require(listeningPort(in: output), "\(output)")
+        let (_, answer) = try await run("/usr/bin/curl", ["-sS", "-w", " %{http_code}", "http://127.0.0.1:\(port)/healthz"])
+        #expect(answer == "ok\n 200")
+        kill(server.pid, SIGTERM)
+        #expect(await server.wait() == 0)
+    }
+}
