@@ -33,6 +33,7 @@ struct GreeterV3Command: AsyncParsableCommand {
     func run() async throws {
         let functions = StatefulFunctions()
         try GreeterV3.register(in: functions, mode: kafka ? .kafka : .strings)
-        try await options.serve(functions, protocol: .v3)
+        // The 3.x protocol is serve's default: every test of this example pins it.
+        try await options.serve(functions)
     }
 }
