@@ -165,24 +165,24 @@ public final class HTTPServer: Sendable {
             var loops: [EventLoop] = []
             do throws(HTTPServerError) {
                 for index in 0..<loopCount {
-                    var listeners: [EventLoop.Listener] = []
+                    var listeners: [Listener] = []
                     do throws(HTTPServerError) {
                         if let tcpAddress {
                             let fd = try makeBoundSocket(tcpAddress, reusePort: true, listenBacklog: configuration.backlog)
-                            listeners.append(EventLoop.Listener(fd: fd, unixSocketPath: nil))
+                            listeners.append(Listener(fd: fd, unixSocketPath: nil))
                         } else if let adoptedTCP {
                             let fd = fcntl(adoptedTCP.fd, F_DUPFD_CLOEXEC, Int32(0))
                             if fd < 0 { throw .system("fcntl(F_DUPFD_CLOEXEC)", errno) }
-                            listeners.append(EventLoop.Listener(fd: fd, unixSocketPath: nil, shared: true))
+                            listeners.append(Listener(fd: fd, unixSocketPath: nil, shared: true))
                         }
                         if let sharedUnix {
                             // Each loop watches its own descriptor of the one socket (SO_REUSEPORT is TCP only).
                             let fd = fcntl(sharedUnix.0, F_DUPFD_CLOEXEC, Int32(0))
                             if fd < 0 { throw .system("fcntl(F_DUPFD_CLOEXEC)", errno) }
-                            listeners.append(EventLoop.Listener(fd: fd, unixSocketPath: sharedUnix.1))
+                            listeners.append(Listener(fd: fd, unixSocketPath: sharedUnix.1))
                         }
                     } catch {
-                        for listener in listeners { close(listener.fd) }
+                        for listener in listeners { listener.closeUnregistered() }
                         throw error
                     }
                     loops.append(try EventLoop(index: index, context: context, listeners: listeners))
