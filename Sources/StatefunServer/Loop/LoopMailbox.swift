@@ -18,6 +18,9 @@ final class LoopMailbox: @unchecked Sendable {
     /// round of events. Only the loop's thread touches them.
     @exclusivity(unchecked) var localJobs: [UnownedJob] = []
     private let inbox = Lock(Inbox())
+    /// Whether the inbox holds messages: set and cleared under its lock, read
+    /// without it, so that a round with nothing posted (most rounds) takes no lock.
+    private let posted = Atomic<Bool>(false)
     let wakeFD: Int32
 
     init(wakeFD: Int32) {
@@ -37,7 +40,9 @@ final class LoopMailbox: @unchecked Sendable {
             let wasEmpty = inbox.messages.isEmpty
             inbox.messages.append(message)
             if wasEmpty {
-                // Written under the lock so it can never hit a closed (or reused) fd.
+                posted.store(true, ordering: .releasing)
+                // Written under the lock so it can never hit a closed (or reused) fd. A drain that
+                // missed the flag is followed by a wake-up: the loop drains again after it.
                 Posix.signalEventFD(wakeFD)
             }
             return true
@@ -46,7 +51,9 @@ final class LoopMailbox: @unchecked Sendable {
 
     /// Takes the messages posted so far.
     func drain() -> [LoopMessage] {
-        inbox.withLock { inbox in
+        guard posted.load(ordering: .acquiring) else { return [] }
+        return inbox.withLock { inbox in
+            posted.store(false, ordering: .relaxed)
             defer { inbox.messages = [] }
             return inbox.messages
         }
@@ -56,6 +63,7 @@ final class LoopMailbox: @unchecked Sendable {
     func close() -> [LoopMessage] {
         inbox.withLock { inbox in
             inbox.closed = true
+            posted.store(false, ordering: .relaxed)
             defer { inbox.messages = [] }
             Posix.close(wakeFD)
             return inbox.messages
