@@ -149,11 +149,11 @@ public final class Supervisor {
 
     /// Closes the supervisor's sockets (the workers keep theirs until they drain) and removes the socket file.
     private func closeListeners() {
-        if tcpFD >= 0 { close(tcpFD) }
+        if tcpFD >= 0 { Posix.close(tcpFD) }
         tcpFD = -1
         if let unix {
             unix.unlinkFile()
-            close(unix.fd)
+            Posix.close(unix.fd)
         }
         unix = nil
     }
@@ -183,8 +183,8 @@ public final class Supervisor {
             inherited.append(unix.fd)
         }
         let result = spawnSelf(inheriting: inherited, environment: environment)
-        close(report[1])
-        _ = fcntl(report[0], F_SETFL, O_NONBLOCK)  // read when poll says so, never waited on
+        Posix.close(report[1])
+        Posix.setNonBlocking(report[0])  // read when poll says so, never waited on
         switch result {
         case .success(let pid):
             workers[i].pid = pid
@@ -196,7 +196,7 @@ public final class Supervisor {
             workers[i].restartAt = nil
             logger.info("worker started", metadata: ["worker": "\(workers[i].index)", "pid": "\(pid)"])
         case .failure(let error):
-            close(report[0])
+            Posix.close(report[0])
             logger.error("cannot start a worker", metadata: ["worker": "\(workers[i].index)", "error": "\(error)"])
             workers[i].restartAt = monotonicNanos() &+ Self.maxBackOff
         }
@@ -220,8 +220,8 @@ public final class Supervisor {
         posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
 
         // Inherited: no close-on-exec until the spawn (this process starts nothing else meanwhile).
-        for fd in descriptors { _ = fcntl(fd, F_SETFD, 0) }
-        defer { for fd in descriptors { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) } }
+        for fd in descriptors { Posix.setCloseOnExec(fd, false) }
+        defer { for fd in descriptors { Posix.setCloseOnExec(fd, true) } }
 
         var entries: [String] = []
         var entry = environ
@@ -279,7 +279,7 @@ public final class Supervisor {
 
     private func drainWake() {
         var buffer = [UInt8](repeating: 0, count: 64)
-        while read(wakeRead, &buffer, buffer.count) > 0 {}
+        while case .processed(let n)? = try? Posix.read(wakeRead, into: &buffer), n > 0 {}
     }
 
     private func handleTerminations() {
@@ -300,15 +300,17 @@ public final class Supervisor {
     private func readReports() {
         var buffer = [UInt8](repeating: 0, count: 65536)
         for i in workers.indices where workers[i].pid != 0 && workers[i].reportOpen {
-            while true {
-                let n = read(workers[i].report, &buffer, buffer.count)
-                if n > 0 {
+            reading: while true {
+                switch try? Posix.read(workers[i].report, into: &buffer) {
+                case .processed(let n) where n > 0:
                     workers[i].received += buffer[..<n]
-                    if n < buffer.count { break }
-                    continue
+                    if n < buffer.count { break reading }
+                case .processed:
+                    workers[i].reportOpen = false  // the worker is gone (or closed it)
+                    break reading
+                default:  // nothing more for now, or an error
+                    break reading
                 }
-                if n == 0 { workers[i].reportOpen = false }  // the worker is gone (or closed it)
-                break
             }
             if !workers[i].ready, workers[i].received.starts(with: Array("ready\n".utf8)) {
                 workers[i].ready = true
@@ -332,13 +334,11 @@ public final class Supervisor {
         // What the worker wrote before it died (the crash handler's line comes last).
         if workers[i].reportOpen {
             var buffer = [UInt8](repeating: 0, count: 65536)
-            while true {
-                let n = read(workers[i].report, &buffer, buffer.count)
-                if n <= 0 { break }
+            while case .processed(let n)? = try? Posix.read(workers[i].report, into: &buffer), n > 0 {
                 workers[i].received += buffer[..<n]
             }
         }
-        close(workers[i].report)
+        Posix.close(workers[i].report)
         let worker = workers[i]
         workers[i].pid = 0
         workers[i].report = -1
@@ -405,12 +405,10 @@ public final class Supervisor {
     private func readFile(_ path: String) -> [UInt8]? {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
-        defer { close(fd) }
+        defer { Posix.close(fd) }
         var bytes: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65536)
-        while bytes.count < 64 << 20 {
-            let n = read(fd, &buffer, buffer.count)
-            if n <= 0 { break }
+        while bytes.count < 64 << 20, case .processed(let n)? = try? Posix.read(fd, into: &buffer), n > 0 {
             bytes += buffer[..<n]
         }
         return bytes

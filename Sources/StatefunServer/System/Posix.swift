@@ -9,6 +9,15 @@ enum Posix {
         try syscall("read") { Glibc.read(fd, buffer.baseAddress, buffer.count) }
     }
 
+    /// `read(2)` into an array's bytes (a pipe, a file); `.processed(0)` is the end of input.
+    static func read(_ fd: Int32, into buffer: inout [UInt8]) throws(SystemError) -> IOResult<Int> {
+        var outcome = Result<IOResult<Int>, SystemError>.success(.wouldBlock)
+        buffer.withUnsafeMutableBytes { bytes in
+            outcome = Result { () throws(SystemError) in try read(fd, into: bytes) }
+        }
+        return try outcome.get()
+    }
+
     /// `send(2)` with `MSG_NOSIGNAL`: a peer that went away is `EPIPE`, never `SIGPIPE`.
     @inline(__always)
     static func send(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) throws(SystemError) -> IOResult<Int> {
@@ -25,10 +34,16 @@ enum Posix {
     }
 
     /// `write(2)` of all of `bytes` to a blocking descriptor (a pipe, a file).
-    static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) throws(SystemError) {
+    static func writeAll(_ fd: Int32, _ bytes: [UInt8]) throws(SystemError) {
         var offset = 0
         while offset < bytes.count {
-            offset += try syscallValue("write") { Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset) }
+            var outcome = Result<Int, SystemError>.success(0)
+            bytes.withUnsafeBytes { raw in
+                outcome = Result { () throws(SystemError) in
+                    try syscallValue("write") { Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset) }
+                }
+            }
+            offset += try outcome.get()
         }
     }
 
