@@ -7,44 +7,6 @@
 #include <stdatomic.h>
 #include <string.h>
 #include <unistd.h>
-#include <sys/epoll.h>
-#include <sys/eventfd.h>
-
-int cshim_epoll_create(void) { return epoll_create1(EPOLL_CLOEXEC); }
-
-int cshim_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t data) {
-    struct epoll_event ev;
-    memset(&ev, 0, sizeof ev);
-    ev.events = events;
-    ev.data.u64 = data;
-    return epoll_ctl(epfd, op, fd, &ev);
-}
-
-int cshim_epoll_wait(int epfd, cshim_epoll_event *events, int maxevents, int timeout_ms) {
-    struct epoll_event raw[256];
-    if (maxevents > 256) maxevents = 256;
-    if (maxevents < 1) maxevents = 1;
-    int n = epoll_wait(epfd, raw, maxevents, timeout_ms);
-    for (int i = 0; i < n; i++) {
-        events[i].events = raw[i].events;
-        events[i].data = raw[i].data.u64;
-    }
-    return n;
-}
-
-uint32_t cshim_epollin(void) { return EPOLLIN; }
-uint32_t cshim_epollout(void) { return EPOLLOUT; }
-uint32_t cshim_epollerr(void) { return EPOLLERR; }
-uint32_t cshim_epollhup(void) { return EPOLLHUP; }
-uint32_t cshim_epollrdhup(void) { return EPOLLRDHUP; }
-uint32_t cshim_epollexclusive(void) { return EPOLLEXCLUSIVE; }
-int cshim_epoll_ctl_add(void) { return EPOLL_CTL_ADD; }
-int cshim_epoll_ctl_mod(void) { return EPOLL_CTL_MOD; }
-int cshim_epoll_ctl_del(void) { return EPOLL_CTL_DEL; }
-
-int cshim_eventfd(int nonblocking) {
-    return eventfd(0, EFD_CLOEXEC | (nonblocking ? EFD_NONBLOCK : 0));
-}
 
 int cshim_stream_socket(int domain) {
     return socket(domain, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -52,23 +14,6 @@ int cshim_stream_socket(int domain) {
 
 int cshim_accept4(int fd, struct sockaddr *addr, socklen_t *len) {
     return accept4(fd, addr, len, SOCK_NONBLOCK | SOCK_CLOEXEC);
-}
-
-ssize_t cshim_send(int fd, const void *buf, size_t len) {
-    return send(fd, buf, len, MSG_NOSIGNAL);
-}
-
-ssize_t cshim_send2(int fd, const void *buf1, size_t len1, const void *buf2, size_t len2) {
-    struct iovec iov[2];
-    iov[0].iov_base = (void *)buf1;
-    iov[0].iov_len = len1;
-    iov[1].iov_base = (void *)buf2;
-    iov[1].iov_len = len2;
-    struct msghdr msg;
-    memset(&msg, 0, sizeof msg);
-    msg.msg_iov = iov;
-    msg.msg_iovlen = (buf2 != NULL && len2 > 0) ? 2 : 1;
-    return sendmsg(fd, &msg, MSG_NOSIGNAL);
 }
 
 void cshim_set_thread_name(const char *name) { pthread_setname_np(pthread_self(), name); }

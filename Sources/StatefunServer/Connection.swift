@@ -35,8 +35,8 @@ final class Connection {
     @exclusivity(unchecked) var mayBePreface: Bool
     @exclusivity(unchecked) var phase = Phase.head
     @exclusivity(unchecked) var isClosed = false
-    /// The epoll event mask currently registered.
-    @exclusivity(unchecked) var interest: UInt32
+    /// What the loop's selector watches the socket for.
+    @exclusivity(unchecked) var interest: SelectorEvents
     /// Queued for the end-of-round interest update (``EventLoop``).
     @exclusivity(unchecked) var interestPending = false
     /// An HTTP/2 connection with answers submitted this round, flushed once after them (``EventLoop``).
@@ -96,12 +96,13 @@ final class Connection {
     /// How the response to the request being handled is framed (set when it is dispatched).
     @exclusivity(unchecked) var responseFraming = (http10: false, headRequest: false)
 
-    // Output: a FIFO of byte chunks (never empty chunks) and the offset into the first.
-    @exclusivity(unchecked) var outbound: [[UInt8]] = []
-    @exclusivity(unchecked) var outboundOffset = 0
-    /// Bytes queued in `outbound` and not yet written.
-    @exclusivity(unchecked) var outboundBytes = 0
-    @exclusivity(unchecked) var lastWriteProgress: UInt64 = 0
+    // Output.
+    /// The bytes queued to send.
+    @exclusivity(unchecked) var outbound = OutboundQueue()
+    /// Bytes queued and not yet written (what the HTTP/2 high-water mark compares).
+    var outboundBytes: Int { outbound.byteCount }
+    /// When output last made progress (``OutboundQueue/lastProgress``).
+    var lastWriteProgress: UInt64 { outbound.lastProgress }
     /// Set when the response being written ends this connection's request/response cycle.
     @exclusivity(unchecked) var responseInFlight = false
 
@@ -116,7 +117,7 @@ final class Connection {
     @exclusivity(unchecked) var lingerDeadline: UInt64 = 0
 
     init(
-        id: UInt64, fd: Int32, peer: SocketAddress, unixSocketPath: String?, interest: UInt32, now: UInt64,
+        id: UInt64, fd: Int32, peer: SocketAddress, unixSocketPath: String?, interest: SelectorEvents, now: UInt64,
         mayBePreface: Bool
     ) {
         self.id = id

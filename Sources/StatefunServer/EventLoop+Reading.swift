@@ -3,11 +3,11 @@ import Glibc
 import Logging
 
 extension EventLoop {
-    func handleEvent(_ connection: Connection, _ mask: UInt32) {
-        if mask & EPOLLRDHUP != 0 && connection.phase == .handling { clientWentAway(connection) }
-        if mask & EPOLLIN != 0 { readable(connection) }
-        if !connection.isClosed && mask & EPOLLOUT != 0 { flush(connection) }
-        if !connection.isClosed && mask & (EPOLLERR | EPOLLHUP) != 0 {
+    func handleEvent(_ connection: Connection, _ events: SelectorEvents) {
+        if events.contains(.readHangup) && connection.phase == .handling { clientWentAway(connection) }
+        if events.contains(.readable) { readable(connection) }
+        if !connection.isClosed && events.contains(.writable) { flush(connection) }
+        if !connection.isClosed && !events.isDisjoint(with: [.error, .hangup]) {
             logger.debug("connection reset or hung up", metadata: ["peer": "\(connection.peerDescription)"])
             closeConnection(connection)
         }

@@ -165,24 +165,22 @@ public final class HTTPServer: Sendable {
             var loops: [EventLoop] = []
             do throws(HTTPServerError) {
                 for index in 0..<loopCount {
-                    var listeners: [EventLoop.Listener] = []
+                    var listeners: [Listener] = []
                     do throws(HTTPServerError) {
                         if let tcpAddress {
                             let fd = try makeBoundSocket(tcpAddress, reusePort: true, listenBacklog: configuration.backlog)
-                            listeners.append(EventLoop.Listener(fd: fd, unixSocketPath: nil))
+                            listeners.append(Listener(fd: fd, unixSocketPath: nil))
                         } else if let adoptedTCP {
-                            let fd = fcntl(adoptedTCP.fd, F_DUPFD_CLOEXEC, Int32(0))
-                            if fd < 0 { throw .system("fcntl(F_DUPFD_CLOEXEC)", errno) }
-                            listeners.append(EventLoop.Listener(fd: fd, unixSocketPath: nil, shared: true))
+                            let fd = try duplicate(adoptedTCP.fd)
+                            listeners.append(Listener(fd: fd, unixSocketPath: nil, shared: true))
                         }
                         if let sharedUnix {
                             // Each loop watches its own descriptor of the one socket (SO_REUSEPORT is TCP only).
-                            let fd = fcntl(sharedUnix.0, F_DUPFD_CLOEXEC, Int32(0))
-                            if fd < 0 { throw .system("fcntl(F_DUPFD_CLOEXEC)", errno) }
-                            listeners.append(EventLoop.Listener(fd: fd, unixSocketPath: sharedUnix.1))
+                            let fd = try duplicate(sharedUnix.0)
+                            listeners.append(Listener(fd: fd, unixSocketPath: sharedUnix.1))
                         }
                     } catch {
-                        for listener in listeners { close(listener.fd) }
+                        for listener in listeners { listener.closeUnregistered() }
                         throw error
                     }
                     loops.append(try EventLoop(index: index, context: context, listeners: listeners))
@@ -240,6 +238,10 @@ public final class HTTPServer: Sendable {
             logger.info("HTTP server listening", metadata: metadata)
             worker?.reportReady()
         }
+    }
+
+    private func duplicate(_ fd: Int32) throws(HTTPServerError) -> Int32 {
+        do throws(SystemError) { return try Posix.duplicate(fd) } catch { throw HTTPServerError(error) }
     }
 
     /// `127.0.0.1:8000` for a replay command: a wildcard address becomes loopback.

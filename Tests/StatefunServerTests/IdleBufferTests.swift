@@ -4,7 +4,7 @@ import Testing
 @Suite("Idle keep-alive connections hold no large buffers")
 struct IdleBufferTests {
     func connection() -> Connection {
-        Connection(id: 99, fd: -1, peer: SocketAddress(), unixSocketPath: nil, interest: 0, now: 0, mayBePreface: false)
+        Connection(id: 99, fd: -1, peer: SocketAddress(), unixSocketPath: nil, interest: [], now: 0, mayBePreface: false)
     }
 
     @Test("a connection back to waiting after a 64 KiB request frees its input buffer")

@@ -1,4 +1,3 @@
-import CLinuxShims
 import Glibc
 public import Logging
 
@@ -93,12 +92,14 @@ public final class Supervisor {
             return 1
         }
         defer { closeListeners() }
-        var wake: [Int32] = [0, 0]
-        guard cshim_pipe(&wake, 1) == 0, cshim_supervisor_install_signals(wake[1]) == 0 else {
-            logger.error("supervisor cannot watch signals", metadata: ["error": "\(errnoDescription(errno))"])
+        do throws(SystemError) {
+            let wake = try Posix.makePipe(nonBlocking: true)
+            try SupervisorSignals.install(wakeFD: wake.write)
+            wakeRead = wake.read
+        } catch {
+            logger.error("supervisor cannot watch signals", metadata: ["error": "\(errnoDescription(error.code))"])
             return 1
         }
-        wakeRead = wake[0]
         var addresses: [String] = []
         if tcpFD >= 0, let address = boundAddress(tcpFD) { addresses.append(address.description) }
         if let unix { addresses.append("unix:" + unix.path) }
@@ -149,11 +150,11 @@ public final class Supervisor {
 
     /// Closes the supervisor's sockets (the workers keep theirs until they drain) and removes the socket file.
     private func closeListeners() {
-        if tcpFD >= 0 { close(tcpFD) }
+        if tcpFD >= 0 { Posix.close(tcpFD) }
         tcpFD = -1
         if let unix {
             unix.unlinkFile()
-            close(unix.fd)
+            Posix.close(unix.fd)
         }
         unix = nil
     }
@@ -161,18 +162,20 @@ public final class Supervisor {
     // MARK: - Workers
 
     private func spawn(_ i: Int) {
-        var report: [Int32] = [0, 0]
-        guard cshim_pipe(&report, 0) == 0 else {
-            logger.error("cannot create a worker's report pipe", metadata: ["error": "\(errnoDescription(errno))"])
+        let report: (read: Int32, write: Int32)
+        do throws(SystemError) {
+            report = try Posix.makePipe(nonBlocking: false)
+        } catch {
+            logger.error("cannot create a worker's report pipe", metadata: ["error": "\(errnoDescription(error.code))"])
             workers[i].restartAt = monotonicNanos() &+ Self.maxBackOff
             return
         }
         var environment: [String: String] = [
             SupervisedWorker.indexVariable: "\(workers[i].index)",
             SupervisedWorker.parentVariable: "\(getpid())",
-            SupervisedWorker.reportVariable: "\(report[1])",
+            SupervisedWorker.reportVariable: "\(report.write)",
         ]
-        var inherited = [report[1]]
+        var inherited = [report.write]
         if tcpFD >= 0 {
             environment[SupervisedWorker.tcpVariable] = "\(tcpFD)"
             inherited.append(tcpFD)
@@ -182,13 +185,13 @@ public final class Supervisor {
             environment[SupervisedWorker.unixPathVariable] = unix.path
             inherited.append(unix.fd)
         }
-        let result = spawnSelf(inheriting: inherited, environment: environment)
-        close(report[1])
-        _ = fcntl(report[0], F_SETFL, O_NONBLOCK)  // read when poll says so, never waited on
+        let result = ProcessSpawn.spawnSelf(inheriting: inherited, environment: environment)
+        Posix.close(report.write)
+        Posix.setNonBlocking(report.read)  // read when poll says so, never waited on
         switch result {
         case .success(let pid):
             workers[i].pid = pid
-            workers[i].report = report[0]
+            workers[i].report = report.read
             workers[i].reportOpen = true
             workers[i].received = []
             workers[i].ready = false
@@ -196,64 +199,11 @@ public final class Supervisor {
             workers[i].restartAt = nil
             logger.info("worker started", metadata: ["worker": "\(workers[i].index)", "pid": "\(pid)"])
         case .failure(let error):
-            close(report[0])
+            Posix.close(report.read)
             logger.error("cannot start a worker", metadata: ["worker": "\(workers[i].index)", "error": "\(error)"])
             workers[i].restartAt = monotonicNanos() &+ Self.maxBackOff
         }
     }
-
-    /// Starts this executable again with the same arguments, `descriptors`
-    /// inherited as they are, and `environment` laid over this process's.
-    private func spawnSelf(inheriting descriptors: [Int32], environment: [String: String]) -> Result<pid_t, HTTPServerError> {
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var noSignals = sigset_t()
-        sigemptyset(&noSignals)
-        posix_spawnattr_setsigmask(&attributes, &noSignals)
-        var defaults = sigset_t()
-        for signal in [SIGTERM, SIGINT, SIGCHLD, SIGPIPE, SIGHUP] { sigaddset(&defaults, signal) }
-        posix_spawnattr_setsigdefault(&attributes, &defaults)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-
-        // Inherited: no close-on-exec until the spawn (this process starts nothing else meanwhile).
-        for fd in descriptors { _ = fcntl(fd, F_SETFD, 0) }
-        defer { for fd in descriptors { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) } }
-
-        var entries: [String] = []
-        var entry = environ
-        while let pair = entry.pointee {
-            let text = String(cString: pair)
-            let name = text.prefix { $0 != "=" }
-            if environment[String(name)] == nil { entries.append(text) }
-            entry += 1
-        }
-        entries += environment.map { "\($0.key)=\($0.value)" }
-        let argv = CommandLine.arguments.map { strdup($0) } + [nil]
-        let envp = entries.map { strdup($0) } + [nil]
-        defer {
-            for pointer in argv { free(pointer) }
-            for pointer in envp { free(pointer) }
-        }
-        var pid: pid_t = 0
-        let executable = Self.executablePath
-        let rc = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
-        return rc == 0 ? .success(pid) : .failure(.system("posix_spawn(\(executable))", rc))
-    }
-
-    /// This executable: where `/proc/self/exe` leads (so the workers' process
-    /// name is the program's, not `exe`), or `/proc/self/exe` itself if the
-    /// file was replaced or removed since this process started.
-    private static let executablePath: String = {
-        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
-        guard n > 0 else { return "/proc/self/exe" }
-        let path = String(decoding: buffer[..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        return path.hasSuffix(" (deleted)") ? "/proc/self/exe" : path
-    }()
 
     private func startDue() {
         let now = monotonicNanos()
@@ -279,14 +229,14 @@ public final class Supervisor {
 
     private func drainWake() {
         var buffer = [UInt8](repeating: 0, count: 64)
-        while read(wakeRead, &buffer, buffer.count) > 0 {}
+        while case .processed(let n)? = try? Posix.read(wakeRead, into: &buffer), n > 0 {}
     }
 
     private func handleTerminations() {
-        let count = cshim_supervisor_terminations()
+        let count = SupervisorSignals.terminations
         guard count > handledTerminations else { return }
         handledTerminations = count
-        let signal = cshim_supervisor_last_termination()
+        let signal = SupervisorSignals.lastTermination
         if !stopping {
             stopping = true
             logger.notice(
@@ -300,15 +250,17 @@ public final class Supervisor {
     private func readReports() {
         var buffer = [UInt8](repeating: 0, count: 65536)
         for i in workers.indices where workers[i].pid != 0 && workers[i].reportOpen {
-            while true {
-                let n = read(workers[i].report, &buffer, buffer.count)
-                if n > 0 {
+            reading: while true {
+                switch try? Posix.read(workers[i].report, into: &buffer) {
+                case .processed(let n) where n > 0:
                     workers[i].received += buffer[..<n]
-                    if n < buffer.count { break }
-                    continue
+                    if n < buffer.count { break reading }
+                case .processed:
+                    workers[i].reportOpen = false  // the worker is gone (or closed it)
+                    break reading
+                default:  // nothing more for now, or an error
+                    break reading
                 }
-                if n == 0 { workers[i].reportOpen = false }  // the worker is gone (or closed it)
-                break
             }
             if !workers[i].ready, workers[i].received.starts(with: Array("ready\n".utf8)) {
                 workers[i].ready = true
@@ -332,13 +284,11 @@ public final class Supervisor {
         // What the worker wrote before it died (the crash handler's line comes last).
         if workers[i].reportOpen {
             var buffer = [UInt8](repeating: 0, count: 65536)
-            while true {
-                let n = read(workers[i].report, &buffer, buffer.count)
-                if n <= 0 { break }
+            while case .processed(let n)? = try? Posix.read(workers[i].report, into: &buffer), n > 0 {
                 workers[i].received += buffer[..<n]
             }
         }
-        close(workers[i].report)
+        Posix.close(workers[i].report)
         let worker = workers[i]
         workers[i].pid = 0
         workers[i].report = -1
@@ -405,12 +355,10 @@ public final class Supervisor {
     private func readFile(_ path: String) -> [UInt8]? {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
-        defer { close(fd) }
+        defer { Posix.close(fd) }
         var bytes: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65536)
-        while bytes.count < 64 << 20 {
-            let n = read(fd, &buffer, buffer.count)
-            if n <= 0 { break }
+        while bytes.count < 64 << 20, case .processed(let n)? = try? Posix.read(fd, into: &buffer), n > 0 {
             bytes += buffer[..<n]
         }
         return bytes

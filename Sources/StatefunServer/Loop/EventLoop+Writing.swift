@@ -1,13 +1,10 @@
-import CLinuxShims
 import Glibc
 import Logging
 
 extension EventLoop {
+    /// Queues `bytes` to be written on the connection (by ``flush(_:)``).
     func enqueue(_ connection: Connection, _ bytes: [UInt8]) {
-        guard !bytes.isEmpty else { return }
-        if connection.outbound.isEmpty { connection.lastWriteProgress = now }
-        connection.outbound.append(bytes)
-        connection.outboundBytes += bytes.count
+        connection.outbound.append(bytes, now: now)
     }
 
     enum WriteResult {
@@ -16,60 +13,32 @@ extension EventLoop {
         case failed
     }
 
-    /// Writes queued output until it is all written or the socket is full.
+    /// Writes queued output until it is all written or the socket is full;
+    /// closes the connection if a write fails.
     func writeOutbound(_ connection: Connection) -> WriteResult {
         guard !connection.isClosed else { return .failed }
-        while !connection.outbound.isEmpty {
-            let offset = connection.outboundOffset
-            let written: Int
-            if connection.outbound.count >= 2 {
-                written = connection.outbound[0].withUnsafeBytes { first in
-                    connection.outbound[1].withUnsafeBytes { second in
-                        cshim_send2(
-                            connection.fd, first.baseAddress! + offset, first.count - offset,
-                            second.baseAddress, second.count)
-                    }
-                }
-            } else {
-                written = connection.outbound[0].withUnsafeBytes { first in
-                    cshim_send(connection.fd, first.baseAddress! + offset, first.count - offset)
-                }
-            }
-            if written < 0 {
-                let e = errno
-                if e == EINTR { continue }
-                if e == EAGAIN || e == EWOULDBLOCK { return .blocked }
-                logger.debug("write failed", metadata: ["peer": "\(connection.peerDescription)", "error": "\(errnoDescription(e))"])
-                closeConnection(connection)
-                return .failed
-            }
-            connection.lastWriteProgress = now
-            connection.outboundBytes -= written
-            if connection.outboundBytes == 0 {
-                // All of it went (the common case): no element is looked at or shifted.
-                connection.outbound.removeAll(keepingCapacity: true)
-                connection.outboundOffset = 0
-                break
-            }
-            var remaining = written + offset
-            while remaining > 0, let first = connection.outbound.first, remaining >= first.count {
-                remaining -= first.count
-                connection.outbound.removeFirst()
-            }
-            connection.outboundOffset = remaining
+        switch connection.outbound.write(to: connection.fd, now: now) {
+        case .drained:
+            return .drained
+        case .wouldBlock:
+            return .blocked
+        case .failed(let error):
+            logger.debug(
+                "write failed", metadata: ["peer": "\(connection.peerDescription)", "error": "\(errnoDescription(error.code))"])
+            closeConnection(connection)
+            return .failed
         }
-        return .drained
     }
 
-    /// Writes as much queued output as the socket takes; registers for EPOLLOUT otherwise.
+    /// Writes as much queued output as the socket takes; watches for writability otherwise.
     /// On HTTP/2 connections, pulls frames from nghttp2 as the output drains.
     func flush(_ connection: Connection) {
         guard !connection.isClosed else { return }
         if connection.phase == .http2, let session = connection.http2 {
             session.replenishWindow()
             while true {
-                if connection.outboundBytes < Self.http2HighWater {
-                    guard let more = session.produce(limit: Self.http2HighWater - connection.outboundBytes) else {
+                if connection.outbound.byteCount < Self.http2HighWater {
+                    guard let more = session.produce(limit: Self.http2HighWater - connection.outbound.byteCount) else {
                         closeConnection(connection)
                         return
                     }
@@ -121,7 +90,7 @@ extension EventLoop {
             closeConnection(connection)
             return
         }
-        shutdown(connection.fd, Int32(SHUT_WR))
+        Posix.shutdownOutput(connection.fd)
         connection.phase = .lingering
         connection.inbound = []
         connection.inboundStart = 0
@@ -133,14 +102,12 @@ extension EventLoop {
 
     func discardLingeringInput(_ connection: Connection) {
         for _ in 0..<4 {
-            let n = read(connection.fd, readBuffer.baseAddress, readBuffer.count)
-            if n > 0 {
+            switch try? Posix.read(connection.fd, into: readBuffer) {
+            case .processed(let n) where n > 0:
                 if n < readBuffer.count { return }
-            } else if n < 0 && errno == EINTR {
-                continue
-            } else if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
+            case .wouldBlock:
                 return
-            } else {
+            default:  // the end of input, or an error
                 closeConnection(connection)
                 return
             }
@@ -163,13 +130,15 @@ extension EventLoop {
         for connection in interestPending {
             connection.interestPending = false
             guard !connection.isClosed else { continue }
-            var wanted: UInt32 = wantsRead(connection) ? EPOLLIN : 0
+            var wanted: SelectorEvents = wantsRead(connection) ? .readable : []
             // While a handler runs the connection is not read, but its closing is watched.
-            if connection.phase == .handling && connection.handlerTask != nil && !connection.closeSeen { wanted |= EPOLLRDHUP }
-            if !connection.outbound.isEmpty { wanted |= EPOLLOUT }
+            if connection.phase == .handling && connection.handlerTask != nil && !connection.closeSeen {
+                wanted.insert(.readHangup)
+            }
+            if !connection.outbound.isEmpty { wanted.insert(.writable) }
             if wanted != connection.interest {
                 connection.interest = wanted
-                _ = cshim_epoll_ctl(epollFD, cshim_epoll_ctl_mod(), connection.fd, wanted, connection.id)
+                _ = try? selector.reregister(connection.fd, token: connection.id, interest: wanted)
             }
         }
         interestPending.removeAll(keepingCapacity: true)
@@ -181,10 +150,9 @@ extension EventLoop {
         connection.handlerTask.take()?.cancel()
         releaseBodyMemory(connection)
         connection.http2?.connectionClosed()
-        close(connection.fd)  // also removes it from the epoll set
+        Posix.close(connection.fd)  // also removes it from the epoll set
         connections[connection.id] = nil
-        connection.outbound = []
-        connection.outboundBytes = 0
+        connection.outbound.removeAll()
         connection.inbound = []
         connection.body = []
         connection.bodyFilled = nil

@@ -20,18 +20,18 @@ final class TerminationSignals: Sendable {
     func subscribe(_ handler: @escaping @Sendable () -> Void) throws(HTTPServerError) -> UInt64 {
         try state.withLock { state throws(HTTPServerError) -> UInt64 in
             if state.fd < 0 {
-                let fd = cshim_eventfd(0)
-                if fd < 0 { throw .system("eventfd", errno) }
+                let fd: Int32
+                do throws(SystemError) { fd = try Posix.makeEventFD(nonBlocking: false) } catch { throw HTTPServerError(error) }
                 if cshim_install_termination_handlers(fd) != 0 {
                     let e = errno
-                    close(fd)
+                    Posix.close(fd)
                     throw .system("sigaction", e)
                 }
                 do throws(HTTPServerError) {
                     try spawnThread(name: "http-signals") { [self] in watch(fd) }
                 } catch {
                     cshim_restore_termination_handlers()
-                    close(fd)
+                    Posix.close(fd)
                     throw error
                 }
                 state.fd = fd
@@ -49,22 +49,19 @@ final class TerminationSignals: Sendable {
             guard state.subscribers.isEmpty, state.fd >= 0 else { return }
             cshim_restore_termination_handlers()
             // Wake the watcher; seeing that it is no longer current, it closes its fd and exits.
-            var one: UInt64 = 1
-            _ = write(state.fd, &one, 8)
+            Posix.signalEventFD(state.fd)
             state.fd = -1
         }
     }
 
     private func watch(_ fd: Int32) {
         while true {
-            var value: UInt64 = 0
-            let n = read(fd, &value, 8)
-            if n < 0 && errno == EINTR { continue }
+            let value = Posix.readEventFD(fd)
             let handlers = state.withLock { state -> [@Sendable () -> Void]? in
                 state.fd == fd ? Array(state.subscribers.values) : nil
             }
             guard let handlers else {
-                close(fd)
+                Posix.close(fd)
                 return
             }
             for _ in 0..<max(1, Int(value)) {

@@ -1,4 +1,3 @@
-import CLinuxShims
 import Glibc
 import StatefunLocks
 
@@ -37,7 +36,7 @@ struct SupervisedWorker: Sendable {
         // (That the worker goes when the supervisor goes is set up before main: supervisor.c.)
         _ = parent
         // Inherited without close-on-exec; not to be passed on further.
-        for fd in [tcp, unix, report].compactMap({ $0 }) { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        for fd in [tcp, unix, report].compactMap({ $0 }) { Posix.setCloseOnExec(fd, true) }
         return SupervisedWorker(index: index, tcpFD: tcp, unixFD: unix, unixPath: unixPath, reportFD: report)
     }()
 
@@ -53,7 +52,6 @@ struct SupervisedWorker: Sendable {
 
     /// Tells the supervisor the worker serves.
     func reportReady() {
-        let line = Array("ready\n".utf8)
-        _ = line.withUnsafeBytes { write(reportFD, $0.baseAddress, $0.count) }
+        try? Posix.writeAll(reportFD, Array("ready\n".utf8))
     }
 }

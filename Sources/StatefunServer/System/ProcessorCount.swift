@@ -112,10 +112,9 @@ public struct ProcessorCount: Sendable, Equatable, CustomStringConvertible {
     static func readSmallFile(_ path: String) -> String? {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
-        defer { close(fd) }
+        defer { Posix.close(fd) }
         var buffer = [UInt8](repeating: 0, count: 4096)
-        let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        guard count >= 0 else { return nil }
+        guard case .processed(let count)? = try? Posix.read(fd, into: &buffer) else { return nil }
         return String(decoding: buffer.prefix(count), as: UTF8.self)
     }
 }

@@ -1,5 +1,3 @@
-import CLinuxShims
-import Glibc
 import StatefunLocks
 
 /// A fixed pool of threads that runs Swift tasks preferring it
@@ -16,13 +14,11 @@ final class WorkerPool: TaskExecutor, @unchecked Sendable {
 
     private let queue = Lock(Queue())
     /// Counts queued jobs; workers sleep on it.
-    private let available: UnsafeMutablePointer<sem_t>
+    private let available = Semaphore()
     let threadCount: Int
 
     init(threads: Int, name: String) throws(HTTPServerError) {
         threadCount = max(1, threads)
-        available = .allocate(capacity: 1)
-        sem_init(available, 0, 0)
         for index in 0..<threadCount {
             try spawnThread(name: "\(name)-\(index)") { [self] in work() }
         }
@@ -31,13 +27,13 @@ final class WorkerPool: TaskExecutor, @unchecked Sendable {
     func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
         queue.withLock { $0.jobs.append(job) }
-        sem_post(available)
+        available.post()
     }
 
     private func work() {
         let executor = asUnownedTaskExecutor()
         while true {
-            if sem_wait(available) != 0 { continue }  // EINTR
+            guard available.wait() else { continue }
             let job = queue.withLock { queue -> UnownedJob in
                 let job = queue.jobs[queue.head]
                 queue.head += 1
@@ -51,7 +47,7 @@ final class WorkerPool: TaskExecutor, @unchecked Sendable {
                 return job
             }
             job.runSynchronously(on: executor)
-            cshim_inflight_end()  // a task that suspended is no longer this thread's request
+            CrashReporting.requestEnded()  // a task that suspended is no longer this thread's request
         }
     }
 }

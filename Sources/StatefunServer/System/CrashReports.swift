@@ -90,6 +90,13 @@ enum CrashReporting {
     static func install(reportFD: Int32) {
         _ = cshim_crash_install(reportFD)
     }
+
+    /// The calling thread no longer handles a request (a job of a handler task
+    /// ended, perhaps by suspending): a crash now reports none.
+    @inline(__always)
+    static func requestEnded() {
+        cshim_inflight_end()
+    }
 }
 
 /// A signal's name (`SIGILL`) and what it means, for logs.

@@ -1,138 +1,13 @@
-import CLinuxShims
 import Glibc
 import Logging
-import StatefunLocks
-import Synchronization
-
-/// What the logs and metrics need to know of a request until it is answered.
-struct RequestRecord {
-    var method: String
-    var path: String
-    /// The matched route's path, or `unmatched`: the metrics label.
-    var routePath: String
-    var protocolName: String
-    var peer: String
-    /// When the request head was complete (monotonic ns).
-    var startedAt: UInt64
-    var requestBytes = 0
-    var responseBytes = 0
-}
-
-/// Whether the server reports itself ready (``HTTPServerConfiguration/healthCheckPath``).
-final class Readiness: Sendable {
-    let value = Atomic<Bool>(false)
-    var isReady: Bool { value.load(ordering: .relaxed) }
-    func set(_ ready: Bool) { value.store(ready, ordering: .relaxed) }
-}
-
-/// Server-wide, immutable settings and shared services of every event loop.
-final class ServerContext: Sendable {
-    let configuration: HTTPServerConfiguration
-    let routes: RouteTable
-    let logger: Logger
-    let lifecycle: Lifecycle
-    let readiness: Readiness
-    let metrics: ServerMetrics
-    let workerPool: WorkerPool?
-    let dumper: FailedRequestDumper?
-    let idleTimeout: UInt64
-    /// ``HTTPServerConfiguration/requestTimeout`` in nanoseconds.
-    let requestTimeout: UInt64?
-    let headerTimeout: UInt64
-    /// The bound on request-body memory of the whole server (``HTTPServerConfiguration/maxBodyMemory``).
-    let bodyMemory: BodyMemoryBudget
-    let bodyMemoryWait: UInt64
-    /// How often each loop checks timeouts.
-    let tickMilliseconds: Int32
-    /// How long a closing connection may linger, draining unread input.
-    let lingerTimeout: UInt64 = 5_000_000_000
-
-    init(
-        configuration: HTTPServerConfiguration, routes: RouteTable, logger: Logger, lifecycle: Lifecycle,
-        readiness: Readiness, metrics: ServerMetrics, workerPool: WorkerPool?, dumper: FailedRequestDumper?
-    ) {
-        self.configuration = configuration
-        self.routes = routes
-        self.logger = logger
-        self.lifecycle = lifecycle
-        self.readiness = readiness
-        self.metrics = metrics
-        self.workerPool = workerPool
-        self.dumper = dumper
-        self.idleTimeout = max(configuration.idleTimeout.clampedNanoseconds, 1_000_000)
-        self.requestTimeout = configuration.requestTimeout.map { max($0.clampedNanoseconds, 1_000_000) }
-        self.headerTimeout = max(configuration.headerTimeout.clampedNanoseconds, 1_000_000)
-        self.bodyMemory = BodyMemoryBudget(limit: configuration.maxBodyMemory)
-        self.bodyMemoryWait = max(configuration.bodyMemoryWait.clampedNanoseconds, 1_000_000)
-        let shortest = min(idleTimeout, headerTimeout, bodyMemoryWait, requestTimeout ?? .max) / 4 / 1_000_000
-        self.tickMilliseconds = Int32(min(1000, max(10, shortest)))
-    }
-}
-
-/// Tracks running loops so ``HTTPServer/waitUntilStopped()`` can wait for them.
-final class Lifecycle: Sendable {
-    struct State {
-        var liveLoops = 0
-        var waiters: [CheckedContinuation<Void, Never>] = []
-    }
-
-    let state = Lock(State())
-
-    func loopsStarting(_ count: Int) {
-        state.withLock { $0.liveLoops += count }
-    }
-
-    func loopExited() {
-        let waiters = state.withLock { s -> [CheckedContinuation<Void, Never>] in
-            s.liveLoops -= 1
-            guard s.liveLoops == 0 else { return [] }
-            defer { s.waiters = [] }
-            return s.waiters
-        }
-        for waiter in waiters { waiter.resume() }
-    }
-
-    func wait() async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let done = state.withLock { s -> Bool in
-                if s.liveLoops == 0 { return true }
-                s.waiters.append(continuation)
-                return false
-            }
-            if done { continuation.resume() }
-        }
-    }
-}
-
-/// Work handed to a loop from other threads.
-enum LoopMessage: Sendable {
-    /// A handler finished: write its response on the connection (`stream` 0: HTTP/1.x).
-    case response(connection: UInt64, stream: Int32, ServerResponse)
-    /// Stop accepting, finish in-flight requests, force-close at `deadline` (monotonic ns).
-    case shutdown(deadline: UInt64)
-    /// A job of a handler task preferring this loop (``LoopExecutor``), enqueued from another thread.
-    case job(UnownedJob)
-    /// Request-body memory was released: connections waiting for it may go on (``BodyMemoryBudget``).
-    case memoryReleased
-}
 
 /// One event loop: a thread with its own epoll instance, listening socket and
 /// connections. Other threads only ever call ``send(_:)``; everything else runs
 /// on the loop's own thread, which is what makes the unchecked Sendable sound.
 final class EventLoop: @unchecked Sendable {
-    /// A listening socket of this loop: its own SO_REUSEPORT TCP socket, or its
-    /// duplicate of a socket all loops share (watched with EPOLLEXCLUSIVE): the
-    /// Unix socket, or a supervisor's TCP socket.
-    struct Listener {
-        var fd: Int32
-        var unixSocketPath: String?
-        var shared = false
-    }
-
     static let wakeToken: UInt64 = 0
     /// Listener i has token 1 + i; connections start above.
     static let firstConnectionID: UInt64 = 16
-    static let maxEvents: Int32 = 256
     static let readChunk = 128 * 1024
     /// An HTTP/2 connection stops reading (and nghttp2 stops producing) above this much queued output.
     static let http2HighWater = 1 << 20
@@ -163,7 +38,8 @@ final class EventLoop: @unchecked Sendable {
     @exclusivity(unchecked) var pendingFlushes: [Connection] = []
     /// Connections waiting for request-body memory (``BodyMemoryBudget``), in the order they began to.
     @exclusivity(unchecked) var memoryWaiters: [Connection] = []
-    let epollFD: Int32
+    /// The loop's epoll instance: the wake-up eventfd, the listeners and the connections.
+    let selector: Selector
 
     // Loop-thread state.
     @exclusivity(unchecked) var listeners: [Listener]
@@ -181,13 +57,6 @@ final class EventLoop: @unchecked Sendable {
     /// The metrics of the last request answered (see `ServerMetrics.RequestInstruments`).
     @exclusivity(unchecked) var lastRequestInstruments: ServerMetrics.RequestInstruments?
     let readBuffer: UnsafeMutableRawBufferPointer
-    let events: UnsafeMutablePointer<cshim_epoll_event>
-
-    let EPOLLIN = cshim_epollin()
-    let EPOLLOUT = cshim_epollout()
-    let EPOLLERR = cshim_epollerr()
-    let EPOLLHUP = cshim_epollhup()
-    let EPOLLRDHUP = cshim_epollrdhup()
 
     var logger: Logger { context.logger }
     var configuration: HTTPServerConfiguration { context.configuration }
@@ -208,44 +77,27 @@ final class EventLoop: @unchecked Sendable {
             route.inlineHandler = answer
             return route
         }
-        let ep = cshim_epoll_create()
-        if ep < 0 {
-            let e = errno
-            for listener in listeners { close(listener.fd) }
-            throw .system("epoll_create1", e)
+        var wake: Int32 = -1
+        do throws(SystemError) {
+            let selector = try Selector()
+            self.selector = selector
+            wake = try Posix.makeEventFD(nonBlocking: true)
+            try selector.register(wake, token: Self.wakeToken, interest: .readable)
+            for (i, listener) in listeners.enumerated() {
+                try listener.register(with: selector, token: 1 + UInt64(i))
+            }
+        } catch {
+            if wake >= 0 { Posix.close(wake) }
+            for listener in listeners { listener.closeUnregistered() }
+            throw HTTPServerError(error)
         }
-        let wake = cshim_eventfd(1)
-        if wake < 0 {
-            let e = errno
-            close(ep)
-            for listener in listeners { close(listener.fd) }
-            throw .system("eventfd", e)
-        }
-        var ok = cshim_epoll_ctl(ep, cshim_epoll_ctl_add(), wake, cshim_epollin(), Self.wakeToken) == 0
-        for (i, listener) in listeners.enumerated() where ok {
-            ok = cshim_epoll_ctl(ep, cshim_epoll_ctl_add(), listener.fd, Self.listenerEvents(listener), 1 + UInt64(i)) == 0
-        }
-        if !ok {
-            let e = errno
-            close(ep)
-            close(wake)
-            for listener in listeners { close(listener.fd) }
-            throw .system("epoll_ctl", e)
-        }
-        self.epollFD = ep
         self.mailbox = LoopMailbox(wakeFD: wake)
         self.executor = LoopExecutor(mailbox: mailbox)
         self.readBuffer = .allocate(byteCount: Self.readChunk, alignment: 16)
-        self.events = .allocate(capacity: Int(Self.maxEvents))
     }
 
     deinit {
         readBuffer.deallocate()
-        events.deallocate()
-    }
-
-    static func listenerEvents(_ listener: Listener) -> UInt32 {
-        listener.unixSocketPath == nil && !listener.shared ? cshim_epollin() : cshim_epollin() | cshim_epollexclusive()
     }
 
     /// The current `date` value, as bytes (an HTTP/2 response's field).
@@ -277,25 +129,24 @@ final class EventLoop: @unchecked Sendable {
         nextSweep = now + UInt64(context.tickMilliseconds) * 1_000_000
         while true {
             applyInterest()
-            let n = cshim_epoll_wait(epollFD, events, Self.maxEvents, epollTimeout())
-            now = monotonicNanos()
-            if n < 0 {
-                let e = errno
-                if e == EINTR { continue }
-                logger.critical("epoll_wait failed; event loop \(index) stops", metadata: ["error": "\(errnoDescription(e))"])
+            let count: Int
+            do throws(SystemError) {
+                count = try selector.wait(timeoutMilliseconds: epollTimeout())
+            } catch {
+                logger.critical("epoll_wait failed; event loop \(index) stops", metadata: ["error": "\(errnoDescription(error.code))"])
                 break
             }
-            for i in 0..<Int(n) {
-                let event = events[i]
-                switch event.data {
+            now = monotonicNanos()
+            for i in 0..<count {
+                let event = selector[i]
+                switch event.token {
                 case Self.wakeToken:
-                    var value: UInt64 = 0
-                    _ = read(mailbox.wakeFD, &value, 8)
+                    Posix.readEventFD(mailbox.wakeFD)
                 case 1..<Self.firstConnectionID:
-                    let i = Int(event.data - 1)
-                    if i < listeners.count && listeners[i].fd >= 0 { acceptConnections(listeners[i]) }
+                    let i = Int(event.token - 1)
+                    if i < listeners.count && listeners[i].isOpen { acceptConnections(listeners[i]) }
                 default:
-                    if let connection = connections[event.data] { handleEvent(connection, event.events) }
+                    if let connection = connections[event.token] { handleEvent(connection, event.events) }
                 }
             }
             runLocalWork()
@@ -347,7 +198,7 @@ final class EventLoop: @unchecked Sendable {
         for job in mailbox.localJobs { globalConcurrentExecutor.enqueue(job) }
         mailbox.localJobs = []
         localMessages = []
-        close(epollFD)
+        selector.close()
         if notifyLifecycle { context.lifecycle.loopExited() }
     }
 
@@ -362,7 +213,7 @@ final class EventLoop: @unchecked Sendable {
                 let executor = self.executor.asUnownedTaskExecutor()
                 for (i, job) in jobs.enumerated() {
                     job.runSynchronously(on: executor)
-                    cshim_inflight_end()  // a task that suspended is no longer this thread's request
+                    CrashReporting.requestEnded()  // a task that suspended is no longer this thread's request
                     // Many requests read at once (HTTP/2 streams of one connection):
                     // answers go out every few handlers, so the client works on
                     // the first while the loop runs the rest.

@@ -2,36 +2,6 @@ import Glibc
 import StatefunLocks
 import Synchronization
 
-/// The task executor of one event loop (``HandlerExecution/eventLoop``): a
-/// handler task preferring it runs on the loop's own thread, between two
-/// `epoll_wait`s, so a request is read, handled and answered without leaving
-/// the thread: no hand-over to another thread, no wake-up, no lock.
-///
-/// Jobs enqueued on the loop's thread go to a plain array; jobs enqueued from
-/// elsewhere (a task resuming after awaiting another executor) go through the
-/// loop's inbox. Once the loop has exited, jobs run on the global executor so
-/// that no task is stranded.
-final class LoopExecutor: TaskExecutor, @unchecked Sendable {
-    /// The loop's mailbox, not the loop: a task may outlive its server (and
-    /// keep its executor preference), and a weak reference to the loop would
-    /// move the loop's reference counts to a side table, where every retain
-    /// and release of it takes the runtime's slow path.
-    let mailbox: LoopMailbox
-
-    init(mailbox: LoopMailbox) {
-        self.mailbox = mailbox
-    }
-
-    func enqueue(_ job: consuming ExecutorJob) {
-        let job = UnownedJob(job)
-        if mailbox.isLoopThread {
-            mailbox.localJobs.append(job)
-        } else if !mailbox.post(.job(job)) {
-            globalConcurrentExecutor.enqueue(job)
-        }
-    }
-}
-
 /// What an event loop shares with the threads that hand it work: its thread,
 /// the jobs enqueued on that thread, the inbox for the others, and the eventfd
 /// that wakes it. It outlives the loop as long as an executor refers to it;
@@ -48,6 +18,9 @@ final class LoopMailbox: @unchecked Sendable {
     /// round of events. Only the loop's thread touches them.
     @exclusivity(unchecked) var localJobs: [UnownedJob] = []
     private let inbox = Lock(Inbox())
+    /// Whether the inbox holds messages: set and cleared under its lock, read
+    /// without it, so that a round with nothing posted (most rounds) takes no lock.
+    private let posted = Atomic<Bool>(false)
     let wakeFD: Int32
 
     init(wakeFD: Int32) {
@@ -67,9 +40,10 @@ final class LoopMailbox: @unchecked Sendable {
             let wasEmpty = inbox.messages.isEmpty
             inbox.messages.append(message)
             if wasEmpty {
-                // Written under the lock so it can never hit a closed (or reused) fd.
-                var one: UInt64 = 1
-                _ = write(wakeFD, &one, 8)
+                posted.store(true, ordering: .releasing)
+                // Written under the lock so it can never hit a closed (or reused) fd. A drain that
+                // missed the flag is followed by a wake-up: the loop drains again after it.
+                Posix.signalEventFD(wakeFD)
             }
             return true
         }
@@ -77,7 +51,9 @@ final class LoopMailbox: @unchecked Sendable {
 
     /// Takes the messages posted so far.
     func drain() -> [LoopMessage] {
-        inbox.withLock { inbox in
+        guard posted.load(ordering: .acquiring) else { return [] }
+        return inbox.withLock { inbox in
+            posted.store(false, ordering: .relaxed)
             defer { inbox.messages = [] }
             return inbox.messages
         }
@@ -87,8 +63,9 @@ final class LoopMailbox: @unchecked Sendable {
     func close() -> [LoopMessage] {
         inbox.withLock { inbox in
             inbox.closed = true
+            posted.store(false, ordering: .relaxed)
             defer { inbox.messages = [] }
-            Glibc.close(wakeFD)
+            Posix.close(wakeFD)
             return inbox.messages
         }
     }
