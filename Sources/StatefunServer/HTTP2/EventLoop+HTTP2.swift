@@ -35,7 +35,9 @@ extension EventLoop {
     ) -> HTTP2Session? {
         let session: HTTP2Session
         do {
-            session = try HTTP2Session(connection: connection, loop: self, upgrade: upgrade)
+            session = try HTTP2Session(
+                context: context, owner: LoopHTTP2Owner(loop: self, connection: connection), peer: connection.peerDescription,
+                upgrade: upgrade)
         } catch {
             logger.error("cannot start HTTP/2 on a connection", metadata: ["peer": "\(connection.peerDescription)", "error": "\(error)"])
             closeConnection(connection)

@@ -15,9 +15,9 @@ extension HTTP2Session {
     func emptyData() -> Bool {
         consecutiveEmptyData += 1
         guard consecutiveEmptyData > Self.maxConsecutiveEmptyData else { return true }
-        loop.logger.notice(
+        logger.notice(
             "HTTP/2 flood of empty DATA frames; sending GOAWAY(ENHANCE_YOUR_CALM)",
-            metadata: ["peer": "\(connection.peerDescription)", "frames": "\(consecutiveEmptyData)"])
+            metadata: ["peer": "\(peer)", "frames": "\(consecutiveEmptyData)"])
         nghttp2.terminate(.enhanceYourCalm)
         return false
     }
@@ -32,16 +32,16 @@ extension HTTP2Session {
     /// streams) cannot keep a stalled stream open forever.
     func sweep(now: UInt64) {
         if case .noticeSent(let at) = shutdown, now - at > 1_000_000_000 { sendFinalGoaway() }
-        if let timeout = loop.context.requestTimeout {
+        if let timeout = context.requestTimeout {
             for stream in streams.values where stream.state == .handling && now - stream.handlingSince > timeout {
                 guard let task = stream.handlerTask.take() else { continue }
                 task.cancel()
-                loop.logger.notice(
+                logger.notice(
                     "request timed out; cancelling its handler",
-                    metadata: ["peer": "\(connection.peerDescription)", "stream": "\(stream.id)"])
+                    metadata: ["peer": "\(peer)", "stream": "\(stream.id)"])
             }
         }
-        let idleTimeout = loop.context.idleTimeout
+        let idleTimeout = context.idleTimeout
         shedForMemory(now: now)
         for stream in Array(streams.values) where now - stream.lastProgress > idleTimeout {
             switch stream.state {
@@ -51,9 +51,9 @@ extension HTTP2Session {
             case .answered:
                 // The response (or the rest of the request we answered early) is stuck.
                 stream.lastProgress = now
-                loop.logger.notice(
+                logger.notice(
                     "HTTP/2 stream made no progress (the client's window stays closed, or it stopped sending); resetting it",
-                    metadata: ["peer": "\(connection.peerDescription)", "stream": "\(stream.id)"])
+                    metadata: ["peer": "\(peer)", "stream": "\(stream.id)"])
                 nghttp2.submitReset(stream: stream.id, .cancel)
             case .handling:
                 break
@@ -87,16 +87,16 @@ extension HTTP2Session {
         if increment * 2 < desired { increment = 0 }
         let needed = max(0, held + available + increment - base)
         if needed > reserved {
-            let budget = loop.context.bodyMemory
+            let budget = context.bodyMemory
             reserved += budget.reserve(upTo: needed - reserved)
             let shortfall = needed - reserved
             if shortfall > 0 {
                 increment = max(0, increment - shortfall)
                 if memoryWaitSince == nil {
-                    memoryWaitSince = loop.now
+                    memoryWaitSince = owner.now
                     budget.countWaiter(1)
                 }
-                loop.registerMemoryWaiter(connection)
+                owner.waitForBodyMemory()
             } else {
                 memoryAdmitted()
             }
@@ -108,7 +108,7 @@ extension HTTP2Session {
         }
         let wanted = max(0, held + available + increment - base)
         if reserved > wanted {
-            loop.context.bodyMemory.release(reserved - wanted)
+            context.bodyMemory.release(reserved - wanted)
             reserved = wanted
         }
     }
@@ -116,16 +116,16 @@ extension HTTP2Session {
     func memoryAdmitted() {
         guard memoryWaitSince != nil else { return }
         memoryWaitSince = nil
-        loop.context.bodyMemory.countWaiter(-1)
+        context.bodyMemory.countWaiter(-1)
     }
 
     /// While bodies wait for memory: sheds, with 503 and `Retry-After`, the
     /// streams receiving a body that made no progress for
     /// ``HTTPServerConfiguration/bodyMemoryWait`` (starved of window, or stalled holding memory).
     func shedForMemory(now: UInt64) {
-        let budget = loop.context.bodyMemory
+        let budget = context.bodyMemory
         guard budget.underPressure else { return }
-        let wait = loop.context.bodyMemoryWait
+        let wait = context.bodyMemoryWait
         for stream in Array(streams.values) where stream.state == .body && now - stream.lastProgress > wait {
             stream.lastProgress = now
             reject(

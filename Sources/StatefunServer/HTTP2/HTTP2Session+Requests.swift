@@ -5,7 +5,7 @@ import Logging
 
 extension HTTP2Session {
     func beginHeaders(_ id: Int32) {
-        let stream = HTTP2Stream(id: id, now: loop.now)
+        let stream = HTTP2Stream(id: id, now: owner.now)
         streams[id] = stream
         lastStream = stream
     }
@@ -77,12 +77,12 @@ extension HTTP2Session {
         let path = stream.path
         stream.record = RequestRecord(
             method: stream.method, path: path, routePath: "unmatched", protocolName: "HTTP/2",
-            peer: connection.peerDescription, startedAt: loop.now)
+            peer: peer, startedAt: owner.now)
         if stream.headersTooLarge {
             reject(stream, HTTPError(431, "request header list exceeds the limit of \(configuration.maxHeaderSize) bytes"))
             return
         }
-        switch loop.matchRoute(path: path, method: stream.method) {
+        switch owner.matchRoute(path: path, method: stream.method) {
         case .found(let route):
             stream.route = route
             stream.record?.routePath = route.path
@@ -100,7 +100,7 @@ extension HTTP2Session {
                 stream, HTTPError(413, "request body of \(length) bytes exceeds the limit of \(configuration.maxBodySize) bytes"))
             return
         }
-        let budget = loop.context.bodyMemory
+        let budget = context.bodyMemory
         if let length = stream.declaredLength, length > budget.limit + BodyMemoryBudget.perConnectionAllowance {
             reject(
                 stream, HTTPError(413, "request body of \(length) bytes exceeds the server's body memory of \(budget.limit) bytes"))
@@ -112,7 +112,7 @@ extension HTTP2Session {
     func data(_ id: Int32, _ bytes: UnsafeBufferPointer<UInt8>) {
         guard let stream = stream(id) else { return }
         stream.receivedLength += bytes.count
-        stream.lastProgress = loop.now
+        stream.lastProgress = owner.now
         // Stream-level window: the connection's is the one that bounds memory.
         let unacknowledged = stream.receivedLength - stream.windowAcknowledged
         if unacknowledged * 2 >= configuration.http2.initialStreamWindowSize {
@@ -122,10 +122,10 @@ extension HTTP2Session {
         guard stream.state == .body else { return }  // answered early: discarded
         if stream.demand > 0 { setDemand(stream, max(0, stream.demand - bytes.count)) }
         if stream.body.count + bytes.count > configuration.maxBodySize
-            || stream.body.count + bytes.count > loop.context.bodyMemory.limit + BodyMemoryBudget.perConnectionAllowance
+            || stream.body.count + bytes.count > context.bodyMemory.limit + BodyMemoryBudget.perConnectionAllowance
         {
             dropBody(stream)
-            reject(stream, HTTPError(413, "request body exceeds the limit of \(min(configuration.maxBodySize, loop.context.bodyMemory.limit)) bytes"))
+            reject(stream, HTTPError(413, "request body exceeds the limit of \(min(configuration.maxBodySize, context.bodyMemory.limit)) bytes"))
             return
         }
         if stream.body.isEmpty {
@@ -144,9 +144,9 @@ extension HTTP2Session {
             // Only reachable when reset streams' handlers are still running: refuse (safe to retry).
             if !refusedForOrphans {
                 refusedForOrphans = true
-                loop.logger.notice(
+                logger.notice(
                     "refusing HTTP/2 streams: the handlers of streams the client reset are still running",
-                    metadata: ["peer": "\(connection.peerDescription)", "orphaned": "\(orphanedHandlers.count)"])
+                    metadata: ["peer": "\(peer)", "orphaned": "\(orphanedHandlers.count)"])
             }
             stream.state = .answered
             nghttp2.submitReset(stream: id, .refusedStream)
@@ -160,16 +160,16 @@ extension HTTP2Session {
         stream.record = record
         let request = ServerRequest(
             method: stream.method, path: stream.path, query: stream.query, version: "HTTP/2",
-            headers: HTTPHeaders(stream.headers), body: stream.body, peer: connection.peerDescription)
+            headers: HTTPHeaders(stream.headers), body: stream.body, peer: peer)
         stream.body = []
         stream.headers = []
-        if loop.canAnswerSynchronously(route) {
+        if owner.canAnswerSynchronously(route) {
             // Answered once nghttp2 has returned (answerReadyRequests), not inside its callback.
             readyRequests.append((id, route, request))
             return
         }
-        stream.handlingSince = loop.now
-        if let response = loop.startHandler(route, request, connection: connection.id, stream: id, task: &stream.handlerTask) {
+        stream.handlingSince = owner.now
+        if let response = owner.startHandler(route, request, stream: id, task: &stream.handlerTask) {
             handlerFinished(id, response)
         }
     }
@@ -186,7 +186,7 @@ extension HTTP2Session {
                 held -= orphanedHandlers.removeValue(forKey: id) ?? 0
                 continue
             }
-            handlerFinished(id, loop.answerSynchronously(route, request))
+            handlerFinished(id, owner.answerSynchronously(route, request))
         }
         if nextReadyRequest < readyRequests.count { return true }
         dropReadyRequests()
@@ -202,7 +202,7 @@ extension HTTP2Session {
     /// Opens the record of stream 1 after an `Upgrade: h2c`: its request was read
     /// over HTTP/1.1 and its handler is about to run.
     func adoptUpgradedRequest(_ record: RequestRecord) {
-        let stream = HTTP2Stream(id: 1, now: loop.now)
+        let stream = HTTP2Stream(id: 1, now: owner.now)
         stream.state = .handling
         stream.requestComplete = true
         stream.record = record
@@ -211,7 +211,7 @@ extension HTTP2Session {
         streams[1] = stream
         lastStream = stream
         handlersRunning += 1
-        stream.handlingSince = loop.now
+        stream.handlingSince = owner.now
     }
 
     /// The task of the upgraded request's handler (stream 1).
@@ -228,9 +228,9 @@ extension HTTP2Session {
             stream.handlerTask.take()?.cancel()
             handlersRunning -= 1
             orphanedHandlers[id] = stream.handlerBytes
-            loop.logger.debug(
+            logger.debug(
                 "client reset a stream whose handler is running; its response will be dropped",
-                metadata: ["peer": "\(connection.peerDescription)", "stream": "\(id)", "error": "\(errorCode)"])
+                metadata: ["peer": "\(peer)", "stream": "\(id)", "error": "\(errorCode)"])
         }
     }
 }

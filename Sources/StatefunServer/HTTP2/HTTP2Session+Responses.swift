@@ -32,38 +32,38 @@ extension HTTP2Session {
         stream.handlerBytes = 0
         var status = response.status
         if status < 200 || status > 999 {
-            loop.logger.error("handler returned invalid status \(status); sending 500", metadata: ["path": "\(stream.path)"])
+            logger.error("handler returned invalid status \(status); sending 500", metadata: ["path": "\(stream.path)"])
             status = 500
         }
         let bodyAllowed = status != 204 && status != 304
         let sendBody = bodyAllowed && stream.method != "HEAD" && !response.body.isEmpty
         var problems: [ResponseProblem] = []
-        let fields = loop.encodeHTTP2ResponseFields(response.headers, problems: &problems)
+        let fields = owner.encodeResponseFields(response.headers, problems: &problems)
         for case .invalidHeader(let name) in problems {
-            loop.logger.error(
+            logger.error(
                 "handler returned an invalid header field; dropped it", metadata: ["path": "\(stream.path)", "header": "\(name)"])
         }
         if sendBody { stream.responseBody = response.body }
 
         let rc = nghttp2.submitResponse(
             stream: stream.id, status: status, fields: fields,
-            contentLength: status == 204 ? nil : (bodyAllowed ? response.body.count : 0), date: loop.currentDateBytes(),
+            contentLength: status == 204 ? nil : (bodyAllowed ? response.body.count : 0), date: owner.currentDateBytes(),
             withBody: sendBody)
         if rc != 0 {
-            loop.logger.error(
-                "cannot submit an HTTP/2 response", metadata: ["peer": "\(connection.peerDescription)", "error": "\(NGHTTP2Session.describe(rc))"])
+            logger.error(
+                "cannot submit an HTTP/2 response", metadata: ["peer": "\(peer)", "error": "\(NGHTTP2Session.describe(rc))"])
             nghttp2.submitReset(stream: stream.id, .internalError)
         }
         if var record = stream.record {
             record.responseBytes = sendBody ? response.body.count : 0
-            loop.requestAnswered(record, response: response, status: status, rejection: rejection)
+            owner.requestAnswered(record, response: response, status: status, rejection: rejection)
         }
     }
 
     /// nghttp2's data provider copied `count` more bytes of `stream`'s response
     /// body into a DATA frame. Returns whether that was the end of it.
     func responseBodyRead(_ stream: HTTP2Stream, count: Int) -> Bool {
-        stream.lastProgress = loop.now
+        stream.lastProgress = owner.now
         stream.responseOffset += count
         guard stream.responseOffset == stream.responseBody.count else { return false }
         stream.responseBody = []

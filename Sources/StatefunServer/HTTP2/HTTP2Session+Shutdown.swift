@@ -34,7 +34,7 @@ extension HTTP2Session {
         held = 0
         demand = 0
         if reserved > 0 {
-            loop.context.bodyMemory.release(reserved)
+            context.bodyMemory.release(reserved)
             reserved = 0
         }
     }
@@ -51,10 +51,10 @@ extension HTTP2Session {
 
     func goawaySent(_ errorCode: HTTP2ErrorCode, lastStreamID: Int32) {
         if errorCode != .noError {
-            loop.logger.notice(
+            logger.notice(
                 "HTTP/2 connection error; sent GOAWAY",
                 metadata: [
-                    "peer": "\(connection.peerDescription)", "error": "\(errorCode)",
+                    "peer": "\(peer)", "error": "\(errorCode)",
                     "lastStream": "\(lastStreamID)",
                 ])
         }

@@ -8,14 +8,17 @@ import Logging
 /// The client connection preface: what a prior-knowledge HTTP/2 client sends first.
 let http2Preface: [UInt8] = Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8)
 
-/// The HTTP/2 side of a ``Connection``. Owned by, and only touched on, its event loop's thread.
+/// The HTTP/2 side of a connection: takes the bytes read (``receive(_:)``) and
+/// the events of its owner (a handler's response, a shutdown, a sweep of
+/// timeouts), and produces the bytes to write (``produce(limit:)``). It knows
+/// no socket and no loop: whatever else it needs, it asks its
+/// ``HTTP2SessionOwner``. Only touched on its owner's thread.
 final class HTTP2Session {
     private(set) var nghttp2: NGHTTP2Session!
-    // Unsafe unowned: no reference counting on each use. The connection owns
-    // this session and the loop owns the connection, and nothing else keeps a
-    // session, so both outlive it.
-    unowned(unsafe) let loop: EventLoop
-    unowned(unsafe) let connection: Connection
+    let owner: any HTTP2SessionOwner
+    let context: ServerContext
+    /// The client, for the logs.
+    let peer: String
     @exclusivity(unchecked) var streams: [Int32: HTTP2Stream] = [:]
     /// The stream looked up last: a request's callbacks (its header fields,
     /// the end of its headers, its body) come one after another for one stream.
@@ -61,20 +64,25 @@ final class HTTP2Session {
     /// Empty DATA frames without END_STREAM in a row (a flood: ``maxConsecutiveEmptyData``).
     @exclusivity(unchecked) var consecutiveEmptyData = 0
 
-    var configuration: HTTPServerConfiguration { loop.context.configuration }
+    var configuration: HTTPServerConfiguration { context.configuration }
+    var logger: Logger { context.logger }
 
     /// Starts the session: our SETTINGS and connection window are queued. For an
     /// HTTP/1.1 `Upgrade: h2c`, `upgrade` carries the decoded `HTTP2-Settings`
     /// payload, and stream 1 is opened half-closed for the request already read.
-    init(connection: Connection, loop: EventLoop, upgrade: (settings: [UInt8], headRequest: Bool)? = nil) throws(HTTPServerError) {
-        self.connection = connection
-        self.loop = loop
-        let http2 = loop.context.configuration.http2
+    init(
+        context: ServerContext, owner: any HTTP2SessionOwner, peer: String,
+        upgrade: (settings: [UInt8], headRequest: Bool)? = nil
+    ) throws(HTTPServerError) {
+        self.context = context
+        self.owner = owner
+        self.peer = peer
+        let http2 = context.configuration.http2
         let settings = NGHTTP2Session.Settings(
             maxConcurrentStreams: http2.maxConcurrentStreams,
             initialWindowSize: min(max(http2.initialStreamWindowSize, 65535), Int(Int32.max)),
             maxFrameSize: min(max(http2.maxFrameSize, 16384), 16_777_215),
-            maxHeaderListSize: loop.context.configuration.maxHeaderSize)
+            maxHeaderListSize: context.configuration.maxHeaderSize)
         nghttp2 = try NGHTTP2Session(events: self, settings: settings, upgrade: upgrade)
     }
 
@@ -84,9 +92,9 @@ final class HTTP2Session {
     /// (the connection must be closed once any GOAWAY queued is written).
     func receive(_ bytes: UnsafeRawBufferPointer) -> Bool {
         guard let error = nghttp2.receive(bytes) else { return true }
-        loop.logger.notice(
+        logger.notice(
             "HTTP/2 connection failed",
-            metadata: ["peer": "\(connection.peerDescription)", "error": "\(NGHTTP2Session.describe(error))"])
+            metadata: ["peer": "\(peer)", "error": "\(NGHTTP2Session.describe(error))"])
         return false
     }
 
@@ -94,9 +102,9 @@ final class HTTP2Session {
     func produce(limit: Int) -> [UInt8]? {
         var output: [UInt8] = []
         if let error = nghttp2.send(into: &output, limit: limit) {
-            loop.logger.notice(
+            logger.notice(
                 "HTTP/2 connection failed",
-                metadata: ["peer": "\(connection.peerDescription)", "error": "\(NGHTTP2Session.describe(error))"])
+                metadata: ["peer": "\(peer)", "error": "\(NGHTTP2Session.describe(error))"])
             return nil
         }
         return output
@@ -114,8 +122,8 @@ final class HTTP2Session {
 
     /// nghttp2 rejected a frame (it answers it as the protocol says).
     func invalidFrame(_ type: UInt8, stream: Int32, error: String) {
-        loop.logger.debug(
+        logger.debug(
             "invalid HTTP/2 frame",
-            metadata: ["peer": "\(connection.peerDescription)", "type": "\(type)", "stream": "\(stream)", "error": "\(error)"])
+            metadata: ["peer": "\(peer)", "type": "\(type)", "stream": "\(stream)", "error": "\(error)"])
     }
 }
