@@ -199,9 +199,9 @@ extension HTTP2Session {
         nextReadyRequest = 0
     }
 
-    /// Opens the record of stream 1 after an `Upgrade: h2c`: its request was read
-    /// over HTTP/1.1 and its handler is about to run.
-    func adoptUpgradedRequest(_ record: RequestRecord) {
+    /// Serves the request of an `Upgrade: h2c` as stream 1 (RFC 9113 §3.2,
+    /// RFC 7540 §3.2): it was read over HTTP/1.1 (`record`), and its handler starts now.
+    func startUpgradedRequest(_ record: RequestRecord, route: Route, request: consuming ServerRequest) {
         let stream = HTTP2Stream(id: 1, now: owner.now)
         stream.state = .handling
         stream.requestComplete = true
@@ -212,11 +212,9 @@ extension HTTP2Session {
         lastStream = stream
         handlersRunning += 1
         stream.handlingSince = owner.now
-    }
-
-    /// The task of the upgraded request's handler (stream 1).
-    func adoptUpgradedHandlerTask(_ task: Task<Void, Never>?) {
-        streams[1]?.handlerTask = task
+        if let response = owner.startHandler(route, request, stream: 1, task: &stream.handlerTask) {
+            handlerFinished(1, response)
+        }
     }
 
     func streamClosed(_ id: Int32, errorCode: HTTP2ErrorCode) {
