@@ -151,9 +151,11 @@ struct HTTP2SessionTests {
         try peer.handshake()
         peer.send(try peer.request(1, endStream: false))
         let empty = frame(FrameType.data, stream: 1)
-        #expect(peer.send(Array([[UInt8]](repeating: empty, count: 100).joined())))
+        let hundredTaken = peer.send(Array([[UInt8]](repeating: empty, count: 100).joined()))
+        #expect(hundredTaken)
         #expect(!(try peer.receive()).contains { $0.type == FrameType.goaway })
-        #expect(!peer.send(empty))
+        let oneMoreTaken = peer.send(empty)
+        #expect(!oneMoreTaken)
         let goaway = try peer.receive().filter { $0.type == FrameType.goaway }
         try #require(goaway.count == 1)
         #expect(goaway[0].errorCode == HTTP2ErrorCode.enhanceYourCalm.rawValue)
@@ -166,7 +168,8 @@ struct HTTP2SessionTests {
         peer.send(try peer.request(1, endStream: false))
         let empty = frame(FrameType.data, stream: 1)
         let hundred = Array([[UInt8]](repeating: empty, count: 100).joined())
-        #expect(peer.send(hundred + frame(FrameType.data, stream: 1, [1]) + hundred))
+        let taken = peer.send(hundred + frame(FrameType.data, stream: 1, [1]) + hundred)
+        #expect(taken)
         #expect(!(try peer.receive()).contains { $0.type == FrameType.goaway })
     }
 
@@ -234,8 +237,12 @@ struct HTTP2SessionTests {
     func upgradeStreamOne() throws {
         let settings = Array(settingsFrame([(0x3, 100)]).dropFirst(9))
         let peer = try HTTP2TestPeer(upgrade: (settings, false))
-        peer.session.adoptUpgradedRequest(
-            RequestRecord(method: "GET", path: "/echo", routePath: "/echo", protocolName: "HTTP/2", peer: "test", startedAt: 0))
+        let request = ServerRequest(method: "GET", path: "/echo", query: nil, version: "HTTP/1.1", headers: [:], body: [], peer: "test")
+        let route = try #require(peer.owner.routes.all.first { $0.path == "/echo" })
+        peer.session.startUpgradedRequest(
+            RequestRecord(method: "GET", path: "/echo", routePath: "/echo", protocolName: "HTTP/2", peer: "test", startedAt: 0),
+            route: route, request: request)
+        #expect(peer.owner.started.map(\.stream) == [1])
         peer.session.handlerFinished(1, .text(200, "upgraded"))
         let frames = try peer.handshake()
         try #require(frames.count >= 3, "\(frames)")
@@ -284,5 +291,30 @@ struct HTTP2SessionTests {
         let last = try peer.receive()
         #expect(last.contains { $0.stream == 3 && $0.type == FrameType.data && $0.endStream })
         #expect(peer.session.isFinished)
+    }
+
+    @Test("the sweep: a stalled body is answered 408, a handler past the request timeout is cancelled")
+    func sweepTimeouts() throws {
+        var configuration = HTTPServerConfiguration(idleTimeout: .seconds(5))
+        configuration.requestTimeout = .seconds(10)
+        let peer = try HTTP2TestPeer(configuration: configuration)
+        try peer.handshake()
+        peer.send(try peer.request(1, fields: [("content-length", "10")], endStream: false))
+        peer.send(try peer.request(3, method: "GET", endStream: true))
+        let task = try #require(peer.owner.tasks[3])
+        _ = try peer.receive()
+
+        peer.session.sweep(now: peer.owner.now + 4_000_000_000)
+        #expect(try peer.receive().filter { $0.type == FrameType.headers }.isEmpty)
+        #expect(!task.isCancelled)
+
+        peer.session.sweep(now: peer.owner.now + 6_000_000_000)
+        let stalled = try peer.receive().filter { $0.type == FrameType.headers }
+        try #require(stalled.count == 1)
+        #expect(stalled[0].stream == 1 && stalled[0].field(":status") == "408")
+        #expect(!task.isCancelled, "a running handler is not idle")
+
+        peer.session.sweep(now: peer.owner.now + 11_000_000_000)
+        #expect(task.isCancelled)
     }
 }
