@@ -317,4 +317,26 @@ struct HTTP2SessionTests {
         peer.session.sweep(now: peer.owner.now + 11_000_000_000)
         #expect(task.isCancelled)
     }
+
+    @Test("response framing: HEAD gets the length but no DATA, 204 no content-length, an invalid status 500")
+    func responseFraming() throws {
+        let peer = try HTTP2TestPeer()
+        try peer.handshake()
+        for stream: Int32 in [1, 3, 5] {
+            peer.send(try peer.request(stream, method: stream == 1 ? "HEAD" : "GET", endStream: true))
+        }
+        try #require(peer.owner.started.count == 3)
+        peer.session.handlerFinished(1, .text(200, "twelve bytes"))
+        peer.session.handlerFinished(3, ServerResponse(status: 204, body: Array("ignored".utf8)))
+        peer.session.handlerFinished(5, .text(42, "no such status"))
+        let frames = try peer.receive().filter { $0.type == FrameType.headers || $0.type == FrameType.data }
+        let head = frames.filter { $0.stream == 1 }
+        try #require(head.count == 1)
+        #expect(head[0].type == FrameType.headers && head[0].endStream && head[0].field("content-length") == "12")
+        let noContent = frames.filter { $0.stream == 3 }
+        try #require(noContent.count == 1)
+        #expect(noContent[0].field(":status") == "204" && noContent[0].endStream && noContent[0].field("content-length") == nil)
+        let invalid = try #require(frames.first { $0.stream == 5 && $0.type == FrameType.headers })
+        #expect(invalid.field(":status") == "500")
+    }
 }
