@@ -178,7 +178,7 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(
             name: "StatefunServerTests",
-            dependencies: ["StatefunServer", "ChildProcess", "StatefunLocks", .product(name: "Logging", package: "swift-log"),
+            dependencies: ["StatefunServer", "CNghttp2", "ChildProcess", "StatefunLocks", .product(name: "Logging", package: "swift-log"),
                            .product(name: "CoreMetrics", package: "swift-metrics"),
                            .product(name: "Prometheus", package: "swift-prometheus"),
                            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],

@@ -15,18 +15,14 @@ extension EventLoop {
         _ connection: Connection, _ request: ServerRequest, route: Route, settings: [UInt8], headRequest: Bool
     ) {
         enqueue(connection, Array("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n".utf8))
-        var record = connection.record
-        record?.protocolName = "HTTP/2"
+        var record = connection.record ?? RequestRecord(
+            method: request.method, path: request.path, routePath: route.path, protocolName: "HTTP/2",
+            peer: connection.peerDescription, startedAt: now)
+        record.protocolName = "HTTP/2"
         releaseBodyMemory(connection)
         connection.resetRequest()
         guard let session = switchToHTTP2(connection, upgrade: (settings, headRequest)) else { return }
-        if let record { session.adoptUpgradedRequest(record) }
-        var task: Task<Void, Never>?
-        if let response = startHandler(route, request, connection: connection.id, stream: 1, task: &task) {
-            session.handlerFinished(1, response)
-        } else {
-            session.adoptUpgradedHandlerTask(task)
-        }
+        session.startUpgradedRequest(record, route: route, request: request)
         feedBufferedInput(connection, session)
     }
 
@@ -35,7 +31,9 @@ extension EventLoop {
     ) -> HTTP2Session? {
         let session: HTTP2Session
         do {
-            session = try HTTP2Session(connection: connection, loop: self, upgrade: upgrade)
+            session = try HTTP2Session(
+                context: context, owner: LoopHTTP2Owner(loop: self, connection: connection), peer: connection.peerDescription,
+                upgrade: upgrade)
         } catch {
             logger.error("cannot start HTTP/2 on a connection", metadata: ["peer": "\(connection.peerDescription)", "error": "\(error)"])
             closeConnection(connection)

@@ -1,0 +1,45 @@
+/// What an ``HTTP2Session`` asks of whoever drives it: the one narrow interface
+/// between the HTTP/2 protocol and the rest of the server. The session takes
+/// bytes (``HTTP2Session/receive(_:)``) and events (a handler's response, a
+/// shutdown, a sweep) and produces bytes (``HTTP2Session/produce(limit:)``);
+/// everything else it needs goes through here: the clock, the request dispatch
+/// (routes, handlers, the request log, response fields) and the connection's
+/// wait for body memory.
+///
+/// The event loop's implementation is ``LoopHTTP2Owner``; tests implement it to
+/// drive a session without a socket. Called on the session's thread only.
+protocol HTTP2SessionOwner: AnyObject {
+    /// Monotonic nanoseconds, as of the current round of the loop.
+    var now: UInt64 { get }
+
+    /// The route for a request, or why there is none (404, 405).
+    func matchRoute(path: String, method: String) -> RouteTable.Match
+
+    /// Whether `route`'s requests are answered by ``answerSynchronously(_:_:)``
+    /// (the session then calls it once nghttp2 has returned) rather than by ``startHandler(_:_:stream:task:)``.
+    func canAnswerSynchronously(_ route: Route) -> Bool
+
+    /// Runs `route`'s synchronous handler here and now.
+    func answerSynchronously(_ route: Route, _ request: ServerRequest) -> ServerResponse
+
+    /// Starts `route`'s handler for the request on `stream`: returns its response
+    /// if it answered at once, else nil, with the task running it in `task` (the
+    /// session cancels it if the stream goes); its response comes back through
+    /// ``HTTP2Session/handlerFinished(_:_:)``.
+    func startHandler(
+        _ route: Route, _ request: consuming ServerRequest, stream: Int32, task: inout Task<Void, Never>?
+    ) -> ServerResponse?
+
+    /// A request was answered (by its handler, or rejected): metrics, the failure line, the access log.
+    func requestAnswered(_ record: RequestRecord, response: ServerResponse, status: Int, rejection: HTTPError?)
+
+    /// A response's header fields, checked and encoded as HTTP/2 fields; the ones dropped are in `problems`.
+    func encodeResponseFields(_ fields: [(name: String, value: String)], problems: inout [ResponseProblem]) -> HTTP2Fields
+
+    /// The current `date` field value.
+    func currentDateBytes() -> [UInt8]
+
+    /// The connection's window stays narrower than its streams need until body
+    /// memory is released: call ``HTTP2Session/replenishWindow()`` again then.
+    func waitForBodyMemory()
+}
