@@ -42,11 +42,7 @@ public final class Context {
 
     private func slotIndex(_ name: String) -> Int? {
         if let stateIndex { return stateIndex[name] }
-        // Compare names in place: copying each slot out would retain all it holds.
-        return states.withUnsafeBufferPointer { slots in
-            for index in slots.indices where slots[index].name == name { return index }
-            return nil
-        }
+        return scannedSlotIndex(name)
     }
 
     private func checkedSlot(_ name: String) throws -> Int {
@@ -111,9 +107,7 @@ public final class Context {
         // Inlined so that `M` is concrete here: generic code would look up runtime
         // metadata (for `M?`, for the box) on every read.
         let index = try stateIndex(name)
-        if let box = typedState(at: index, as: M.self) {
-            return box._withUnsafeGuaranteedRef { $0.value }
-        }
+        if let value = withTypedState(at: index, as: M.self, { $0.value }) { return value }
         guard let stored = try storedState(at: index) else { return nil }
         let value = try stored.unpack(M.self)
         setTypedState(TypedState(value, typeChecked: false), at: index, pending: false)
@@ -126,15 +120,15 @@ public final class Context {
     @inlinable
     public func setState<M: PackableMessage>(_ name: String, to value: M) throws {
         let index = try stateIndex(name)
-        if let box = typedState(at: index, as: M.self) {
-            try box._withUnsafeGuaranteedRef { box in
-                // Checked once per box: a box a read made has not been checked yet.
-                if !box.typeChecked {
-                    try checkDeclaredType(M.typeName, at: index)
-                    box.typeChecked = true
-                }
-                box.value = value
+        let updated: Void? = try withTypedState(at: index, as: M.self) { box in
+            // Checked once per box: a box a read made has not been checked yet.
+            if !box.typeChecked {
+                try checkDeclaredType(M.typeName, at: index)
+                box.typeChecked = true
             }
+            box.value = value
+        }
+        if updated != nil {
             markPending(at: index)
         } else {
             try checkDeclaredType(M.typeName, at: index)
@@ -145,23 +139,6 @@ public final class Context {
     @usableFromInline
     func stateIndex(_ name: String) throws -> Int {
         try checkedSlot(name)
-    }
-
-    /// The state's decoded value box if it holds an `M`, not retained: the
-    /// context keeps it while the state is neither stored nor deleted, and a
-    /// read or store of the state retaining and releasing it would cost two
-    /// atomic operations each time.
-    @inlinable
-    func typedState<M: PackableMessage>(at index: Int, as type: M.Type) -> Unmanaged<TypedState<M>>? {
-        guard let box = unretainedTypedState(at: index),
-              box._withUnsafeGuaranteedRef({ Swift.type(of: $0) == TypedState<M>.self })
-        else { return nil }
-        return Unmanaged.fromOpaque(box.toOpaque())
-    }
-
-    @usableFromInline
-    func unretainedTypedState(at index: Int) -> Unmanaged<TypedStateBox>? {
-        states.withUnsafeBufferPointer { states in states[index].typed.map { Unmanaged.passUnretained($0) } }
     }
 
     /// The stored value, with any pending typed value packed first.
