@@ -106,6 +106,7 @@ extension String {
     }
 
     /// The wrapper's field written from the string's own UTF-8.
+    @inline(__always)
     func packedWrapper() -> [UInt8] {
         var string = self
         return string.withUTF8 { utf8 in

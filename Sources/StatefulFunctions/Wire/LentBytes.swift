@@ -4,6 +4,7 @@
 extension PackableMessage {
     /// Decodes a message from bytes the caller owns (a decoded request's
     /// arena), lent to the type as a `RawSpan` for the call.
+    @inline(__always)
     init(packedBytes buffer: UnsafeRawBufferPointer) throws {
         try self.init(packedBytes: RawSpan(_unsafeBytes: buffer))
     }

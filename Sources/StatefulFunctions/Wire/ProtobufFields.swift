@@ -50,6 +50,7 @@ func packLengthDelimitedFields(
 
 /// The varint at `index` and the index after it; nil if it runs past the end
 /// or is longer than ten bytes.
+@inline(__always)
 func readVarint(_ bytes: UnsafeBufferPointer<UInt8>, at index: Int) -> (UInt64, Int)? {
     var value: UInt64 = 0
     var shift: UInt64 = 0

@@ -6,6 +6,7 @@
 extension Context {
     /// The index of the state `name`, its name compared in place (a slot
     /// copied out would retain all it holds).
+    @inline(__always)
     func scannedSlotIndex(_ name: String) -> Int? {
         states.withUnsafeBufferPointer { slots in
             for index in slots.indices where slots[index].name == name { return index }

@@ -1,6 +1,7 @@
 extension FunctionType {
     /// The UTF-8 offset of the last `/` of `typename`, scanned as bytes in
     /// place: this runs for every message a function sends.
+    @inline(__always)
     static func lastSlashOffset(_ typename: String) -> Int? {
         typename.utf8.withContiguousStorageIfAvailable(lastSlash)
             ?? Array(typename.utf8).withUnsafeBufferPointer(lastSlash)
