@@ -5,29 +5,29 @@
 /// invocation sees the state that the one before it left. Everything sent
 /// through the context is delivered only if the whole batch succeeds.
 public final class Context {
-    // `@exclusivity(unchecked)`, here and on `TypedState`'s two properties, only
-    // where every invocation of a batch reads or writes: the states, the messages
-    // and egress it sends, a state's decoded value. A context serves one batch on
-    // one task at a time (it is not Sendable), and the dynamic exclusivity checks
-    // of those accesses would cost more than the accesses: 1.3 to 3.9% of a
-    // batch of 100 each, measured (Benchmarks/README.md). The rest keep the checks.
+    // `@exclusivity(unchecked)`, here and on `TypedState`'s two properties: every
+    // invocation reads or writes them (the caller, the states, what it sends, a
+    // state's decoded value), and a context serves one batch on one task at a
+    // time (it is not Sendable). The dynamic exclusivity checks of those
+    // accesses would cost more than the accesses: measured group by group, 0.5
+    // to 3.9% of a request each (Benchmarks/README.md).
 
     /// The address of the function instance being invoked.
     public let address: Address
     /// The address of the function that sent the current message, or `nil`
     /// when the message came from an ingress.
-    public internal(set) var caller: Address?
+    @exclusivity(unchecked) public internal(set) var caller: Address?
 
     @exclusivity(unchecked) var states: [StateSlot]
     private let stateIndex: [String: Int]?
     /// The protocol of the request: cancellation tokens need 3.x.
     let protocolVersion: ProtocolVersion
     @exclusivity(unchecked) var outgoing: [OutgoingMessage] = []
-    var delayed: [DelayedEffect] = []
+    @exclusivity(unchecked) var delayed: [DelayedEffect] = []
     @exclusivity(unchecked) var egress: [EgressMessage] = []
     /// The first misuse of the state subscript, which cannot throw: it fails
     /// the invocation once the function returns.
-    var deferredError: StatefulFunctionsError?
+    @exclusivity(unchecked) var deferredError: StatefulFunctionsError?
 
     init(address: Address, states: [StateSlot], protocolVersion: ProtocolVersion = .v2) {
         self.address = address
