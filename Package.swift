@@ -162,7 +162,7 @@ let package = Package(
         .testTarget(
             name: "StatefulFunctionsTests",
             dependencies: ["StatefulFunctions", "StatefulFunctionsProtobuf", "Greeter", "GreeterV3", "Verification",
-                           .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+                           "ChildProcess", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
             swiftSettings: strict),
         .testTarget(
             name: "StatefunTestKitTests",

@@ -1,9 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// The address of one function instance: its function type and its id.
 ///
 /// Every message in StateFun is delivered to an address. The function type is
@@ -86,10 +80,7 @@ public struct FunctionType: Hashable, Sendable, CustomStringConvertible {
         guard !typename.isEmpty else {
             throw StatefulFunctionsError.invalidTypename(typename, reason: "a type name must be provided")
         }
-        // Scanned as bytes: this runs for every message sent.
-        let separator = typename.utf8.withContiguousStorageIfAvailable(Self.lastSlash)
-            ?? Array(typename.utf8).withUnsafeBufferPointer(Self.lastSlash)
-        guard let separator else {
+        guard let separator = Self.lastSlashOffset(typename) else {
             throw StatefulFunctionsError.invalidTypename(
                 typename, reason: "a type name must be of the form namespace/name")
         }
@@ -100,11 +91,6 @@ public struct FunctionType: Hashable, Sendable, CustomStringConvertible {
             throw StatefulFunctionsError.invalidTypename(typename, reason: "the name must not be empty")
         }
         self.init(typename: typename, separator: separator)
-    }
-
-    /// The offset of the last `/` in `utf8`.
-    private static func lastSlash(_ utf8: UnsafeBufferPointer<UInt8>) -> Int? {
-        utf8.lastIndex(of: UInt8(ascii: "/"))
     }
 
     /// Refuses a function type made of parts (``init(namespace:name:)``)

@@ -9,18 +9,21 @@ public protocol PackableMessage: Sendable {
     static var typeName: String { get }
     /// Decodes a value from its binary form.
     init(packedBytes: [UInt8]) throws
-    /// Decodes a value from its binary form in memory it does not own: the
-    /// bytes are valid during the call only. The default copies them into an
-    /// array for ``init(packedBytes:)-([UInt8])``; a type that decodes from a
-    /// buffer directly saves a message argument's copy.
-    init(packedBytes buffer: UnsafeRawBufferPointer) throws
+    /// Decodes a value from its binary form, lent for the call: a function
+    /// bound to this type gets its message decoded from the request's own bytes.
+    ///
+    /// The default copies the bytes into an array for
+    /// ``init(packedBytes:)-([UInt8])``. A type whose decoder reads a `RawSpan`
+    /// (swift-protobuf's `init(serializedBytes:)` does) implements this to save
+    /// that copy.
+    init(packedBytes bytes: RawSpan) throws
     /// Encodes the value to its binary form.
     func packedBytes() throws -> [UInt8]
 }
 
 extension PackableMessage {
-    public init(packedBytes buffer: UnsafeRawBufferPointer) throws {
-        try self.init(packedBytes: [UInt8](buffer))
+    public init(packedBytes bytes: RawSpan) throws {
+        try self.init(packedBytes: [UInt8](copying: bytes))
     }
 }
 

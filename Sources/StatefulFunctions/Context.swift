@@ -5,9 +5,12 @@
 /// invocation sees the state that the one before it left. Everything sent
 /// through the context is delivered only if the whole batch succeeds.
 public final class Context {
-    // A context serves one batch, on one task at a time (it is not Sendable),
-    // so its properties skip the dynamic exclusivity checks: they cost more
-    // than the state accesses they guard.
+    // `@exclusivity(unchecked)`, here and on `TypedState`'s two properties: every
+    // invocation reads or writes them (the caller, the states, what it sends, a
+    // state's decoded value), and a context serves one batch on one task at a
+    // time (it is not Sendable). The dynamic exclusivity checks of those
+    // accesses would cost more than the accesses: measured group by group, 0.5
+    // to 3.9% of a request each (Benchmarks/README.md).
 
     /// The address of the function instance being invoked.
     public let address: Address
@@ -42,11 +45,7 @@ public final class Context {
 
     private func slotIndex(_ name: String) -> Int? {
         if let stateIndex { return stateIndex[name] }
-        // Compare names in place: copying each slot out would retain all it holds.
-        return states.withUnsafeBufferPointer { slots in
-            for index in slots.indices where slots[index].name == name { return index }
-            return nil
-        }
+        return scannedSlotIndex(name)
     }
 
     private func checkedSlot(_ name: String) throws -> Int {
@@ -111,9 +110,7 @@ public final class Context {
         // Inlined so that `M` is concrete here: generic code would look up runtime
         // metadata (for `M?`, for the box) on every read.
         let index = try stateIndex(name)
-        if let box = typedState(at: index, as: M.self) {
-            return box._withUnsafeGuaranteedRef { $0.value }
-        }
+        if let value = withTypedState(at: index, as: M.self, { $0.value }) { return value }
         guard let stored = try storedState(at: index) else { return nil }
         let value = try stored.unpack(M.self)
         setTypedState(TypedState(value, typeChecked: false), at: index, pending: false)
@@ -126,15 +123,15 @@ public final class Context {
     @inlinable
     public func setState<M: PackableMessage>(_ name: String, to value: M) throws {
         let index = try stateIndex(name)
-        if let box = typedState(at: index, as: M.self) {
-            try box._withUnsafeGuaranteedRef { box in
-                // Checked once per box: a box a read made has not been checked yet.
-                if !box.typeChecked {
-                    try checkDeclaredType(M.typeName, at: index)
-                    box.typeChecked = true
-                }
-                box.value = value
+        let updated: Void? = try withTypedState(at: index, as: M.self) { box in
+            // Checked once per box: a box a read made has not been checked yet.
+            if !box.typeChecked {
+                try checkDeclaredType(M.typeName, at: index)
+                box.typeChecked = true
             }
+            box.value = value
+        }
+        if updated != nil {
             markPending(at: index)
         } else {
             try checkDeclaredType(M.typeName, at: index)
@@ -145,23 +142,6 @@ public final class Context {
     @usableFromInline
     func stateIndex(_ name: String) throws -> Int {
         try checkedSlot(name)
-    }
-
-    /// The state's decoded value box if it holds an `M`, not retained: the
-    /// context keeps it while the state is neither stored nor deleted, and a
-    /// read or store of the state retaining and releasing it would cost two
-    /// atomic operations each time.
-    @inlinable
-    func typedState<M: PackableMessage>(at index: Int, as type: M.Type) -> Unmanaged<TypedState<M>>? {
-        guard let box = unretainedTypedState(at: index),
-              box._withUnsafeGuaranteedRef({ Swift.type(of: $0) == TypedState<M>.self })
-        else { return nil }
-        return Unmanaged.fromOpaque(box.toOpaque())
-    }
-
-    @usableFromInline
-    func unretainedTypedState(at index: Int) -> Unmanaged<TypedStateBox>? {
-        states.withUnsafeBufferPointer { states in states[index].typed.map { Unmanaged.passUnretained($0) } }
     }
 
     /// The stored value, with any pending typed value packed first.
@@ -358,8 +338,6 @@ class TypedStateBox {
 
 @usableFromInline
 final class TypedState<M: PackableMessage>: TypedStateBox {
-    // A box belongs to one context, used by one task at a time: the dynamic
-    // exclusivity checks would cost more than the reads and stores they guard.
     @usableFromInline
     @exclusivity(unchecked) var value: M
     /// Whether `M` was checked against the state's declared type (a store

@@ -1,8 +1,3 @@
-import CStatefunProtocol
-
-typealias V2KafkaRecord = Org__Apache__Flink__Statefun__Flink__Io__KafkaProducerRecord
-typealias V2KinesisRecord = Org__Apache__Flink__Statefun__Flink__Io__KinesisEgressRecord
-
 /// A record for StateFun's generic Kafka egress: the 2.x
 /// `org.apache.flink.statefun.flink.io.KafkaProducerRecord` and the 3.x
 /// `io.statefun.sdk.egress.KafkaProducerRecord`, which have the same fields.
@@ -16,7 +11,7 @@ public struct KafkaProducerRecord: PackableMessage, Hashable {
     /// 3.x ``kafkaProducerRecordTypeName``.
     public static var typeName: String { "type.googleapis.com/org.apache.flink.statefun.flink.io.KafkaProducerRecord" }
 
-    private var keyField: RecordBytesField
+    var keyField: RecordBytesField
     /// The serialized value.
     public var valueBytes: [UInt8]
     /// The destination topic.
@@ -59,39 +54,11 @@ public struct KafkaProducerRecord: PackableMessage, Hashable {
     }
 
     public init(packedBytes: [UInt8]) throws {
-        let record = decodeProtobufC(packedBytes, org__apache__flink__statefun__flink__io__kafka_producer_record__unpack) {
-            KafkaProducerRecord(
-                keyBytes: [UInt8](protobufC: $0.pointee.key), valueBytes: [UInt8](protobufC: $0.pointee.value_bytes),
-                topic: String(repairing: $0.pointee.topic))
-        }
-        guard let record else { throw StatefulFunctionsError.malformedMessage("not a serialized KafkaProducerRecord") }
-        self = record
+        self = try Self.decoded(packedBytes)
     }
 
     public func packedBytes() throws -> [UInt8] {
-        var topic = topic
-        return keyField.withBytes { key in
-            topic.withUTF8 { topic in
-                valueBytes.withUnsafeBufferPointer { value in packLengthDelimitedFields(key, value, topic) }
-            }
-        }
-    }
-
-    /// The record as protobuf-c packs it (the reference for ``packedBytes()``).
-    func packedByProtobufC() -> [UInt8] {
-        var record = V2KafkaRecord()
-        org__apache__flink__statefun__flink__io__kafka_producer_record__init(&record)
-        var topic = topic
-        return keyField.withBytes { key in
-            topic.withUTF8 { topic in
-                valueBytes.withUnsafeBufferPointer { value in
-                    record.key = ProtobufCBinaryData(key)
-                    record.topic = ProtobufCBinaryData(topic)
-                    record.value_bytes = ProtobufCBinaryData(value)
-                    return packProtobufC(&record)
-                }
-            }
-        }
+        packedFields()
     }
 }
 
@@ -108,7 +75,7 @@ public struct KinesisEgressRecord: PackableMessage, Hashable {
     /// 3.x ``kinesisEgressRecordTypeName``.
     public static var typeName: String { "type.googleapis.com/org.apache.flink.statefun.flink.io.KinesisEgressRecord" }
 
-    private var partitionKeyField: RecordBytesField
+    var partitionKeyField: RecordBytesField
     /// The serialized value.
     public var valueBytes: [UInt8]
     /// The destination stream.
@@ -157,48 +124,11 @@ public struct KinesisEgressRecord: PackableMessage, Hashable {
     }
 
     public init(packedBytes: [UInt8]) throws {
-        let record = decodeProtobufC(packedBytes, org__apache__flink__statefun__flink__io__kinesis_egress_record__unpack) {
-            KinesisEgressRecord(
-                partitionKeyBytes: [UInt8](protobufC: $0.pointee.partition_key),
-                valueBytes: [UInt8](protobufC: $0.pointee.value_bytes),
-                stream: String(repairing: $0.pointee.stream),
-                explicitHashKey: String(repairing: $0.pointee.explicit_hash_key))
-        }
-        guard let record else { throw StatefulFunctionsError.malformedMessage("not a serialized KinesisEgressRecord") }
-        self = record
+        self = try Self.decoded(packedBytes)
     }
 
     public func packedBytes() throws -> [UInt8] {
-        var stream = stream, explicitHashKey = explicitHashKey
-        return partitionKeyField.withBytes { partitionKey in
-            stream.withUTF8 { stream in
-                explicitHashKey.withUTF8 { explicitHashKey in
-                    valueBytes.withUnsafeBufferPointer { value in
-                        packLengthDelimitedFields(partitionKey, value, stream, explicitHashKey)
-                    }
-                }
-            }
-        }
-    }
-
-    /// The record as protobuf-c packs it (the reference for ``packedBytes()``).
-    func packedByProtobufC() -> [UInt8] {
-        var record = V2KinesisRecord()
-        org__apache__flink__statefun__flink__io__kinesis_egress_record__init(&record)
-        var stream = stream, explicitHashKey = explicitHashKey
-        return partitionKeyField.withBytes { partitionKey in
-            stream.withUTF8 { stream in
-                explicitHashKey.withUTF8 { explicitHashKey in
-                    valueBytes.withUnsafeBufferPointer { value in
-                        record.partition_key = ProtobufCBinaryData(partitionKey)
-                        record.stream = ProtobufCBinaryData(stream)
-                        record.explicit_hash_key = ProtobufCBinaryData(explicitHashKey)
-                        record.value_bytes = ProtobufCBinaryData(value)
-                        return packProtobufC(&record)
-                    }
-                }
-            }
-        }
+        packedFields()
     }
 }
 
@@ -239,7 +169,7 @@ public func kinesisEgressRecord(
 
 /// A key field of a record as it was given, text or bytes: a key given as text is
 /// packed from the string's own UTF-8, without a copy into an array. Equal by bytes.
-private enum RecordBytesField: Sendable, Hashable {
+enum RecordBytesField: Sendable, Hashable {
     case text(String)
     case bytes([UInt8])
 
@@ -257,18 +187,18 @@ private enum RecordBytesField: Sendable, Hashable {
         }
     }
 
-    func withBytes<R>(_ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
-        switch self {
-        case .text(var text): text.withUTF8(body)
-        case .bytes(let bytes): bytes.withUnsafeBufferPointer(body)
+    static func == (lhs: RecordBytesField, rhs: RecordBytesField) -> Bool {
+        switch (lhs, rhs) {
+        case (.text(let left), .text(let right)): left.utf8.elementsEqual(right.utf8)
+        case (.bytes(let left), .bytes(let right)): left == right
+        case (.text(let text), .bytes(let bytes)), (.bytes(let bytes), .text(let text)): text.utf8.elementsEqual(bytes)
         }
     }
 
-    static func == (lhs: RecordBytesField, rhs: RecordBytesField) -> Bool {
-        lhs.withBytes { left in rhs.withBytes { right in left.elementsEqual(right) } }
-    }
-
     func hash(into hasher: inout Hasher) {
-        withBytes { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
+        switch self {
+        case .text(let text): for byte in text.utf8 { hasher.combine(byte) }
+        case .bytes(let bytes): for byte in bytes { hasher.combine(byte) }
+        }
     }
 }

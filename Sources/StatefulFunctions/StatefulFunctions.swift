@@ -19,41 +19,31 @@ public struct StatefulFunction: Sendable {
     /// states in module.yaml instead).
     public private(set) var valueSpecs: [ValueSpec] = []
 
-    enum Body: Sendable {
-        /// Gets each invocation where the batch's array holds it (``run(_:in:)``).
-        case synchronous(@Sendable (Context, UnsafePointer<BatchInvocation>) throws -> Void)
-        case asynchronous(@Sendable (Context, BatchInvocation) async throws -> Void)
-    }
-
     let body: Body
 
     /// An untyped function: it gets each message as the raw ``AnyMessage``.
     public init(_ body: @escaping FunctionBody<AnyMessage>) {
         acceptedTypes = nil
-        self.body = .asynchronous { context, invocation in try await body(context, invocation.argument) }
+        self.body = .untyped(body)
     }
 
     /// An untyped synchronous function.
     public init(_ body: @escaping SynchronousFunctionBody<AnyMessage>) {
         acceptedTypes = nil
-        self.body = .synchronous { context, invocation in try body(context, invocation.pointee.argument) }
+        self.body = .untyped(body)
     }
 
     /// A function of one message type: each message is unpacked to it, and a
     /// message of any other type fails its batch.
     public init<M: PackableMessage>(_ type: M.Type, _ body: @escaping FunctionBody<M>) {
         acceptedTypes = [type]
-        let unpack = Self.unpacker(for: type)
-        self.body = .asynchronous { context, invocation in
-            try await body(context, try withUnsafePointer(to: invocation) { try unpack($0) })
-        }
+        self.body = .typed(type, body)
     }
 
     /// A synchronous function of one message type.
     public init<M: PackableMessage>(_ type: M.Type, _ body: @escaping SynchronousFunctionBody<M>) {
         acceptedTypes = [type]
-        let unpack = Self.unpacker(for: type)
-        self.body = .synchronous { context, invocation in try body(context, try unpack(invocation)) }
+        self.body = .typed(type, body)
     }
 
     /// A function of several message types (like the reference SDK's
@@ -61,10 +51,7 @@ public struct StatefulFunction: Sendable {
     /// and the function dispatches on it (`if let user = message as? User`).
     public init(accepting types: [any PackableMessage.Type], _ body: @escaping FunctionBody<any PackableMessage>) {
         acceptedTypes = types
-        let unpack = Self.unpacker(accepting: types)
-        self.body = .asynchronous { context, invocation in
-            try await body(context, try withUnsafePointer(to: invocation) { try unpack($0) })
-        }
+        self.body = .accepting(types, body)
     }
 
     /// A synchronous function of several message types.
@@ -72,35 +59,7 @@ public struct StatefulFunction: Sendable {
         accepting types: [any PackableMessage.Type], _ body: @escaping SynchronousFunctionBody<any PackableMessage>
     ) {
         acceptedTypes = types
-        let unpack = Self.unpacker(accepting: types)
-        self.body = .synchronous { context, invocation in try body(context, try unpack(invocation)) }
-    }
-
-    /// Decodes an invocation's message as an `M`, from where it was received.
-    private static func unpacker<M: PackableMessage>(
-        for type: M.Type
-    ) -> @Sendable (UnsafePointer<BatchInvocation>) throws -> M {
-        let typeName = M.typeName
-        return { invocation in
-            // The exact name is the usual case; other type URL prefixes match too (`AnyMessage.is`).
-            let typeURL = invocation.pointee.typeURL
-            guard typeURL == typeName || AnyMessage.typeURL(typeURL, holds: M.self) else {
-                throw StatefulFunctionsError.unexpectedMessageType(typeURL: typeURL, accepted: [typeName])
-            }
-            return try BatchInvocation.decodeArgument(invocation, as: M.self)
-        }
-    }
-
-    private static func unpacker(
-        accepting types: [any PackableMessage.Type]
-    ) -> @Sendable (UnsafePointer<BatchInvocation>) throws -> any PackableMessage {
-        { invocation in
-            let typeURL = invocation.pointee.typeURL
-            guard let type = types.first(where: { AnyMessage.typeURL(typeURL, holds: $0) }) else {
-                throw StatefulFunctionsError.unexpectedMessageType(typeURL: typeURL, accepted: types.map { $0.typeName })
-            }
-            return try BatchInvocation.decodeArgument(invocation, as: type)
-        }
+        self.body = .accepting(types, body)
     }
 
     /// This function with its persisted values declared (StateFun 3.x).

@@ -25,41 +25,14 @@ extension PackableMessage where Self: SwiftProtobuf.Message {
         try self.init(serializedBytes: packedBytes)
     }
 
-    public init(packedBytes buffer: UnsafeRawBufferPointer) throws {
-        try self.init(serializedBytes: BorrowedBytes(buffer))
+    /// Decodes the message in place, from the request's own bytes.
+    public init(packedBytes bytes: RawSpan) throws {
+        try self.init(serializedBytes: bytes)
     }
 
     public func packedBytes() throws -> [UInt8] {
         let packed: ProtobufBytes = try serializedBytes()
         return packed.bytes
-    }
-}
-
-/// `[UInt8]` as swift-protobuf's encoder makes it, with each requirement
-/// written for bytes: the encoder, generic over its output, then calls code
-/// specialized here instead of `Array`'s generic code, which looks the array
-/// type up at run time (about 500 instructions per message).
-struct ProtobufBytes: SwiftProtobufContiguousBytes {
-    var bytes: [UInt8]
-
-    init(repeating: UInt8, count: Int) {
-        // Copied from a collection: `Array(repeating:count:)` would allocate
-        // through the standard library's unspecialized code.
-        bytes = Array(repeatElement(repeating, count: count))
-    }
-
-    init<S: Sequence>(_ sequence: S) where S.Element == UInt8 {
-        bytes = Array(sequence)
-    }
-
-    var count: Int { bytes.count }
-
-    func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
-        try bytes.withUnsafeBytes(body)
-    }
-
-    mutating func withUnsafeMutableBytes<R>(_ body: (UnsafeMutableRawBufferPointer) throws -> R) rethrows -> R {
-        try bytes.withUnsafeMutableBytes(body)
     }
 }
 
@@ -75,54 +48,5 @@ extension AnyMessage {
         any.typeURL = typeURL
         any.value = .init(value)
         return any
-    }
-}
-
-/// Bytes swift-protobuf decodes in place, without a copy into an array. It
-/// only reads them; should it ever make or change bytes of this type, they
-/// become an array of their own.
-struct BorrowedBytes: SwiftProtobufContiguousBytes {
-    private var storage: Storage
-
-    private enum Storage {
-        case borrowed(UnsafeRawBufferPointer)
-        case owned([UInt8])
-    }
-
-    init(_ buffer: UnsafeRawBufferPointer) {
-        storage = .borrowed(buffer)
-    }
-
-    init(repeating: UInt8, count: Int) {
-        storage = .owned(Array(repeatElement(repeating, count: count)))
-    }
-
-    init<S: Sequence>(_ sequence: S) where S.Element == UInt8 {
-        storage = .owned(Array(sequence))
-    }
-
-    var count: Int {
-        switch storage {
-        case .borrowed(let buffer): return buffer.count
-        case .owned(let array): return array.count
-        }
-    }
-
-    func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
-        switch storage {
-        case .borrowed(let buffer): return try body(buffer)
-        case .owned(let array): return try array.withUnsafeBytes(body)
-        }
-    }
-
-    mutating func withUnsafeMutableBytes<R>(_ body: (UnsafeMutableRawBufferPointer) throws -> R) rethrows -> R {
-        var array: [UInt8]
-        switch storage {
-        case .borrowed(let buffer): array = [UInt8](buffer)
-        case .owned(let owned): array = owned
-        }
-        storage = .owned([])
-        defer { storage = .owned(array) }
-        return try array.withUnsafeMutableBytes(body)
     }
 }

@@ -79,7 +79,7 @@ import Testing
     }
 
     /// A decoded request's message is read where it lies (a buffer), not from
-    /// an array: both forms give the same value, or both fail.
+    /// an array (lent as a `RawSpan`): both forms give the same value, or both fail.
     @Test(arguments: [
         [], [0x0A, 0x00], Array("\n\u{3}Ann".utf8), [0x0A, 0x02, 0xC3, 0xA9],
         [0x0A, 0x01, 0x61, 0x0A, 0x01, 0x62],  // the field twice: protobuf-c's path, the last wins
@@ -88,7 +88,7 @@ import Testing
     ] as [[UInt8]])
     func stringsDecodeAlikeFromAnArrayAndFromABuffer(_ bytes: [UInt8]) throws {
         let fromArray = Result { try String(packedBytes: bytes) }
-        let fromBuffer = Result { try bytes.withUnsafeBytes { try String(packedBytes: $0) } }
+        let fromBuffer = Result { try bytes.withUnsafeBytes { try String(packedBytes: $0.bytes) } }
         switch (fromArray, fromBuffer) {
         case let (.success(a), .success(b)): #expect(a == b)
         case (.failure, .failure): break
@@ -96,19 +96,19 @@ import Testing
         }
         let long = String(repeating: "é", count: 300)
         let packed = try long.packedBytes()
-        #expect(try packed.withUnsafeBytes { try String(packedBytes: $0) } == long)
+        #expect(try packed.withUnsafeBytes { try String(packedBytes: $0.bytes) } == long)
     }
 
     @Test func protobufMessagesAndOtherTypesDecodeFromABuffer() throws {
         let request = Example_GreetRequest.with { $0.name = "Ann" }
         let bytes = try request.packedBytes()
-        #expect(try bytes.withUnsafeBytes { try Example_GreetRequest(packedBytes: $0) } == request)
+        #expect(try bytes.withUnsafeBytes { try Example_GreetRequest(packedBytes: $0.bytes) } == request)
         #expect(throws: (any Error).self) {
-            try [UInt8]([0x0A, 0x09, 0x41]).withUnsafeBytes { try Example_GreetRequest(packedBytes: $0) }
+            try [UInt8]([0x0A, 0x09, 0x41]).withUnsafeBytes { try Example_GreetRequest(packedBytes: $0.bytes) }
         }
-        // A type with only the array form gets the buffer form by a copy.
+        // A type with only the array form gets the span form by a copy.
         let point = try Point(x: 3).packedBytes()
-        #expect(try point.withUnsafeBytes { try Point(packedBytes: $0) } == Point(x: 3))
+        #expect(try point.withUnsafeBytes { try Point(packedBytes: $0.bytes) } == Point(x: 3))
     }
 
     struct Point: JSONMessage, Equatable {
