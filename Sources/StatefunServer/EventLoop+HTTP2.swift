@@ -22,7 +22,7 @@ extension EventLoop {
         guard let session = switchToHTTP2(connection, upgrade: (settings, headRequest)) else { return }
         if let record { session.adoptUpgradedRequest(record) }
         var task: Task<Void, Never>?
-        if let response = startHandler(route, request, connection: connection.id, stream: 1, task: &task) {
+        if let response = dispatcher.start(route, request, replyTo: self, connection: connection.id, stream: 1, task: &task) {
             session.handlerFinished(1, response)
         } else {
             session.adoptUpgradedHandlerTask(task)

@@ -144,38 +144,21 @@ extension EventLoop {
         }
     }
 
-    /// The route for a request: a registered route, else the built-in health check.
-    func matchRoute(path: String, method: String) -> RouteTable.Match {
-        let match = context.routes.match(path: path, method: method)
-        guard case .notFound = match, let health = healthRoute, path == health.path else { return match }
-        return health.methods.contains(method) ? .found(health) : .methodNotAllowed(allow: "GET, HEAD")
-    }
-
     /// Validates a parsed head against routes and limits, then sets up body reading.
     func beginRequest(_ connection: Connection, _ head: consuming ParsedHead) {
         connection.mayBePreface = false
         connection.record = RequestRecord(
             method: head.method, path: head.path, routePath: "unmatched", protocolName: head.version.string,
             peer: connection.peerDescription, startedAt: now)
-        switch matchRoute(path: head.path, method: head.method) {
-        case .notFound:
-            rejectKeepingFraming(connection, head, HTTPError(404, "no route for \(head.path)"))
-            return
-        case .methodNotAllowed(let allow):
-            rejectKeepingFraming(
-                connection, head, HTTPError(405, "method \(head.method) not allowed for \(head.path)"),
-                extraHeaders: [(name: "Allow", value: allow)])
-            return
-        case .found(let route):
+        switch dispatcher.admit(method: head.method, path: head.path, declaredLength: head.contentLength) {
+        case .accepted(let route):
             connection.route = route
             connection.record?.routePath = route.path
-        }
-        if let length = head.contentLength, length > configuration.maxBodySize {
-            reject(connection, HTTPError(413, "request body of \(length) bytes exceeds the limit of \(configuration.maxBodySize) bytes"))
+        case .unrouted(let error, let extraHeaders):
+            rejectKeepingFraming(connection, head, error, extraHeaders: extraHeaders)
             return
-        }
-        if let length = head.contentLength, length > context.bodyMemory.limit + BodyMemoryBudget.perConnectionAllowance {
-            reject(connection, HTTPError(413, "request body of \(length) bytes exceeds the server's body memory of \(context.bodyMemory.limit) bytes"))
+        case .tooLarge(let error):
+            reject(connection, error)
             return
         }
         connection.closeAfterResponse = !head.keepAlive
@@ -233,72 +216,13 @@ extension EventLoop {
             return
         }
         connection.handlingSince = now
-        if let response = startHandler(route, consume request, connection: connection.id, stream: 0, task: &connection.handlerTask) {
+        if let response = dispatcher.start(
+            route, consume request, replyTo: self, connection: connection.id, stream: 0, task: &connection.handlerTask)
+        {
             deliver(response, to: connection)
             return
         }
         updateInterest(connection)
-    }
-
-    /// Starts `route`'s handler for `request`. A built-in route, and a
-    /// synchronous handler of an HTTP/1.1 request when handlers run on the
-    /// loop, answer at once (the response is returned); any other runs as a
-    /// Task on the configured executor and sends its response back to this loop.
-    /// `task` receives the handler's task, to cancel it.
-    func startHandler(
-        _ route: Route, _ request: consuming ServerRequest, connection: UInt64, stream: Int32, task: inout Task<Void, Never>?
-    ) -> ServerResponse? {
-        if let inline = route.inlineHandler { return inline(request) }
-        if stream == 0, canAnswerSynchronously(route) { return answerSynchronously(route, request) }
-        task = startTask(route, request, connection: connection, stream: stream)
-        return nil
-    }
-
-    /// Runs `route`'s handler for `request` as a Task and sends its response back to this loop.
-    /// (Apart from ``startHandler(_:_:connection:stream:)``: inlined there, the
-    /// capture of the request made every request a copy of it.)
-    @inline(never)
-    func startTask(
-        _ route: Route, _ request: consuming ServerRequest, connection: UInt64, stream: Int32
-    ) -> Task<Void, Never> {
-        let context = self.context
-        let unixSocketPath = request.peer.hasPrefix("unix:") ? context.configuration.unixSocketPath : nil
-        let handler = route.handler
-        context.metrics.handlersInFlight.increment()
-        let operation: @Sendable () async -> Void = { [self, request = consume request] in
-            let response = await handler(request)
-            context.metrics.handlersInFlight.decrement()
-            if let dumper = context.dumper, dumper.shouldDump(response.status) {
-                dumper.dump(request, response, unixSocketPath: unixSocketPath)
-            }
-            self.send(.response(connection: connection, stream: stream, response))
-        }
-        switch context.configuration.handlerExecution {
-        case .eventLoop:
-            return Task(executorPreference: executor, operation: operation)
-        case .workerThreads:
-            return Task(executorPreference: context.workerPool, operation: operation)
-        case .cooperativePool, .automatic:   // HTTPServer resolves .automatic; never seen here
-            return Task(operation: operation)
-        }
-    }
-
-    /// Whether `route`'s requests are answered by calling its synchronous
-    /// handler on this loop (``answerSynchronously(_:_:)``) rather than in a task.
-    func canAnswerSynchronously(_ route: Route) -> Bool {
-        route.synchronousHandler != nil && configuration.handlerExecution == .eventLoop
-    }
-
-    /// Runs `route`'s synchronous handler here and now; a failure is dumped as a task's would be.
-    func answerSynchronously(_ route: Route, _ request: ServerRequest) -> ServerResponse {
-        guard let synchronous = route.synchronousHandler else { preconditionFailure("the route has no synchronous handler") }
-        let response = synchronous(request)
-        if let dumper = context.dumper, dumper.shouldDump(response.status) {
-            dumper.dump(
-                request, response,
-                unixSocketPath: request.peer.hasPrefix("unix:") ? context.configuration.unixSocketPath : nil)
-        }
-        return response
     }
 
     func deliver(_ response: ServerResponse, to connection: Connection) {
@@ -308,29 +232,18 @@ extension EventLoop {
         if connection.bodyReserved > 0 { releaseBodyMemory(connection) }
         let framing = connection.responseFraming
         var problems: [ResponseProblem] = []
+        let status = ResponseValidation.status(of: response, problems: &problems)
         let fields = encodedFieldsCache.encode(response.headers, problems: &problems)
         let close = connection.closeAfterResponse || fields.asksClose || connection.peerClosed || draining
         connection.closeAfterResponse = close
         let (bytes, sendBody) = encodeResponseHead(
-            response, fields: fields,
+            response, status: status, fields: fields,
             framing: ResponseFraming(close: close, http10: framing.http10, headRequest: framing.headRequest),
-            dateLine: dateCache.currentHeadLine(), problems: &problems)
-        for problem in problems {
-            switch problem {
-            case .invalidStatus(let status):
-                logger.error(
-                    "handler returned invalid status \(status); sending 500",
-                    metadata: ["path": "\(connection.record?.path ?? "")"])
-            case .invalidHeader(let name):
-                logger.error(
-                    "handler returned an invalid header field; dropped it",
-                    metadata: ["path": "\(connection.record?.path ?? "")", "header": "\(name)"])
-            }
-        }
+            dateLine: dateCache.currentHeadLine())
+        if !problems.isEmpty { requestLog.report(problems, path: connection.record?.path ?? "") }
         if var record = connection.record.take() {
             record.responseBytes = sendBody ? response.body.count : 0
-            let status = (200...999).contains(response.status) ? response.status : 500
-            requestAnswered(record, response: response, status: status, rejection: nil)
+            requestLog.answered(record, response: response, status: status, rejection: nil, now: now)
         }
         connection.phase = .responding
         connection.responseInFlight = true
@@ -352,14 +265,14 @@ extension EventLoop {
         response.headers.append(contentsOf: extraHeaders)
         var problems: [ResponseProblem] = []
         let (bytes, sendBody) = encodeResponseHead(
-            response, fields: encodeHeaderFields(response.headers, problems: &problems),
+            response, status: error.status, fields: encodeHeaderFields(response.headers, problems: &problems),
             framing: ResponseFraming(close: close, http10: http10, headRequest: headRequest),
-            dateLine: dateCache.currentHeadLine(), problems: &problems)
+            dateLine: dateCache.currentHeadLine())
         var record = connection.record ?? RequestRecord(
             method: "", path: "", routePath: "unmatched", protocolName: "HTTP/1.1",
             peer: connection.peerDescription, startedAt: now)
         record.responseBytes = sendBody ? response.body.count : 0
-        requestAnswered(record, response: response, status: error.status, rejection: error)
+        requestLog.answered(record, response: response, status: error.status, rejection: error, now: now)
         connection.phase = .responding
         connection.responseInFlight = true
         connection.closeAfterResponse = close
@@ -379,54 +292,5 @@ extension EventLoop {
             // one after another must not nest (flush, then the next request, then flush...).
             updateInterest(connection)
         }
-    }
-
-    /// Records an answered request: metrics, the failure line, the access log line.
-    func requestAnswered(_ record: RequestRecord, response: ServerResponse, status: Int, rejection: HTTPError?) {
-        let elapsed = now >= record.startedAt ? now - record.startedAt : 0
-        let key = ServerMetrics.RequestKey(path: record.routePath, status: status, protocolName: record.protocolName)
-        let instruments: ServerMetrics.RequestInstruments
-        if let last = lastRequestInstruments, last.key == key {
-            instruments = last
-        } else {
-            instruments = context.metrics.instruments(for: key)
-            lastRequestInstruments = instruments
-        }
-        context.metrics.record(instruments, elapsed)
-        if let rejection {
-            var metadata: Logger.Metadata = [
-                "peer": "\(record.peer)", "status": "\(rejection.status)", "cause": "\(rejection.message)",
-            ]
-            if !record.method.isEmpty {
-                metadata["method"] = "\(record.method)"
-                metadata["path"] = "\(record.path)"
-                metadata["protocol"] = "\(record.protocolName)"
-            }
-            logger.notice("rejected request", metadata: metadata)
-        } else if status >= 400 && record.routePath != healthRoute?.path {
-            logger.log(
-                level: status >= 500 ? .error : .warning, "request failed",
-                metadata: [
-                    "peer": "\(record.peer)", "protocol": "\(record.protocolName)", "method": "\(record.method)",
-                    "path": "\(record.path)", "status": "\(status)", "cause": "\(response.failureCause)",
-                ])
-        }
-        if configuration.accessLog {
-            let micros = elapsed / 1000
-            logger.info(
-                "access",
-                metadata: [
-                    "peer": "\(record.peer)", "protocol": "\(record.protocolName)", "method": "\(record.method)",
-                    "path": "\(record.path)", "status": "\(status)", "requestBytes": "\(record.requestBytes)",
-                    "responseBytes": "\(record.responseBytes)",
-                    "durationMs": "\(micros / 1000).\(String(micros % 1000).leftPaddedWithZeros(3))",
-                ])
-        }
-    }
-}
-
-extension String {
-    func leftPaddedWithZeros(_ width: Int) -> String {
-        count >= width ? self : String(repeating: "0", count: width - count) + self
     }
 }

@@ -4,20 +4,6 @@ import Logging
 import StatefunLocks
 import Synchronization
 
-/// What the logs and metrics need to know of a request until it is answered.
-struct RequestRecord {
-    var method: String
-    var path: String
-    /// The matched route's path, or `unmatched`: the metrics label.
-    var routePath: String
-    var protocolName: String
-    var peer: String
-    /// When the request head was complete (monotonic ns).
-    var startedAt: UInt64
-    var requestBytes = 0
-    var responseBytes = 0
-}
-
 /// Whether the server reports itself ready (``HTTPServerConfiguration/healthCheckPath``).
 final class Readiness: Sendable {
     let value = Atomic<Bool>(false)
@@ -146,8 +132,10 @@ final class EventLoop: @unchecked Sendable {
 
     let index: Int
     let context: ServerContext
-    /// The built-in health check (``HTTPServerConfiguration/healthCheckPath``), answered on the loop.
-    let healthRoute: Route?
+    /// Routes requests and runs their handlers, for both protocols.
+    let dispatcher: RequestDispatcher
+    /// Metrics and logs of answered requests, for both protocols.
+    let requestLog: RequestLog
     /// The loop's thread, its local jobs, its inbox and its eventfd (see ``LoopMailbox``).
     let mailbox: LoopMailbox
     /// Runs handler tasks on this loop's thread (``HandlerExecution/eventLoop``).
@@ -178,8 +166,6 @@ final class EventLoop: @unchecked Sendable {
     @exclusivity(unchecked) var dateCache = DateCache()
     @exclusivity(unchecked) var encodedFieldsCache = FieldsCache(empty: EncodedFields(), encoder: encodeHeaderFields)
     @exclusivity(unchecked) var http2FieldsCache = FieldsCache(empty: HTTP2Fields(), encoder: encodeHTTP2Fields)
-    /// The metrics of the last request answered (see `ServerMetrics.RequestInstruments`).
-    @exclusivity(unchecked) var lastRequestInstruments: ServerMetrics.RequestInstruments?
     let readBuffer: UnsafeMutableRawBufferPointer
     let events: UnsafeMutablePointer<cshim_epoll_event>
 
@@ -197,17 +183,9 @@ final class EventLoop: @unchecked Sendable {
         self.index = index
         self.context = context
         self.listeners = listeners
-        let readiness = context.readiness
-        self.healthRoute = context.configuration.healthCheckPath.map { path in
-            // The same answer whichever way the request reaches it (HTTP/2 streams with handlers on
-            // the loop call a synchronous handler rather than the inline one).
-            let answer: @Sendable (ServerRequest) -> ServerResponse = { _ in
-                readiness.isReady ? .text(200, "ok\n") : .text(503, "not ready\n")
-            }
-            var route = Route(path: path, methods: ["GET", "HEAD"], synchronousHandler: answer)
-            route.inlineHandler = answer
-            return route
-        }
+        let dispatcher = RequestDispatcher(context: context)
+        self.dispatcher = dispatcher
+        self.requestLog = RequestLog(context: context, healthPath: dispatcher.healthRoute?.path)
         let ep = cshim_epoll_create()
         if ep < 0 {
             let e = errno

@@ -384,28 +384,15 @@ final class HTTP2Session {
             reject(stream, HTTPError(431, "request header list exceeds the limit of \(configuration.maxHeaderSize) bytes"))
             return
         }
-        switch loop.matchRoute(path: path, method: stream.method) {
-        case .found(let route):
+        switch loop.dispatcher.admit(method: stream.method, path: path, declaredLength: stream.declaredLength) {
+        case .accepted(let route):
             stream.route = route
             stream.record?.routePath = route.path
-        case .notFound:
-            reject(stream, HTTPError(404, "no route for \(path)"))
+        case .unrouted(let error, let extraHeaders):
+            reject(stream, error, extraHeaders: extraHeaders)
             return
-        case .methodNotAllowed(let allow):
-            reject(
-                stream, HTTPError(405, "method \(stream.method) not allowed for \(path)"),
-                extraHeaders: [(name: "allow", value: allow)])
-            return
-        }
-        if let length = stream.declaredLength, length > configuration.maxBodySize {
-            reject(
-                stream, HTTPError(413, "request body of \(length) bytes exceeds the limit of \(configuration.maxBodySize) bytes"))
-            return
-        }
-        let budget = loop.context.bodyMemory
-        if let length = stream.declaredLength, length > budget.limit + BodyMemoryBudget.perConnectionAllowance {
-            reject(
-                stream, HTTPError(413, "request body of \(length) bytes exceeds the server's body memory of \(budget.limit) bytes"))
+        case .tooLarge(let error):
+            reject(stream, error)
             return
         }
         if let length = stream.declaredLength, length > 0 { setDemand(stream, length) }
@@ -573,13 +560,15 @@ final class HTTP2Session {
             headers: HTTPHeaders(stream.headers), body: stream.body, peer: connection.peerDescription)
         stream.body = []
         stream.headers = []
-        if loop.canAnswerSynchronously(route) {
+        if loop.dispatcher.answersSynchronously(route) {
             // Answered once nghttp2 has returned (answerReadyRequests), not inside its callback.
             readyRequests.append((id, route, request))
             return
         }
         stream.handlingSince = loop.now
-        if let response = loop.startHandler(route, request, connection: connection.id, stream: id, task: &stream.handlerTask) {
+        if let response = loop.dispatcher.start(
+            route, request, replyTo: loop, connection: connection.id, stream: id, task: &stream.handlerTask)
+        {
             handlerFinished(id, response)
         }
     }
@@ -596,7 +585,7 @@ final class HTTP2Session {
                 held -= orphanedHandlers.removeValue(forKey: id) ?? 0
                 continue
             }
-            handlerFinished(id, loop.answerSynchronously(route, request))
+            handlerFinished(id, loop.dispatcher.answerSynchronously(route, request))
         }
         if nextReadyRequest < readyRequests.count { return true }
         dropReadyRequests()
@@ -656,19 +645,12 @@ final class HTTP2Session {
         setDemand(stream, 0)
         held -= stream.handlerBytes
         stream.handlerBytes = 0
-        var status = response.status
-        if status < 200 || status > 999 {
-            loop.logger.error("handler returned invalid status \(status); sending 500", metadata: ["path": "\(stream.path)"])
-            status = 500
-        }
-        let bodyAllowed = status != 204 && status != 304
-        let sendBody = bodyAllowed && stream.method != "HEAD" && !response.body.isEmpty
         var problems: [ResponseProblem] = []
+        let status = ResponseValidation.status(of: response, problems: &problems)
+        let bodyAllowed = ResponseValidation.allowsBody(status)
+        let sendBody = bodyAllowed && stream.method != "HEAD" && !response.body.isEmpty
         let fields = loop.encodeHTTP2ResponseFields(response.headers, problems: &problems)
-        for case .invalidHeader(let name) in problems {
-            loop.logger.error(
-                "handler returned an invalid header field; dropped it", metadata: ["path": "\(stream.path)", "header": "\(name)"])
-        }
+        if !problems.isEmpty { loop.requestLog.report(problems, path: stream.path) }
         if sendBody { stream.responseBody = response.body }
 
         let rc = submit(
@@ -681,7 +663,7 @@ final class HTTP2Session {
         }
         if var record = stream.record {
             record.responseBytes = sendBody ? response.body.count : 0
-            loop.requestAnswered(record, response: response, status: status, rejection: rejection)
+            loop.requestLog.answered(record, response: response, status: status, rejection: rejection, now: loop.now)
         }
     }
 
