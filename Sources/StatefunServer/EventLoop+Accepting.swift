@@ -36,7 +36,7 @@ extension EventLoop {
             let peer = SocketAddress(storage: storage, length: length)
             let connection = Connection(
                 id: id, fd: fd, peer: peer, unixSocketPath: listener.unixSocketPath, interest: EPOLLIN, now: now,
-                mayBePreface: configuration.http2.enabled)
+                http1: newHTTP1(now: now))
             if cshim_epoll_ctl(epollFD, cshim_epoll_ctl_add(), fd, EPOLLIN, id) != 0 {
                 logger.error("epoll_ctl(ADD) failed", metadata: ["error": "\(errnoDescription(errno))"])
                 close(fd)

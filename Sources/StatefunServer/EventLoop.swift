@@ -122,13 +122,6 @@ final class EventLoop: @unchecked Sendable {
     static let readChunk = 128 * 1024
     /// An HTTP/2 connection stops reading (and nghttp2 stops producing) above this much queued output.
     static let http2HighWater = 1 << 20
-    /// Fixed-length bodies up to this size are allocated whole when their first
-    /// bytes arrive and read into directly; larger ones grow as they arrive.
-    static let wholeBodyLimit = 256 * 1024
-    /// A body this large makes the connection read its next head on its own, in
-    /// a read of `headReadAfterLargeBody` bytes: one more `read` saves a copy of the body.
-    static let largeBody = 32 * 1024
-    static let headReadAfterLargeBody = 4096
 
     let index: Int
     let context: ServerContext
