@@ -20,8 +20,8 @@ extension EventLoop {
         switch consume action {
         case .none:
             break
-        case .dispatch(let request):
-            dispatch(request, on: connection)
+        case .dispatch:
+            dispatch(on: connection)
         case .reject(let rejection):
             write(rejection, on: connection)
         case .sendContinue:
@@ -59,12 +59,11 @@ extension EventLoop {
     }
 
     /// Runs the route handler (inline, or as a Task whose response comes back through the inbox).
-    func dispatch(_ request: consuming HTTP1Request, on connection: Connection) {
+    func dispatch(on connection: Connection) {
+        guard let (route, request) = connection.http1.takeRequest(peer: connection.peerDescription) else { return }
         connection.handlingSince = now
-        let route = request.route
         if let response = dispatcher.start(
-            route, request.serverRequest(peer: connection.peerDescription), replyTo: self, connection: connection.id,
-            stream: 0, task: &connection.handlerTask)
+            route, request, replyTo: self, connection: connection.id, stream: 0, task: &connection.handlerTask)
         {
             deliver(response, to: connection)
             return

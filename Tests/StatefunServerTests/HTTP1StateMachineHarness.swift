@@ -49,22 +49,28 @@ struct HTTP1Harness {
 
     /// The client sends `text`; the loop reads what the machine asks for until
     /// it has an action, or wants no more, or the socket is empty.
-    mutating func send(_ text: String) -> HTTP1Action { send(Array(text.utf8)) }
+    mutating func send(_ text: String) -> Outcome { send(Array(text.utf8)) }
 
-    mutating func send(_ bytes: [UInt8]) -> HTTP1Action {
+    mutating func send(_ bytes: [UInt8]) -> Outcome {
         socket += bytes
         return pump()
     }
 
+    /// What an action comes to: a dispatched request is taken from the machine, as the loop does.
+    mutating func outcome(_ action: HTTP1Action) -> Outcome {
+        guard case .dispatch = action else { return Outcome(action: action, request: nil) }
+        return Outcome(action: action, request: machine.takeRequest(peer: "test")?.request)
+    }
+
     /// Reads as the loop does (one read per plan) while the socket has bytes.
-    mutating func pump() -> HTTP1Action {
+    mutating func pump() -> Outcome {
         while !socket.isEmpty {
             let plan = machine.nextRead(now: now)
             reads.append(plan)
             let action: HTTP1Action
             switch plan {
             case .none:
-                return .none
+                return Outcome(action: .none, request: nil)
             case .direct(let count):
                 let n = min(count, socket.count, readSize)
                 let chunk = Array(socket.prefix(n))
@@ -79,9 +85,9 @@ struct HTTP1Harness {
                 socket.removeFirst(n)
                 action = chunk.withUnsafeBytes { machine.received($0, now: now, admission: admission) }
             }
-            if !action.isNone { return action }
+            if !action.isNone { return outcome(action) }
         }
-        return .none
+        return Outcome(action: .none, request: nil)
     }
 
     /// The handler answers; returns the framing the response is written with.
@@ -90,15 +96,31 @@ struct HTTP1Harness {
     }
 
     /// The response is written: the next action (a pipelined request, or linger), then reads on.
-    mutating func written() -> HTTP1Action {
+    mutating func written() -> Outcome {
         let action = machine.responseWritten(now: now, admission: admission)
-        if !action.isNone { return action }
+        if !action.isNone { return outcome(action) }
         return pump()
     }
 
-    mutating func tick(after nanoseconds: UInt64) -> HTTP1Action {
+    mutating func tick(after nanoseconds: UInt64) -> Outcome {
         now += nanoseconds
-        return machine.tick(now: now, underPressure: false)
+        return outcome(machine.tick(now: now, underPressure: false))
+    }
+}
+
+/// An action, and the request a dispatch took from the machine.
+struct Outcome {
+    var action: HTTP1Action
+    var request: ServerRequest?
+
+    var isNone: Bool { action.isNone }
+    var rejection: HTTP1Rejection? { action.rejection }
+    var closeReason: HTTP1CloseReason? { action.closeReason }
+    var isLinger: Bool { action.isLinger }
+    var isContinue: Bool { action.isContinue }
+    var summary: String {
+        guard let request else { return action.summary }
+        return "dispatch \(request.method) \(request.path) (\(request.body.count) bytes)"
     }
 }
 
@@ -106,11 +128,6 @@ extension HTTP1Action {
     var isNone: Bool {
         if case .none = self { return true }
         return false
-    }
-
-    var request: HTTP1Request? {
-        if case .dispatch(let request) = self { return request }
-        return nil
     }
 
     var rejection: HTTP1Rejection? {
@@ -137,7 +154,7 @@ extension HTTP1Action {
     var summary: String {
         switch self {
         case .none: "none"
-        case .dispatch(let request): "dispatch \(request.head.method) \(request.head.path) (\(request.body.count) bytes)"
+        case .dispatch: "dispatch"
         case .reject(let rejection): "reject \(rejection.error.status) close=\(rejection.framing.close)"
         case .sendContinue: "100-continue"
         case .startHTTP2(let buffered): "HTTP/2 (\(buffered.count) bytes)"

@@ -1,14 +1,17 @@
 /// What an ``HTTP1StateMachine`` asks its driver (the event loop) to do.
-/// The machine does no I/O: each input returns one of these.
+/// The machine does no I/O: each input returns one of these. A few bytes on
+/// the hot path: the request itself is taken from the machine
+/// (``HTTP1StateMachine/takeRequest(peer:)``), and the rare large cases are boxed.
 enum HTTP1Action {
     /// Nothing to do until more input arrives (or memory is released: ``HTTP1StateMachine/takeMemoryWait()``).
     case none
-    /// A request is complete: run its handler, then hand its response to
-    /// ``HTTP1StateMachine/respond(status:asksClose:)``. Nothing is read meanwhile.
-    case dispatch(HTTP1Request)
+    /// A request is complete: take it (``HTTP1StateMachine/takeRequest(peer:)``),
+    /// run its handler, then hand its response to ``HTTP1StateMachine/respond(asksClose:)``.
+    /// Nothing is read meanwhile.
+    case dispatch
     /// Answer without a handler (``HTTP1Rejection``); then close, or read on
     /// once it is written (``HTTP1StateMachine/responseWritten(now:)``).
-    case reject(HTTP1Rejection)
+    indirect case reject(HTTP1Rejection)
     /// Write `100 Continue`: the client waits for it before sending the body.
     case sendContinue
     /// The connection speaks HTTP/2 with prior knowledge: hand `buffered` (the
@@ -17,7 +20,7 @@ enum HTTP1Action {
     /// The request asks for `Upgrade: h2c`: write `101 Switching Protocols`, then
     /// serve `request` as stream 1 of an HTTP/2 session started with `settings`,
     /// and hand it `buffered` (input read after the request); `record` is the request's, for the log.
-    case upgradeToHTTP2(HTTP1Request, settings: [UInt8], buffered: [UInt8], record: RequestRecord?)
+    indirect case upgradeToHTTP2(HTTP1Request, settings: [UInt8], buffered: [UInt8], record: RequestRecord?)
     /// The connection began with the HTTP/2 preface's request line and went on with
     /// something else: write GOAWAY(PROTOCOL_ERROR), then close (RFC 9113 §3.4).
     case rejectPreface
@@ -40,7 +43,7 @@ enum HTTP1CloseReason: Equatable {
     case peerClosedMidBody
 }
 
-/// A complete request, handed to the dispatcher.
+/// A complete request that upgrades to HTTP/2 (`Upgrade: h2c`).
 struct HTTP1Request {
     var route: Route
     var head: ParsedHead
@@ -85,9 +88,9 @@ struct HTTP1Limits {
     /// Whether `Upgrade: h2c` and the HTTP/2 preface are answered (HTTP/2 is enabled).
     var http2: Bool
 
-    var headerTimeoutNanos: UInt64 { max(headerTimeout.clampedNanoseconds, 1_000_000) }
-    var idleTimeoutNanos: UInt64 { max(idleTimeout.clampedNanoseconds, 1_000_000) }
-    var bodyMemoryWaitNanos: UInt64 { max(bodyMemoryWait.clampedNanoseconds, 1_000_000) }
+    let headerTimeoutNanos: UInt64
+    let idleTimeoutNanos: UInt64
+    let bodyMemoryWaitNanos: UInt64
 
     init(_ configuration: HTTPServerConfiguration) {
         maxHeaderSize = configuration.maxHeaderSize
@@ -96,6 +99,9 @@ struct HTTP1Limits {
         idleTimeout = configuration.idleTimeout
         bodyMemoryWait = configuration.bodyMemoryWait
         http2 = configuration.http2.enabled
+        headerTimeoutNanos = max(configuration.headerTimeout.clampedNanoseconds, 1_000_000)
+        idleTimeoutNanos = max(configuration.idleTimeout.clampedNanoseconds, 1_000_000)
+        bodyMemoryWaitNanos = max(configuration.bodyMemoryWait.clampedNanoseconds, 1_000_000)
     }
 }
 

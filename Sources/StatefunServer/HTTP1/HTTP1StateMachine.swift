@@ -347,21 +347,43 @@ struct HTTP1StateMachine {
 
     /// The request is complete: its handler runs (or it upgrades to HTTP/2).
     mutating func dispatch(now: UInt64) -> HTTP1Action {
-        guard let head = head.take(), let route = route.take() else { return .none }
-        responseFraming = (http10: head.version == .http10, headRequest: head.method == "HEAD")
+        // Fields read in place: a copy of the head would retain each of its strings.
+        guard let version = head?.version, route != nil else { return .none }
+        responseFraming = (http10: version == .http10, headRequest: head?.method == "HEAD")
         state = .handling
         record?.requestBytes = body.count
+        if head?.upgrade == true && limits.http2 && !draining, let upgrade = upgrade() { return upgrade }
+        return .dispatch
+    }
+
+    /// The request asks for `Upgrade: h2c` with valid settings: it is handed to HTTP/2 (else nil).
+    private mutating func upgrade() -> HTTP1Action? {
+        guard let settings = head.flatMap(h2cUpgradeSettings), let route = route.take(), let head = head.take() else {
+            return nil
+        }
         var body: [UInt8] = []
         swap(&body, &self.body)
         bodyFilled = nil
-        if head.upgrade && limits.http2 && !draining, let settings = h2cUpgradeSettings(head) {
-            releaseBodyMemory()
-            state = .done
-            return .upgradeToHTTP2(
-                HTTP1Request(route: route, head: head, body: body), settings: settings, buffered: takeInput(),
-                record: record.take())
-        }
-        return .dispatch(HTTP1Request(route: route, head: head, body: body))
+        releaseBodyMemory()
+        state = .done
+        return .upgradeToHTTP2(
+            HTTP1Request(route: route, head: head, body: body), settings: settings, buffered: takeInput(),
+            record: record.take())
+    }
+
+    /// The request a ``HTTP1Action/dispatch`` announced, moved out of the machine
+    /// (its head and body are not copied), and the route that takes it.
+    mutating func takeRequest(peer: String) -> (route: Route, request: ServerRequest)? {
+        guard state == .handling, let head = head.take(), let route = route.take() else { return nil }
+        var body: [UInt8] = []
+        swap(&body, &self.body)
+        bodyFilled = nil
+        return (
+            route,
+            ServerRequest(
+                method: head.method, path: head.path, query: head.query, version: head.version.string,
+                headers: HTTPHeaders(head.headers), body: body, peer: peer)
+        )
     }
 
     /// The handler answered (status checked, ``ResponseValidation``); `asksClose`:

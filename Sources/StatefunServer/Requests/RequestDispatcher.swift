@@ -3,10 +3,11 @@
 /// handlers, synchronously on the loop or as a task on the configured executor,
 /// with failed requests dumped (``FailedRequestDumper``).
 ///
-/// A plain value of the loop: it holds no connection and no socket. A
-/// handler's task sends its response back to the loop it names
-/// (``LoopMessage/response(connection:stream:_:)``).
-struct RequestDispatcher {
+/// One per loop: it holds no connection and no socket. A handler's task sends
+/// its response back to the loop it names (``LoopMessage/response(connection:stream:_:)``).
+/// A class: both protocols reach it on every request, and a reference costs
+/// nothing to pass where a copy of the struct would retain each of its fields.
+final class RequestDispatcher {
     let context: ServerContext
     /// The built-in health check (``HTTPServerConfiguration/healthCheckPath``), answered on the loop.
     let healthRoute: Route?
