@@ -13,7 +13,9 @@ extension EventLoop {
     /// end-of-input found by the reads that follow.
     func clientWentAway(_ connection: Connection) {
         connection.closeSeen = true
-        if !connection.hasBufferedInput && cshim_pending_input(connection.fd) == 0, let task = connection.handlerTask.take() {
+        if !connection.http1.hasBufferedInput && cshim_pending_input(connection.fd) == 0,
+            let task = connection.handlerTask.take()
+        {
             task.cancel()
             logger.debug(
                 "client closed the connection while its request was handled; cancelling the handler",

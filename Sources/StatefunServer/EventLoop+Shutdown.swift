@@ -1,8 +1,7 @@
-import CLinuxShims
-import Glibc
 import Logging
 
 extension EventLoop {
+    /// The periodic check of every connection's timeouts.
     func sweep() {
         // A safety net for a wake-up missed between a failed reservation and a release.
         resumeMemoryWaiters()
@@ -11,31 +10,24 @@ extension EventLoop {
         let underPressure = context.bodyMemory.underPressure
         for connection in Array(connections.values) where !connection.isClosed {
             switch connection.phase {
-            case .head:
-                if let started = connection.headStartedAt {
-                    if now - started > context.headerTimeout {
-                        reject(connection, HTTPError(408, "request head not received within \(configuration.headerTimeout)"))
+            case .http1:
+                switch connection.http1.state {
+                case .head, .body:
+                    perform(connection.http1.tick(now: now, underPressure: underPressure), on: connection)
+                case .handling:
+                    cancelHandlerIfTimedOut(connection)
+                case .responding:
+                    if now - connection.lastWriteProgress > context.idleTimeout {
+                        logger.notice(
+                            "client stopped reading the response; closing",
+                            metadata: ["peer": "\(connection.peerDescription)"])
+                        closeConnection(connection)
                     }
-                } else if now - connection.lastActivity > context.idleTimeout {
-                    logger.debug("closing idle connection", metadata: ["peer": "\(connection.peerDescription)"])
-                    closeConnection(connection)
-                }
-            case .body:
-                if shedForMemory(connection, underPressure: underPressure) { break }
-                if !connection.memoryBlocked && now - connection.lastActivity > context.idleTimeout {
-                    reject(connection, HTTPError(408, "request body stalled for \(configuration.idleTimeout)"))
-                }
-            case .responding:
-                if now - connection.lastWriteProgress > context.idleTimeout {
-                    logger.notice(
-                        "client stopped reading the response; closing",
-                        metadata: ["peer": "\(connection.peerDescription)"])
-                    closeConnection(connection)
+                case .done:
+                    break
                 }
             case .lingering:
                 if now >= connection.lingerDeadline { closeConnection(connection) }
-            case .handling:
-                cancelHandlerIfTimedOut(connection)
             case .http2:
                 guard let session = connection.http2 else { break }
                 if !connection.outbound.isEmpty && now - connection.lastWriteProgress > context.idleTimeout {
@@ -69,23 +61,19 @@ extension EventLoop {
         closeListeners()
         for connection in Array(connections.values) where !connection.isClosed {
             switch connection.phase {
-            case .head where connection.headStartedAt == nil && !connection.hasBufferedInput:
+            case .http1:
+                // From now on every answer closes its connection.
+                connection.http1.beginDrain()
+                guard connection.http1.isIdle else { continue }
                 // Idle keep-alive connection. A request may already wait in the socket: serve it (with
                 // Connection: close) rather than reset it; close the connection if there is none.
                 readable(connection)
-                if connection.isClosed { continue }
-                if connection.phase == .head && connection.headStartedAt == nil && !connection.hasBufferedInput {
-                    closeConnection(connection)
-                } else {
-                    connection.closeAfterResponse = true
-                }
+                if !connection.isClosed && connection.phase == .http1 && connection.http1.isIdle { closeConnection(connection) }
             case .lingering:
                 connection.lingerDeadline = min(connection.lingerDeadline, drainDeadline)
             case .http2:
                 connection.http2?.beginShutdown(now: now)
                 flush(connection)
-            default:
-                connection.closeAfterResponse = true
             }
         }
     }

@@ -95,7 +95,16 @@ final class RecordingOwner: HTTP2SessionOwner {
     private(set) var answered: [(stream: String, status: Int, rejection: HTTPError?)] = []
     private(set) var memoryWaits = 0
 
-    func matchRoute(path: String, method: String) -> RouteTable.Match { routes.match(path: path, method: method) }
+    /// The server's dispatcher over ``routes`` (set by ``HTTP2TestPeer``): the real 404, 405 and 413.
+    var dispatcher: RequestDispatcher?
+    private(set) var problemsReported: [ResponseProblem] = []
+
+    func admit(method: String, path: String, declaredLength: Int?) -> RequestDispatcher.Admission {
+        guard let dispatcher else { preconditionFailure("HTTP2TestPeer sets the dispatcher") }
+        return dispatcher.admit(method: method, path: path, declaredLength: declaredLength)
+    }
+
+    func reportResponseProblems(_ problems: [ResponseProblem], path: String) { problemsReported += problems }
 
     func canAnswerSynchronously(_ route: Route) -> Bool { synchronousPaths.contains(route.path) }
 
@@ -148,9 +157,10 @@ final class HTTP2TestPeer {
         upgrade: (settings: [UInt8], headRequest: Bool)? = nil
     ) throws {
         context = ServerContext(
-            configuration: configuration, routes: RouteTable([]), logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }),
+            configuration: configuration, routes: owner.routes, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }),
             lifecycle: Lifecycle(), readiness: Readiness(), metrics: ServerMetrics(factory: NOOPMetricsHandler.instance),
             workerPool: nil, dumper: nil)
+        owner.dispatcher = RequestDispatcher(context: context)
         session = try HTTP2Session(context: context, owner: owner, peer: "test", upgrade: upgrade)
         var deflater: OpaquePointer?
         var inflater: OpaquePointer?

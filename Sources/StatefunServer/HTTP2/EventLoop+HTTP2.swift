@@ -3,27 +3,28 @@ import Glibc
 import Logging
 
 extension EventLoop {
-    /// The connection began with the HTTP/2 preface.
-    func startPriorKnowledgeHTTP2(_ connection: Connection) {
+    /// The connection began with the HTTP/2 preface: `buffered` is what was read of it.
+    func startPriorKnowledgeHTTP2(_ connection: Connection, buffered: [UInt8]) {
         guard let session = switchToHTTP2(connection, upgrade: nil) else { return }
-        feedBufferedInput(connection, session)
+        feedBufferedInput(connection, session, buffered)
     }
 
     /// Answers 101 to an `Upgrade: h2c` request and serves its response as
     /// stream 1 of the new HTTP/2 session (RFC 7540 §3.2).
     func upgradeToHTTP2(
-        _ connection: Connection, _ request: ServerRequest, route: Route, settings: [UInt8], headRequest: Bool
+        _ connection: Connection, _ request: HTTP1Request, settings: [UInt8], buffered: [UInt8], record: RequestRecord?
     ) {
         enqueue(connection, Array("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n".utf8))
-        var record = connection.record ?? RequestRecord(
-            method: request.method, path: request.path, routePath: route.path, protocolName: "HTTP/2",
-            peer: connection.peerDescription, startedAt: now)
+        let route = request.route
+        var record = record ?? RequestRecord(
+            method: request.head.method, path: request.head.path, routePath: route.path, protocolName: "HTTP/2",
+            peer: "", startedAt: now)
         record.protocolName = "HTTP/2"
-        releaseBodyMemory(connection)
-        connection.resetRequest()
+        record.peer = connection.peerDescription
+        let headRequest = request.isHead
         guard let session = switchToHTTP2(connection, upgrade: (settings, headRequest)) else { return }
-        session.startUpgradedRequest(record, route: route, request: request)
-        feedBufferedInput(connection, session)
+        session.startUpgradedRequest(record, route: route, request: request.serverRequest(peer: connection.peerDescription))
+        feedBufferedInput(connection, session, buffered)
     }
 
     func switchToHTTP2(
@@ -41,18 +42,12 @@ extension EventLoop {
         }
         connection.http2 = session
         connection.phase = .http2
-        connection.mayBePreface = false
-        connection.headStartedAt = nil
         if draining { session.beginShutdown(now: now) }
         return session
     }
 
     /// Hands input read before the switch (the preface, frames) to nghttp2.
-    func feedBufferedInput(_ connection: Connection, _ session: HTTP2Session) {
-        let pending = Array(connection.inbound[connection.inboundStart...])
-        connection.inbound = []
-        connection.inboundStart = 0
-        connection.scanResume = 0
+    func feedBufferedInput(_ connection: Connection, _ session: HTTP2Session, _ pending: [UInt8]) {
         pending.withUnsafeBytes { receiveHTTP2(connection, session, $0) }
     }
 

@@ -82,28 +82,15 @@ extension HTTP2Session {
             reject(stream, HTTPError(431, "request header list exceeds the limit of \(configuration.maxHeaderSize) bytes"))
             return
         }
-        switch owner.matchRoute(path: path, method: stream.method) {
-        case .found(let route):
+        switch owner.admit(method: stream.method, path: path, declaredLength: stream.declaredLength) {
+        case .accepted(let route):
             stream.route = route
             stream.record?.routePath = route.path
-        case .notFound:
-            reject(stream, HTTPError(404, "no route for \(path)"))
+        case .unrouted(let error, let extraHeaders):
+            reject(stream, error, extraHeaders: extraHeaders)
             return
-        case .methodNotAllowed(let allow):
-            reject(
-                stream, HTTPError(405, "method \(stream.method) not allowed for \(path)"),
-                extraHeaders: [(name: "allow", value: allow)])
-            return
-        }
-        if let length = stream.declaredLength, length > configuration.maxBodySize {
-            reject(
-                stream, HTTPError(413, "request body of \(length) bytes exceeds the limit of \(configuration.maxBodySize) bytes"))
-            return
-        }
-        let budget = context.bodyMemory
-        if let length = stream.declaredLength, length > budget.limit + BodyMemoryBudget.perConnectionAllowance {
-            reject(
-                stream, HTTPError(413, "request body of \(length) bytes exceeds the server's body memory of \(budget.limit) bytes"))
+        case .tooLarge(let error):
+            reject(stream, error)
             return
         }
         if let length = stream.declaredLength, length > 0 { setDemand(stream, length) }

@@ -30,19 +30,12 @@ extension HTTP2Session {
         setDemand(stream, 0)
         held -= stream.handlerBytes
         stream.handlerBytes = 0
-        var status = response.status
-        if status < 200 || status > 999 {
-            logger.error("handler returned invalid status \(status); sending 500", metadata: ["path": "\(stream.path)"])
-            status = 500
-        }
-        let bodyAllowed = status != 204 && status != 304
-        let sendBody = bodyAllowed && stream.method != "HEAD" && !response.body.isEmpty
         var problems: [ResponseProblem] = []
+        let status = ResponseValidation.status(of: response, problems: &problems)
+        let bodyAllowed = ResponseValidation.allowsBody(status)
+        let sendBody = bodyAllowed && stream.method != "HEAD" && !response.body.isEmpty
         let fields = owner.encodeResponseFields(response.headers, problems: &problems)
-        for case .invalidHeader(let name) in problems {
-            logger.error(
-                "handler returned an invalid header field; dropped it", metadata: ["path": "\(stream.path)", "header": "\(name)"])
-        }
+        if !problems.isEmpty { owner.reportResponseProblems(problems, path: stream.path) }
         if sendBody { stream.responseBody = response.body }
 
         let rc = nghttp2.submitResponse(

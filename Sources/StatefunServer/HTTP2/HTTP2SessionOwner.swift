@@ -12,8 +12,9 @@ protocol HTTP2SessionOwner: AnyObject {
     /// Monotonic nanoseconds, as of the current round of the loop.
     var now: UInt64 { get }
 
-    /// The route for a request, or why there is none (404, 405).
-    func matchRoute(path: String, method: String) -> RouteTable.Match
+    /// The route for a request whose head has arrived, or the answer it gets
+    /// without a handler (404, 405, 413): ``RequestDispatcher/admit(method:path:declaredLength:)``.
+    func admit(method: String, path: String, declaredLength: Int?) -> RequestDispatcher.Admission
 
     /// Whether `route`'s requests are answered by ``answerSynchronously(_:_:)``
     /// (the session then calls it once nghttp2 has returned) rather than by ``startHandler(_:_:stream:task:)``.
@@ -32,6 +33,9 @@ protocol HTTP2SessionOwner: AnyObject {
 
     /// A request was answered (by its handler, or rejected): metrics, the failure line, the access log.
     func requestAnswered(_ record: RequestRecord, response: ServerResponse, status: Int, rejection: HTTPError?)
+
+    /// A handler's response had an invalid status or header fields (``ResponseValidation``): log them.
+    func reportResponseProblems(_ problems: [ResponseProblem], path: String)
 
     /// A response's header fields, checked and encoded as HTTP/2 fields; the ones dropped are in `problems`.
     func encodeResponseFields(_ fields: [(name: String, value: String)], problems: inout [ResponseProblem]) -> HTTP2Fields

@@ -16,26 +16,30 @@ final class LoopHTTP2Owner: HTTP2SessionOwner {
 
     var now: UInt64 { loop.now }
 
-    func matchRoute(path: String, method: String) -> RouteTable.Match {
-        loop.matchRoute(path: path, method: method)
+    func admit(method: String, path: String, declaredLength: Int?) -> RequestDispatcher.Admission {
+        loop.dispatcher.admit(method: method, path: path, declaredLength: declaredLength)
     }
 
     func canAnswerSynchronously(_ route: Route) -> Bool {
-        loop.canAnswerSynchronously(route)
+        loop.dispatcher.answersSynchronously(route)
     }
 
     func answerSynchronously(_ route: Route, _ request: ServerRequest) -> ServerResponse {
-        loop.answerSynchronously(route, request)
+        loop.dispatcher.answerSynchronously(route, request)
     }
 
     func startHandler(
         _ route: Route, _ request: consuming ServerRequest, stream: Int32, task: inout Task<Void, Never>?
     ) -> ServerResponse? {
-        loop.startHandler(route, request, connection: connection.id, stream: stream, task: &task)
+        loop.dispatcher.start(route, request, replyTo: loop, connection: connection.id, stream: stream, task: &task)
     }
 
     func requestAnswered(_ record: RequestRecord, response: ServerResponse, status: Int, rejection: HTTPError?) {
-        loop.requestAnswered(record, response: response, status: status, rejection: rejection)
+        loop.requestLog.answered(record, response: response, status: status, rejection: rejection, now: loop.now)
+    }
+
+    func reportResponseProblems(_ problems: [ResponseProblem], path: String) {
+        loop.requestLog.report(problems, path: path)
     }
 
     func encodeResponseFields(_ fields: [(name: String, value: String)], problems: inout [ResponseProblem]) -> HTTP2Fields {

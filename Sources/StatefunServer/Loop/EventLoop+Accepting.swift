@@ -28,7 +28,7 @@ extension EventLoop {
         nextConnectionID += 1
         let connection = Connection(
             id: id, fd: fd, peer: peer, unixSocketPath: unixSocketPath, interest: .readable, now: now,
-            mayBePreface: configuration.http2.enabled)
+            http1: newHTTP1(now: now))
         do throws(SystemError) {
             try selector.register(fd, token: id, interest: .readable)
         } catch {

@@ -61,24 +61,9 @@ extension EventLoop {
             return
         }
         if case .failed = writeOutbound(connection) { return }
-        if connection.outbound.isEmpty && connection.responseInFlight && connection.phase == .responding {
+        if connection.outbound.isEmpty && connection.responseInFlight {
             responseCompleted(connection)
         } else {
-            updateInterest(connection)
-        }
-    }
-
-    func responseCompleted(_ connection: Connection) {
-        connection.responseInFlight = false
-        if connection.closeAfterResponse || connection.peerClosed || draining {
-            startLingeringClose(connection)
-            return
-        }
-        connection.phase = .head
-        connection.lastActivity = now
-        process(connection)  // pipelined requests already buffered
-        if !connection.isClosed {
-            connection.releaseIdleBuffers()
             updateInterest(connection)
         }
     }
@@ -92,9 +77,7 @@ extension EventLoop {
         }
         Posix.shutdownOutput(connection.fd)
         connection.phase = .lingering
-        connection.inbound = []
-        connection.inboundStart = 0
-        connection.scanResume = 0
+        connection.http1.connectionClosed()
         connection.lingerDeadline = now + context.lingerTimeout
         if draining { connection.lingerDeadline = min(connection.lingerDeadline, drainDeadline) }
         updateInterest(connection)
@@ -132,9 +115,7 @@ extension EventLoop {
             guard !connection.isClosed else { continue }
             var wanted: SelectorEvents = wantsRead(connection) ? .readable : []
             // While a handler runs the connection is not read, but its closing is watched.
-            if connection.phase == .handling && connection.handlerTask != nil && !connection.closeSeen {
-                wanted.insert(.readHangup)
-            }
+            if connection.handlerTask != nil && !connection.closeSeen { wanted.insert(.readHangup) }
             if !connection.outbound.isEmpty { wanted.insert(.writable) }
             if wanted != connection.interest {
                 connection.interest = wanted
@@ -148,14 +129,11 @@ extension EventLoop {
         guard !connection.isClosed else { return }
         connection.isClosed = true
         connection.handlerTask.take()?.cancel()
-        releaseBodyMemory(connection)
+        connection.http1.connectionClosed()
         connection.http2?.connectionClosed()
         Posix.close(connection.fd)  // also removes it from the epoll set
         connections[connection.id] = nil
         connection.outbound.removeAll()
-        connection.inbound = []
-        connection.body = []
-        connection.bodyFilled = nil
         context.metrics.connectionsOpen.decrement()
     }
 }

@@ -11,18 +11,13 @@ final class EventLoop: @unchecked Sendable {
     static let readChunk = 128 * 1024
     /// An HTTP/2 connection stops reading (and nghttp2 stops producing) above this much queued output.
     static let http2HighWater = 1 << 20
-    /// Fixed-length bodies up to this size are allocated whole when their first
-    /// bytes arrive and read into directly; larger ones grow as they arrive.
-    static let wholeBodyLimit = 256 * 1024
-    /// A body this large makes the connection read its next head on its own, in
-    /// a read of `headReadAfterLargeBody` bytes: one more `read` saves a copy of the body.
-    static let largeBody = 32 * 1024
-    static let headReadAfterLargeBody = 4096
 
     let index: Int
     let context: ServerContext
-    /// The built-in health check (``HTTPServerConfiguration/healthCheckPath``), answered on the loop.
-    let healthRoute: Route?
+    /// Routes requests and runs their handlers, for both protocols.
+    let dispatcher: RequestDispatcher
+    /// Metrics and logs of answered requests, for both protocols.
+    let requestLog: RequestLog
     /// The loop's thread, its local jobs, its inbox and its eventfd (see ``LoopMailbox``).
     let mailbox: LoopMailbox
     /// Runs handler tasks on this loop's thread (``HandlerExecution/eventLoop``).
@@ -54,8 +49,6 @@ final class EventLoop: @unchecked Sendable {
     @exclusivity(unchecked) var dateCache = DateCache()
     @exclusivity(unchecked) var encodedFieldsCache = FieldsCache(empty: EncodedFields(), encoder: encodeHeaderFields)
     @exclusivity(unchecked) var http2FieldsCache = FieldsCache(empty: HTTP2Fields(), encoder: encodeHTTP2Fields)
-    /// The metrics of the last request answered (see `ServerMetrics.RequestInstruments`).
-    @exclusivity(unchecked) var lastRequestInstruments: ServerMetrics.RequestInstruments?
     let readBuffer: UnsafeMutableRawBufferPointer
 
     var logger: Logger { context.logger }
@@ -66,17 +59,9 @@ final class EventLoop: @unchecked Sendable {
         self.index = index
         self.context = context
         self.listeners = listeners
-        let readiness = context.readiness
-        self.healthRoute = context.configuration.healthCheckPath.map { path in
-            // The same answer whichever way the request reaches it (HTTP/2 streams with handlers on
-            // the loop call a synchronous handler rather than the inline one).
-            let answer: @Sendable (ServerRequest) -> ServerResponse = { _ in
-                readiness.isReady ? .text(200, "ok\n") : .text(503, "not ready\n")
-            }
-            var route = Route(path: path, methods: ["GET", "HEAD"], synchronousHandler: answer)
-            route.inlineHandler = answer
-            return route
-        }
+        let dispatcher = RequestDispatcher(context: context)
+        self.dispatcher = dispatcher
+        self.requestLog = RequestLog(context: context, healthPath: dispatcher.healthRoute?.path)
         var wake: Int32 = -1
         do throws(SystemError) {
             let selector = try Selector()

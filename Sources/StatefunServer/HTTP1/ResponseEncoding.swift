@@ -68,12 +68,6 @@ struct ResponseFraming {
     var headRequest: Bool
 }
 
-/// Why a handler's response had to be changed before sending.
-enum ResponseProblem {
-    case invalidStatus(Int)
-    case invalidHeader(String)
-}
-
 /// A response's header fields, checked and encoded as header lines, and
 /// whether one of them asks to close the connection.
 struct EncodedFields {
@@ -183,19 +177,13 @@ struct FieldsCache<Encoded> {
     }
 }
 
-/// Encodes the status line and header section of `response`, its fields
-/// encoded already (``encodeHeaderFields(_:problems:)``) and `dateLine` the
-/// `Date` line that ends the head. Returns the head bytes and whether the
-/// body must be sent. An invalid status is sent as 500 and reported via `problems`.
+/// Encodes the status line and header section of `response` with `status`
+/// (checked: ``ResponseValidation``), its fields encoded already
+/// (``encodeHeaderFields(_:problems:)``) and `dateLine` the `Date` line that
+/// ends the head. Returns the head bytes and whether the body must be sent.
 func encodeResponseHead(
-    _ response: ServerResponse, fields: EncodedFields, framing: ResponseFraming, dateLine: [UInt8],
-    problems: inout [ResponseProblem]
+    _ response: ServerResponse, status: Int, fields: EncodedFields, framing: ResponseFraming, dateLine: [UInt8]
 ) -> (head: [UInt8], sendBody: Bool) {
-    var status = response.status
-    if status < 200 || status > 999 {
-        problems.append(.invalidStatus(status))
-        status = 500
-    }
     var head: [UInt8] = []
     head.reserveCapacity(96 + fields.lines.count + dateLine.count)
     if status == 200 {
@@ -208,8 +196,8 @@ func encodeResponseHead(
         head.append(contentsOf: "\r\n".utf8)
     }
     head.append(contentsOf: fields.lines)
-    // 204 and 304 never carry a body (RFC 9110 §6.4.1); 204 has no Content-Length.
-    let bodyAllowed = status != 204 && status != 304
+    // 204 has no Content-Length.
+    let bodyAllowed = ResponseValidation.allowsBody(status)
     if status != 204 {
         head.append(contentsOf: contentLengthPrefix)
         appendDecimal(bodyAllowed ? response.body.count : 0, to: &head)
