@@ -160,42 +160,10 @@ extension StatefulFunction {
     }
 }
 
-/// One persisted value as the in-process runtime hands it to a batch.
-package struct StateValue: Sendable {
-    package let name: String
-    package let value: AnyMessage?
-    /// The declared type name (3.x), which stored values must carry.
-    package let typeName: String?
-
-    package init(name: String, value: AnyMessage?, typeName: String?) {
-        self.name = name
-        self.value = value
-        self.typeName = typeName
-    }
-}
-
-/// A delayed message, or the cancellation of one (3.x), as a batch emitted it.
-package enum DelayedSend: Equatable, Sendable {
-    case message(delay: Duration, OutgoingMessage, cancellationToken: String?)
-    case cancellation(token: String)
-}
-
-/// Everything a completed batch asks of the runtime.
-package struct BatchEffects {
-    /// The states written (a value) or deleted (`nil`), in state order.
-    package let mutations: [(name: String, value: AnyMessage?)]
-    package let outgoing: [OutgoingMessage]
-    package let delayed: [DelayedSend]
-    package let egress: [EgressMessage]
-}
-
 extension Context {
     /// A context over the given states, for the in-process runtime.
     package convenience init(address: Address, stateValues: [StateValue], protocolVersion: ProtocolVersion) {
-        self.init(
-            address: address,
-            states: stateValues.map { StateSlot(name: $0.name, value: $0.value, typeName: $0.typeName) },
-            protocolVersion: protocolVersion)
+        self.init(address: address, states: stateValues, protocolVersion: protocolVersion)
     }
 
     /// How many states the batch changed.
@@ -210,14 +178,7 @@ extension Context {
         BatchEffects(
             mutations: states.filter(\.modified).map { ($0.name, $0.value) },
             outgoing: outgoing,
-            delayed: delayed.map { effect in
-                switch effect {
-                case let .message(milliseconds, message, token):
-                    return .message(delay: .milliseconds(milliseconds), message, cancellationToken: token)
-                case let .cancellation(token):
-                    return .cancellation(token: token)
-                }
-            },
+            delayed: delayed,
             egress: egress)
     }
 }

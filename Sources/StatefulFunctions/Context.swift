@@ -18,18 +18,18 @@ public final class Context {
     /// when the message came from an ingress.
     @exclusivity(unchecked) public internal(set) var caller: Address?
 
-    @exclusivity(unchecked) var states: [StateSlot]
+    @exclusivity(unchecked) var states: [StateValue]
     private let stateIndex: [String: Int]?
     /// The protocol of the request: cancellation tokens need 3.x.
     let protocolVersion: ProtocolVersion
     @exclusivity(unchecked) var outgoing: [OutgoingMessage] = []
-    @exclusivity(unchecked) var delayed: [DelayedEffect] = []
+    @exclusivity(unchecked) var delayed: [DelayedSend] = []
     @exclusivity(unchecked) var egress: [EgressMessage] = []
     /// The first misuse of the state subscript, which cannot throw: it fails
     /// the invocation once the function returns.
     @exclusivity(unchecked) var deferredError: StatefulFunctionsError?
 
-    init(address: Address, states: [StateSlot], protocolVersion: ProtocolVersion = .v2) {
+    init(address: Address, states: [StateValue], protocolVersion: ProtocolVersion = .v2) {
         self.address = address
         self.states = states
         self.protocolVersion = protocolVersion
@@ -238,8 +238,7 @@ public final class Context {
 
     /// Sends a message to `typename`/`id` after `delay`.
     ///
-    /// The delay must be positive; it is sent in whole milliseconds, truncated
-    /// as the reference SDK does.
+    /// The delay must be positive; it is sent in whole milliseconds, rounded up.
     public func sendAfter(_ delay: Duration, _ typename: String, id: String, message: AnyMessage) throws {
         try sendAfter(delay, OutgoingMessage(typename, id: id, message: message))
     }
@@ -293,38 +292,11 @@ public final class Context {
         guard delay > .zero else {
             throw StatefulFunctionsError.invalidArgument("delay must not be negative: \(delay)")
         }
-        // Rounded up to whole milliseconds: a delayed message never arrives
-        // before its delay, and a sub-millisecond one is not sent as 0 (at once).
-        let (seconds, attoseconds) = delay.components
-        let perMillisecond: Int64 = 1_000_000_000_000_000
-        let (ms, overflow) = seconds.multipliedReportingOverflow(by: 1000)
-        let total = ms &+ (attoseconds + perMillisecond - 1) / perMillisecond
-        guard !overflow, total >= ms else { throw StatefulFunctionsError.invalidArgument("delay is too long: \(delay)") }
-        return total
+        return try wholeMilliseconds(delay, "delay")
     }
 }
 
-/// One state of the batch's address.
-struct StateSlot {
-    let name: String
-    var value: AnyMessage?
-    var modified = false
-    /// The declared type name (3.x value specs); values stored must carry it.
-    var typeName: String? = nil
-    /// The value as last decoded or stored by `setState`, so that a batch
-    /// decodes and encodes each state once, not once per invocation.
-    var typed: TypedStateBox? = nil
-    /// `typed` was stored by `setState` and `value` does not hold it yet.
-    var encodePending = false
-}
-
-/// A delayed message, or the cancellation of one (3.x).
-enum DelayedEffect: Equatable {
-    case message(delayInMilliseconds: Int64, OutgoingMessage, cancellationToken: String?)
-    case cancellation(token: String)
-}
-
-/// A state's decoded value, kept for the batch (see `StateSlot.typed`). A class,
+/// A state's decoded value, kept for the batch (see `StateValue.typed`). A class,
 /// so that a batch that stores the state on every invocation updates one box
 /// instead of boxing each value anew.
 @usableFromInline

@@ -29,7 +29,7 @@
 /// only if it completes, as any other message the function sends.
 public struct ContextEffects: Sendable, Equatable {
     var outgoing: [OutgoingMessage] = []
-    var delayed: [DelayedEffect] = []
+    var delayed: [DelayedSend] = []
     var egress: [EgressMessage] = []
 
     /// No effects yet.

@@ -25,14 +25,14 @@ extension ProtocolVersion {
 /// own protocol takes the fast path and never pays for this.
 func otherProtocolHint(_ body: [UInt8], speaking version: ProtocolVersion, functions: FunctionTable) -> String? {
     let other = version.other
-    let decode = switch other {
-    case .v2: ProtocolV2.decode
-    case .v3: ProtocolV3.decode
+    let decode: ([UInt8], FunctionTable, Int?) throws -> InvocationBatch = switch other {
+    case .v2: { try RequestDecoder<SchemaV2>.decode($0, functions: $1, expectedFrees: $2) }
+    case .v3: { try RequestDecoder<SchemaV3>.decode($0, functions: $1, expectedFrees: $2) }
     }
     // Exactly (as protobuf-c reads it on the fast path) a request with invocations whose every
     // message has bytes: what a runtime sends, and what a request of the other protocol, whose
     // value fields have other wire types, is not.
-    guard let frees = body.withUnsafeBufferPointer({ WireNormalizer.survey($0) }),
+    guard let frees = WireNormalizer.survey(body),
           let batch = try? decode(body, functions, frees),
           withExtendedLifetime(batch, { !batch.invocations.isEmpty && batch.invocations.allSatisfy(\.hasBytes) })
     else { return nil }

@@ -140,8 +140,25 @@ public struct RequestReplyHandler: Sendable {
         case run(FunctionTable.Entry, InvocationBatch, Context)
     }
 
+    /// Where the handler looks at its protocol (here and in
+    /// ``replySynchronously(to:)``): the rest is generic over its wire schema.
     private func reply(to body: [UInt8]) async throws(RequestReplyError) -> [UInt8] {
-        switch try prepare(body) {
+        switch protocolVersion {
+        case .v2: return try await reply(to: body, SchemaV2.self)
+        case .v3: return try await reply(to: body, SchemaV3.self)
+        }
+    }
+
+    /// ``reply(to:)`` for handlers whose functions are all synchronous.
+    private func replySynchronously(to body: [UInt8]) throws(RequestReplyError) -> [UInt8] {
+        switch protocolVersion {
+        case .v2: return try replySynchronously(to: body, SchemaV2.self)
+        case .v3: return try replySynchronously(to: body, SchemaV3.self)
+        }
+    }
+
+    private func reply<Schema: WireSchema>(to body: [UInt8], _: Schema.Type) async throws(RequestReplyError) -> [UInt8] {
+        switch try prepare(body, Schema.self) {
         case .answered(let reply):
             return reply
         case .run(let entry, let batch, let context):
@@ -153,13 +170,12 @@ public struct RequestReplyHandler: Sendable {
             } catch {
                 throw failed(error, entry, batch)
             }
-            return completed(entry, batch, context)
+            return completed(entry, batch, context, Schema.self)
         }
     }
 
-    /// ``reply(to:)`` for handlers whose functions are all synchronous.
-    private func replySynchronously(to body: [UInt8]) throws(RequestReplyError) -> [UInt8] {
-        switch try prepare(body) {
+    private func replySynchronously<Schema: WireSchema>(to body: [UInt8], _: Schema.Type) throws(RequestReplyError) -> [UInt8] {
+        switch try prepare(body, Schema.self) {
         case .answered(let reply):
             return reply
         case .run(let entry, let batch, let context):
@@ -169,18 +185,15 @@ public struct RequestReplyHandler: Sendable {
             } catch {
                 throw failed(error, entry, batch)
             }
-            return completed(entry, batch, context)
+            return completed(entry, batch, context, Schema.self)
         }
     }
 
     /// Decodes the request, finds its function and builds the context of the batch.
-    private func prepare(_ body: [UInt8]) throws(RequestReplyError) -> Prepared {
+    private func prepare<Schema: WireSchema>(_ body: [UInt8], _: Schema.Type) throws(RequestReplyError) -> Prepared {
         var batch: InvocationBatch
         do {
-            switch protocolVersion {
-            case .v2: batch = try ProtocolV2.decodeRequest(body, functions: functions)
-            case .v3: batch = try ProtocolV3.decodeRequest(body, functions: functions)
-            }
+            batch = try RequestDecoder<Schema>.decode(body, functions: functions)
         } catch {
             throw RequestReplyError(status: 400, message: "bad request: \(error)")
         }
@@ -193,15 +206,12 @@ public struct RequestReplyHandler: Sendable {
         let function = entry.function
         // The context takes the decoded states over: an array still shared with
         // the batch would be copied, every value retained, when a state is stored.
-        var sent: [StateSlot] = []
+        var sent: [StateValue] = []
         swap(&sent, &batch.states)
-        let states: [StateSlot]
-        switch protocolVersion {
-        case .v2:
-            states = sent
-        case .v3:
+        let states: [StateValue]
+        if Schema.hasValueSpecs {
             let missing = function.valueSpecs.filter { spec in !sent.contains { $0.name == spec.name } }
-            if !missing.isEmpty { return .answered(ProtocolV3.encodeIncompleteContext(missing: missing)) }
+            if !missing.isEmpty, let reply = Schema.incompleteContextReply(missing: missing) { return .answered(reply) }
             // The official SDKs check a state's type when it is read: a batch of
             // no invocations reads none, and is answered with no effects.
             states = batch.invocations.isEmpty ? [] : try declaredStates(function.valueSpecs, from: &sent, of: batch.target)
@@ -209,8 +219,10 @@ public struct RequestReplyHandler: Sendable {
             if batch.target.id.isEmpty && !batch.invocations.isEmpty {
                 throw RequestReplyError(status: 400, message: "bad request: the target address \(batch.target) has no id")
             }
+        } else {
+            states = sent
         }
-        let context = Context(address: batch.target, states: states, protocolVersion: protocolVersion)
+        let context = Context(address: batch.target, states: states, protocolVersion: Schema.version)
         entry.batchSizes.record(batch.invocations.count)
         return .run(entry, consume batch, context)
     }
@@ -238,22 +250,21 @@ public struct RequestReplyHandler: Sendable {
                 + " (message type '\(batch.invocations[error.index].typeURL)'): \(error.cause)")
     }
 
-    private func completed(_ entry: FunctionTable.Entry, _ batch: InvocationBatch, _ context: Context) -> [UInt8] {
+    private func completed<Schema: WireSchema>(
+        _ entry: FunctionTable.Entry, _ batch: InvocationBatch, _ context: Context, _: Schema.Type
+    ) -> [UInt8] {
         entry.invocations.increment(by: batch.invocations.count)
-        switch protocolVersion {
         // Built in the request's arena, which the batch keeps until the reply is packed.
-        case .v2: return ProtocolV2.encodeResponse(context, in: batch.arena)
-        case .v3: return ProtocolV3.encodeResponse(context, in: batch.arena)
-        }
+        return ReplyEncoder<Schema>.encode(context, in: batch.arena)
     }
 
     /// The 3.x states the function declared, in declaration order, typed by their
     /// specs. States the function did not declare are ignored, as the runtime expects.
     /// The values are moved out of `sent` (which the caller owns alone), not copied.
     private func declaredStates(
-        _ specs: [ValueSpec], from sent: inout [StateSlot], of target: Address
-    ) throws(RequestReplyError) -> [StateSlot] {
-        var states: [StateSlot] = []
+        _ specs: [ValueSpec], from sent: inout [StateValue], of target: Address
+    ) throws(RequestReplyError) -> [StateValue] {
+        var states: [StateValue] = []
         states.reserveCapacity(specs.count)
         for spec in specs {
             // Present: the missing ones were answered with an incomplete context.
@@ -265,7 +276,7 @@ public struct RequestReplyHandler: Sendable {
                     message: "bad request: state '\(spec.name)' of \(target) holds type '\(value.typeURL)'"
                         + " but is declared as '\(spec.typeName)'")
             }
-            states.append(StateSlot(name: spec.name, value: value, typeName: spec.typeName))
+            states.append(StateValue(name: spec.name, value: value, typeName: spec.typeName))
         }
         return states
     }

@@ -43,6 +43,7 @@ public struct ValueSpec: Sendable, Hashable {
             guard duration > .zero else {
                 throw StatefulFunctionsError.invalidArgument("the expiration of value spec '\(name)' must be positive")
             }
+            _ = try wholeMilliseconds(duration, "the expiration of value spec '\(name)'")
         }
         return self
     }

@@ -3,6 +3,7 @@
 // encode the proto3 JSON mapping to the binary format, and the binary format
 // back to JSON. swift-protobuf only parses the descriptor set.
 import Foundation
+import StatefulFunctions
 import SwiftProtobuf
 
 /// A JSON value as parsed, numbers kept exact (64-bit integers do not go through `Double`).
@@ -532,15 +533,9 @@ package struct ProtobufSchema: Sendable {
         var atEnd: Bool { bytes.isEmpty }
 
         mutating func varint() throws -> UInt64 {
-            var result: UInt64 = 0
-            var shift: UInt64 = 0
-            while let byte = bytes.popFirst() {
-                guard shift < 64 else { throw Malformed() }
-                result |= UInt64(byte & 0x7f) << shift
-                if byte & 0x80 == 0 { return result }
-                shift += 7
-            }
-            throw Malformed()
+            guard let (value, length) = readVarint(bytes) else { throw Malformed() }
+            bytes = bytes.dropFirst(length)
+            return value
         }
 
         mutating func fixed(_ count: Int) throws -> UInt64 {

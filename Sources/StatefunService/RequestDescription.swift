@@ -1,3 +1,5 @@
+import StatefulFunctions
+
 extension StatefunService {
     /// Names the batch a request body carries, for the log line of a worker
     /// that died handling it (``Supervisor``): `example/greeter id=alice (2 invocations)`,
@@ -53,15 +55,9 @@ private struct ProtobufReader {
     init(_ bytes: ArraySlice<UInt8>) { self.bytes = bytes }
 
     mutating func varint() -> UInt64? {
-        var value: UInt64 = 0
-        var shift: UInt64 = 0
-        while let byte = bytes.first, shift < 64 {
-            bytes = bytes.dropFirst()
-            value |= UInt64(byte & 0x7f) << shift
-            if byte & 0x80 == 0 { return value }
-            shift += 7
-        }
-        return nil
+        guard let (value, length) = readVarint(bytes) else { return nil }
+        bytes = bytes.dropFirst(length)
+        return value
     }
 
     mutating func key() -> (Int, UInt64)? {

@@ -99,7 +99,7 @@ package struct DelayedQueue {
             case let .message(delay, message, token):
                 sequence += 1
                 scheduled.append(ScheduledMessage(
-                    due: now + delay, sender: sender, target: message.target, message: message.message,
+                    due: now + .milliseconds(delay), sender: sender, target: message.target, message: message.message,
                     cancellationToken: token, sequence: sequence))
             case let .cancellation(token):
                 scheduled.removeAll { $0.sender == sender && $0.cancellationToken == token }

@@ -305,7 +305,7 @@ public final class TestRuntime {
         }
         for case let .message(delay, message, token) in effects.delayed {
             sentMessages.append(SentMessage(
-                sender: address, target: message.target, message: message.message, delay: delay, cancellationToken: token))
+                sender: address, target: message.target, message: message.message, delay: .milliseconds(delay), cancellationToken: token))
         }
         try delayed.apply(effects.delayed, from: address, now: now)
         for message in effects.egress {

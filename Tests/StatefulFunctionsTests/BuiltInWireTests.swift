@@ -94,7 +94,7 @@ struct PackedSizeBoundTests {
 
     static func context(_ version: ProtocolVersion) throws -> Context {
         let states = texts.enumerated().map { i, text in
-            StateSlot(name: "s\(i)\(text)", value: nil, typeName: version == .v3 ? "t/\(text)" : nil)
+            StateValue(name: "s\(i)\(text)", value: nil, typeName: version == .v3 ? "t/\(text)" : nil)
         }
         let context = Context(
             address: Address(namespace: "n", type: "t", id: "i"), states: states, protocolVersion: version)
@@ -115,7 +115,7 @@ struct PackedSizeBoundTests {
     }
 
     @Test func everyEffectOfA3xReply() throws {
-        let reply = ProtocolV3.encodeResponse(try Self.context(.v3))
+        let reply = ReplyEncoder<SchemaV3>.encode(try Self.context(.v3))
         let decoded = try Io_Statefun_Sdk_Reqreply_FromFunction(serializedBytes: reply).invocationResult
         #expect(decoded.stateMutations.count == Self.texts.count)
         #expect(decoded.outgoingMessages.map(\.argument.value) == Self.texts.map { Data($0.utf8) })
@@ -124,7 +124,7 @@ struct PackedSizeBoundTests {
     }
 
     @Test func everyEffectOfA2xReply() throws {
-        let reply = ProtocolV2.encodeResponse(try Self.context(.v2))
+        let reply = ReplyEncoder<SchemaV2>.encode(try Self.context(.v2))
         let decoded = try FromFunction(serializedBytes: reply).invocationResult
         #expect(decoded.stateMutations.count == Self.texts.count)
         #expect(decoded.outgoingMessages.map(\.target.namespace) == Self.texts.map { "n\($0)" })
@@ -137,7 +137,7 @@ struct PackedSizeBoundTests {
             [ValueSpec("a\(text)", String.self), ValueSpec("b\(text)", Int64.self, expiration: .afterWrite(.seconds(Int64.max / 1000))),
              ValueSpec("c\(text)", Int32.self, expiration: .afterInvoke(.milliseconds(1)))]
         }
-        let reply = ProtocolV3.encodeIncompleteContext(missing: specs)
+        let reply = try #require(SchemaV3.incompleteContextReply(missing: specs))
         let decoded = try Io_Statefun_Sdk_Reqreply_FromFunction(serializedBytes: reply).incompleteInvocationContext
         #expect(decoded.missingValues.map(\.stateName) == specs.map(\.name))
         #expect(decoded.missingValues.map(\.typeTypename) == specs.map(\.typeName))

@@ -11,38 +11,17 @@ extension Bool {
             $0.pointee.value != 0
         }
     }
-
-    func packedByProtobufC() -> [UInt8] {
-        var wrapper = Io__Statefun__Sdk__Types__BooleanWrapper()
-        io__statefun__sdk__types__boolean_wrapper__init(&wrapper)
-        wrapper.value = self ? 1 : 0
-        return packProtobufC(&wrapper)
-    }
 }
 
 extension Int32 {
     static func decodedByProtobufC(_ packedBytes: [UInt8]) throws -> Int32 {
         try decodeWrapper(packedBytes, "int", io__statefun__sdk__types__int_wrapper__unpack) { $0.pointee.value }
     }
-
-    func packedByProtobufC() -> [UInt8] {
-        var wrapper = Io__Statefun__Sdk__Types__IntWrapper()
-        io__statefun__sdk__types__int_wrapper__init(&wrapper)
-        wrapper.value = self
-        return packProtobufC(&wrapper)
-    }
 }
 
 extension Int64 {
     static func decodedByProtobufC(_ packedBytes: [UInt8]) throws -> Int64 {
         try decodeWrapper(packedBytes, "long", io__statefun__sdk__types__long_wrapper__unpack) { $0.pointee.value }
-    }
-
-    func packedByProtobufC() -> [UInt8] {
-        var wrapper = Io__Statefun__Sdk__Types__LongWrapper()
-        io__statefun__sdk__types__long_wrapper__init(&wrapper)
-        wrapper.value = self
-        return packProtobufC(&wrapper)
     }
 }
 
@@ -112,16 +91,6 @@ extension String {
         return string.withUTF8 { utf8 in
             guard !utf8.isEmpty else { return [] }
             return packedArray(atMost: 11 + utf8.count) { lengthDelimitedField(tag: 0x0A, utf8, into: $0) }
-        }
-    }
-
-    func packedByProtobufC() -> [UInt8] {
-        var wrapper = Io__Statefun__Sdk__Types__StringWrapper()
-        io__statefun__sdk__types__string_wrapper__init(&wrapper)
-        var string = self
-        return string.withUTF8 { value in
-            wrapper.value = ProtobufCBinaryData(value)
-            return packProtobufC(&wrapper)
         }
     }
 }

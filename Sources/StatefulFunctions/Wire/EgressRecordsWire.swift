@@ -26,23 +26,6 @@ extension KafkaProducerRecord {
             }
         }
     }
-
-    /// The record as protobuf-c packs it (the reference for ``packedBytes()``).
-    func packedByProtobufC() -> [UInt8] {
-        var record = V2KafkaRecord()
-        org__apache__flink__statefun__flink__io__kafka_producer_record__init(&record)
-        var topic = topic
-        return keyField.withBytes { key in
-            topic.withUTF8 { topic in
-                valueBytes.withUnsafeBufferPointer { value in
-                    record.key = ProtobufCBinaryData(key)
-                    record.topic = ProtobufCBinaryData(topic)
-                    record.value_bytes = ProtobufCBinaryData(value)
-                    return packProtobufC(&record)
-                }
-            }
-        }
-    }
 }
 
 extension KinesisEgressRecord {
@@ -66,26 +49,6 @@ extension KinesisEgressRecord {
                 explicitHashKey.withUTF8 { explicitHashKey in
                     valueBytes.withUnsafeBufferPointer { value in
                         packLengthDelimitedFields(partitionKey, value, stream, explicitHashKey)
-                    }
-                }
-            }
-        }
-    }
-
-    /// The record as protobuf-c packs it (the reference for ``packedBytes()``).
-    func packedByProtobufC() -> [UInt8] {
-        var record = V2KinesisRecord()
-        org__apache__flink__statefun__flink__io__kinesis_egress_record__init(&record)
-        var stream = stream, explicitHashKey = explicitHashKey
-        return partitionKeyField.withBytes { partitionKey in
-            stream.withUTF8 { stream in
-                explicitHashKey.withUTF8 { explicitHashKey in
-                    valueBytes.withUnsafeBufferPointer { value in
-                        record.partition_key = ProtobufCBinaryData(partitionKey)
-                        record.stream = ProtobufCBinaryData(stream)
-                        record.explicit_hash_key = ProtobufCBinaryData(explicitHashKey)
-                        record.value_bytes = ProtobufCBinaryData(value)
-                        return packProtobufC(&record)
                     }
                 }
             }

@@ -46,7 +46,7 @@ final class FunctionTable: Sendable {
     /// By function type, for handlers serving many functions (a scan is faster for a few).
     private let index: [FunctionType: Int]?
 
-    init(_ functions: [FunctionType: StatefulFunction], metricsFactory: any MetricsFactory) {
+    init(_ functions: [FunctionType: StatefulFunction], metricsFactory: any MetricsFactory = NOOPMetricsHandler.instance) {
         entries = functions.sorted { $0.key.description < $1.key.description }.map { type, function in
             Entry(type: type, function: function, metricsFactory: metricsFactory)
         }

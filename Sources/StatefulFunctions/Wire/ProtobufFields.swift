@@ -48,23 +48,6 @@ func packLengthDelimitedFields(
     }
 }
 
-/// The varint at `index` and the index after it; nil if it runs past the end
-/// or is longer than ten bytes.
-@inline(__always)
-func readVarint(_ bytes: UnsafeBufferPointer<UInt8>, at index: Int) -> (UInt64, Int)? {
-    var value: UInt64 = 0
-    var shift: UInt64 = 0
-    var at = index
-    while at < bytes.count && shift < 64 {
-        let byte = bytes[at]
-        value |= UInt64(byte & 0x7F) << shift
-        at += 1
-        if byte & 0x80 == 0 { return (value, at) }
-        shift += 7
-    }
-    return nil
-}
-
 /// The length-delimited fields numbered `number` of a serialized message, in
 /// order; nil when the bytes are not a sequence of protobuf fields.
 func lengthDelimitedFields(_ bytes: UnsafeBufferPointer<UInt8>, number: UInt64) -> [UnsafeBufferPointer<UInt8>]? {

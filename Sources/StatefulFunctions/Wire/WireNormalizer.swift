@@ -156,7 +156,12 @@ enum WireNormalizer {
     /// is in the form the runtime sends: the scratch slabs of the request
     /// and of its batch, the only messages with many fields; `nil` when the
     /// bytes are not protobuf there. The request path: kept lean.
-    static func survey(_ body: UnsafeBufferPointer<UInt8>) -> Int? {
+    static func survey(_ body: [UInt8]) -> Int? {
+        body.withUnsafeBufferPointer { survey($0) }
+    }
+
+    /// The same, over the body's bytes.
+    private static func survey(_ body: UnsafeBufferPointer<UInt8>) -> Int? {
         var batch: Range<Int>?
         guard let fields = countFields(body, firstOf: 100, at: &batch) else { return nil }
         guard let batch else { return scratchSlabs(fields) }
@@ -345,7 +350,7 @@ enum WireNormalizer {
                 field.payload.withUnsafeBufferPointer { normalize($0, inner, version, into: &payload) }
                 appendLengthDelimited(field.number, payload, to: &out)
             } else if field.wireType == 2 {
-                // An empty 2.x state value is an absent one (see ProtocolV2.storedAny).
+                // An empty 2.x state value is an absent one (see SchemaV2.stateValue).
                 if field.payload.isEmpty && self.field(field.number, of: message, version) == .embeddedBytes { continue }
                 appendLengthDelimited(field.number, field.payload, to: &out)
             } else {
