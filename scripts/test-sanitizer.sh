@@ -19,7 +19,7 @@ export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/scripts/lsan.supp:print_su
 export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/scripts/tsan.supp}
 # Swift's own crash backtracer and a sanitizer's report collide (the process can hang).
 export SWIFT_BACKTRACE=enable=no
-nice swift build --build-tests --sanitize="$sanitizer" --scratch-path "$scratch"
+nice scripts/build-tests.sh --sanitize="$sanitizer" --scratch-path "$scratch"
 # Every test is a Swift Testing test: the XCTest pass would run none, and its
 # exit reports leaks of the XCTest runtime's own start-up allocations.
 if [ "$sanitizer" != address ]; then

@@ -214,7 +214,7 @@ public struct RequestReplyHandler: Sendable {
             if !missing.isEmpty, let reply = Schema.incompleteContextReply(missing: missing) { return .answered(reply) }
             // The official SDKs check a state's type when it is read: a batch of
             // no invocations reads none, and is answered with no effects.
-            states = batch.invocations.isEmpty ? [] : try declaredStates(function.valueSpecs, from: &sent, of: batch.target)
+            states = batch.invocations.isEmpty ? [] : try declaredStates(function.valueSpecs, from: consume sent, of: batch.target)
             // The 3.x SDKs refuse a message to an address without id ("target_id can not be missing").
             if batch.target.id.isEmpty && !batch.invocations.isEmpty {
                 throw RequestReplyError(status: 400, message: "bad request: the target address \(batch.target) has no id")
@@ -260,25 +260,30 @@ public struct RequestReplyHandler: Sendable {
 
     /// The 3.x states the function declared, in declaration order, typed by their
     /// specs. States the function did not declare are ignored, as the runtime expects.
-    /// The values are moved out of `sent` (which the caller owns alone), not copied.
+    /// `sent` (which the caller hands over) is reordered in place, so that no
+    /// state is copied: each declared one is swapped to its place, the rest dropped.
     private func declaredStates(
-        _ specs: [ValueSpec], from sent: inout [StateValue], of target: Address
+        _ specs: [ValueSpec], from sent: consuming [StateValue], of target: Address
     ) throws(RequestReplyError) -> [StateValue] {
-        var states: [StateValue] = []
-        states.reserveCapacity(specs.count)
+        var placed = 0
         for spec in specs {
             // Present: the missing ones were answered with an incomplete context.
-            guard let index = sent.firstIndex(where: { $0.name == spec.name }) else { continue }
-            let value = sent[index].value.take()
-            if let value, value.typeURL != spec.typeName {
+            // (An index loop: a slice's `firstIndex` looks its type's metadata up at run time.)
+            var index = placed
+            while index < sent.count && sent[index].name != spec.name { index += 1 }
+            guard index < sent.count else { continue }
+            sent.swapAt(placed, index)
+            if let value = sent[placed].value, value.typeURL != spec.typeName {
                 throw RequestReplyError(
                     status: 400,
                     message: "bad request: state '\(spec.name)' of \(target) holds type '\(value.typeURL)'"
                         + " but is declared as '\(spec.typeName)'")
             }
-            states.append(StateValue(name: spec.name, value: value, typeName: spec.typeName))
+            sent[placed].typeName = spec.typeName
+            placed += 1
         }
-        return states
+        if placed < sent.count { sent.removeLast(sent.count - placed) }
+        return sent
     }
 }
 

@@ -13,7 +13,7 @@ package struct StateValue: @unchecked Sendable {
     package let name: String
     package var value: AnyMessage?
     /// The declared type name (3.x value specs), which stored values must carry.
-    package let typeName: String?
+    package internal(set) var typeName: String?
     /// Whether the batch wrote or deleted the value.
     var modified = false
     /// The value as last decoded or stored by `setState`, so that a batch
@@ -22,6 +22,7 @@ package struct StateValue: @unchecked Sendable {
     /// `typed` was stored by `setState` and `value` does not hold it yet.
     var encodePending = false
 
+    @inline(__always)
     package init(name: String, value: AnyMessage?, typeName: String? = nil) {
         self.name = name
         self.value = value

@@ -35,8 +35,11 @@ final class Arena {
     /// The first chunk, and the chunks added when it ran out (most requests need none).
     private let first: Chunk
     private let bump: UnsafeMutablePointer<Bump>
-    private var more: [Chunk] = []
-    private var nextChunkSize: Int
+    // Unchecked exclusivity here and on the properties below: an arena belongs
+    // to one request on one thread, and a dynamic access check (one in `deinit`
+    // and one in `pack` per request) costs more than what it guards.
+    @exclusivity(unchecked) private var more: [Chunk] = []
+    @exclusivity(unchecked) private var nextChunkSize: Int
 
     /// - Parameter capacity: the size of the first chunk; later chunks double.
     init(capacity: Int) {
@@ -68,10 +71,6 @@ final class Arena {
     }
 
     // MARK: Building, and packing without a sizing pass
-
-    // Unchecked exclusivity on what every field of every reply touches: an
-    // arena belongs to one request on one thread, and a dynamic access check
-    // per field costs more than the bump.
 
     /// At least the packed size of the messages built here: the sum, over every
     /// message, string and bytes field made by this arena, of its length and
@@ -209,7 +208,7 @@ final class Arena {
     /// The most arrays lent to one message (each is a nested closure while packing); more are copied.
     static let maxLent = 64
     /// The arrays lent to the message built here, and how to point its field at them.
-    private var lent: [(bytes: [UInt8], point: (ProtobufCBinaryData) -> Void)] = []
+    @exclusivity(unchecked) private var lent: [(bytes: [UInt8], point: (ProtobufCBinaryData) -> Void)] = []
 
     /// Counts `bytes` in the bound for a bytes field that `point` sets, without
     /// copying them: `point` gets the array's storage only while ``pack(_:)``

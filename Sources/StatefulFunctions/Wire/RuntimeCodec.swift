@@ -1,8 +1,9 @@
 import CStatefunProtocol
 
 // The runtime's side of the protocol: encoding `ToFunction` and decoding
-// `FromFunction`, for tools that play the StateFun runtime (the test runtime,
-// statefun-local), over the same wire schemas as the handler's side.
+// `FromFunction`, for tools that play the StateFun runtime over HTTP
+// (statefun-local, the tests), over the same wire schemas as the handler's side.
+// (The TestKit runs functions in-process and needs no codec.)
 
 /// One batch as the runtime sends it to a function endpoint.
 package struct BatchRequest: Sendable {
