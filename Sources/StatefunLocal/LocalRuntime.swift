@@ -1,6 +1,6 @@
 import Foundation
 package import StatefulFunctions
-import StatefunTestKit
+import StatefunRuntime
 
 /// Plays the StateFun runtime against the endpoints of a module.yaml over HTTP.
 ///
@@ -73,8 +73,7 @@ package actor LocalRuntime {
     private let output: @Sendable (String) -> Void
     private let started = ContinuousClock.now
     private var virtualNow: Duration = .zero
-    private var queues: [Address: [Delivery]] = [:]
-    private var inFlight: Set<Address> = []
+    private var scheduler = BatchScheduler<Delivery>()
     private var registeredSpecs: [FunctionType: [ValueSpec]] = [:]
     private var store = StateStore()
     private var delayed = DelayedQueue()
@@ -100,8 +99,8 @@ package actor LocalRuntime {
 
     /// How much is happening now, for a progress line.
     package var progress: String {
-        "\(summary.messages) messages, \(summary.batches) batches, \(inFlight.count) in flight, "
-            + "\(queues.values.reduce(0) { $0 + $1.count }) queued, \(delayed.pending.count) delayed, \(summary.retries) retries"
+        "\(summary.messages) messages, \(summary.batches) batches, \(scheduler.inFlightCount) in flight, "
+            + "\(scheduler.queuedCount) queued, \(delayed.pending.count) delayed, \(summary.retries) retries"
     }
 
     /// Waits until every message, delayed ones included, has been delivered.
@@ -147,18 +146,14 @@ package actor LocalRuntime {
             fail(LocalRuntimeError.jobFailed(problem))
             return
         }
-        queues[delivery.target, default: []].append(delivery)
+        scheduler.enqueue(delivery, to: delivery.target)
         dispatch(delivery.target)
     }
 
     private func dispatch(_ address: Address) {
-        guard failure == nil, !inFlight.contains(address), var queue = queues[address], !queue.isEmpty,
-              let (endpoint, url) = module.endpoint(for: address.functionType)
+        guard failure == nil, let (endpoint, url) = module.endpoint(for: address.functionType),
+              let batch = scheduler.take(address, maxSize: endpoint.maxBatchSize)
         else { return }
-        let batch = Array(queue.prefix(endpoint.maxBatchSize))
-        queue.removeFirst(batch.count)
-        queues[address] = queue.isEmpty ? nil : queue
-        inFlight.insert(address)
 
         let version = endpoint.protocolVersion
         let specs = version == .v2 ? endpoint.states : registeredSpecs[address.functionType] ?? []
@@ -183,7 +178,7 @@ package actor LocalRuntime {
     private func completed(
         _ address: Address, _ batch: [Delivery], sent: Set<String>, _ result: Result<(BatchReply, Duration, Int), any Error>
     ) {
-        inFlight.remove(address)
+        scheduler.complete(address)
         switch result {
         case let .success((reply, latency, retries)):
             summary.requests += 1
@@ -202,7 +197,7 @@ package actor LocalRuntime {
                 var known = registeredSpecs[address.functionType] ?? []
                 known += specs.filter { spec in !known.contains { $0.name == spec.name } }
                 registeredSpecs[address.functionType] = known
-                queues[address] = batch + (queues[address] ?? [])
+                scheduler.putBack(batch, to: address)
             case let .completed(effects):
                 if let problem = refusal(of: effects, from: address) {
                     fail(LocalRuntimeError.jobFailed(problem))
@@ -230,7 +225,7 @@ package actor LocalRuntime {
             }
         }
         dispatch(address)
-        if inFlight.isEmpty, queues.isEmpty || failure != nil {
+        if isIdle {
             let waiters = idleWaiters
             idleWaiters = []
             for waiter in waiters { waiter.resume() }
@@ -266,8 +261,11 @@ package actor LocalRuntime {
         return nil
     }
 
+    /// Nothing in flight, and nothing waits that will be sent.
+    private var isIdle: Bool { scheduler.inFlightCount == 0 && (!scheduler.hasQueued || failure != nil) }
+
     private func idle() async {
-        if inFlight.isEmpty, queues.isEmpty || failure != nil { return }
+        if isIdle { return }
         await withCheckedContinuation { idleWaiters.append($0) }
     }
 

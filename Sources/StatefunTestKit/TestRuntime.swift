@@ -1,4 +1,5 @@
 @_exported public import StatefulFunctions
+import StatefunRuntime
 
 /// Runs bound functions in-process with the StateFun runtime's semantics, for
 /// tests: no HTTP, no Flink.
@@ -48,9 +49,7 @@ public final class TestRuntime {
 
     private let functions: StatefulFunctions
     private var declaredStates: [FunctionType: [ValueSpec]] = [:]
-    private var queues: [Address: [Delivery]] = [:]
-    /// Addresses with queued messages, in the order their first message arrived.
-    private var ready: [Address] = []
+    private var scheduler = BatchScheduler<Delivery>()
     private var store = StateStore()
     private var delayed = DelayedQueue()
     private var egressRecords: [FunctionType: [AnyMessage]] = [:]
@@ -169,21 +168,15 @@ public final class TestRuntime {
     ///   when a function fails; nothing of that batch is applied, and its
     ///   messages stay queued, as the runtime would retry them.
     public func run() async throws {
-        while !ready.isEmpty {
-            let address = ready.removeFirst()
-            guard var queue = queues[address], !queue.isEmpty else { continue }
-            let batch = Array(queue.prefix(maxBatchSize))
-            queue.removeFirst(batch.count)
-            queues[address] = queue.isEmpty ? nil : queue
+        while let (address, batch) = scheduler.next(maxSize: maxBatchSize) {
             do {
                 try await deliver(batch, to: address)
             } catch {
                 // All or nothing: the batch goes back to the head of its queue.
-                queues[address] = batch + (queues[address] ?? [])
-                ready.insert(address, at: 0)
+                scheduler.putBack(batch, to: address)
                 throw error
             }
-            if !queue.isEmpty { ready.append(address) }
+            scheduler.complete(address)
         }
     }
 
@@ -226,7 +219,7 @@ public final class TestRuntime {
     }
 
     /// The delayed messages not yet due, in due order.
-    public var pendingDelayedMessages: [ScheduledMessage] { delayed.pending }
+    public var pendingDelayedMessages: [ScheduledMessage] { delayed.pending.map(ScheduledMessage.init) }
 
     // MARK: Delivery
 
@@ -261,10 +254,7 @@ public final class TestRuntime {
             undelivered.append(delivery)
             return
         }
-        if queues[delivery.target, default: []].isEmpty, !ready.contains(delivery.target) {
-            ready.append(delivery.target)
-        }
-        queues[delivery.target, default: []].append(delivery)
+        scheduler.enqueue(delivery, to: delivery.target)
     }
 
     private func specs(for type: FunctionType) -> [ValueSpec] {
