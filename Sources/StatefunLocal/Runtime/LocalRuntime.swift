@@ -17,50 +17,6 @@ import StatefunRuntime
 /// a type the egress does not take, a second pending delayed message with one
 /// cancellation token.
 package actor LocalRuntime {
-    /// How the run is driven.
-    package struct Options: Sendable {
-        /// Deliver delayed messages at once in due order (`true`), or after their real delay.
-        package var virtualClock = false
-        /// How long one request may take, retries included, before the job fails.
-        package var callTimeout: Duration = .seconds(60)
-        /// The first retry's backoff; it doubles up to one second.
-        package var initialBackoff: Duration = .milliseconds(10)
-        /// Waits out a retry's backoff (a test records the schedule here instead of sleeping).
-        package var backoffSleep: @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) }
-        /// The protobuf messages egress records and undelivered messages are shown as JSON by.
-        package var schema: ProtobufSchema?
-
-        package init() {}
-    }
-
-    /// What a run did.
-    package struct Summary: Sendable {
-        package var messages = 0
-        package var batches = 0
-        package var requests = 0
-        package var retries = 0
-        package var egressRecords = 0
-        /// Delayed messages delivered when they fell due.
-        package var delayedDeliveries = 0
-        package var latencies: [Duration] = []
-
-        /// The latency below which `fraction` of the requests completed.
-        package func latency(_ fraction: Double) -> Duration {
-            guard !latencies.isEmpty else { return .zero }
-            let sorted = latencies.sorted()
-            return sorted[min(sorted.count - 1, Int((Double(sorted.count) * fraction).rounded(.up)) - 1)]
-        }
-
-        package var description: String {
-            func ms(_ d: Duration) -> String {
-                String(format: "%.2f ms", Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15)
-            }
-            return "\(messages) messages, \(batches) batches, \(requests) requests, \(retries) retries, "
-                + "\(egressRecords) egress records, \(delayedDeliveries) delayed deliveries; "
-                + "latency p50 \(ms(latency(0.5))), p99 \(ms(latency(0.99)))"
-        }
-    }
-
     private struct Delivery {
         let target: Address
         let caller: Address?
@@ -268,45 +224,4 @@ package actor LocalRuntime {
         if isIdle { return }
         await withCheckedContinuation { idleWaiters.append($0) }
     }
-
-    /// One request, retried as the runtime retries it.
-    private static func call(
-        _ body: [UInt8], _ url: EndpointURL, _ version: ProtocolVersion, _ client: HTTPClient, _ options: Options
-    ) async throws -> (BatchReply, Duration, Int) {
-        let clock = ContinuousClock()
-        let start = clock.now
-        var backoff = options.initialBackoff
-        var retries = 0
-        while true {
-            let attempt = clock.now
-            var cause: String
-            do {
-                let reply = try await client.post(body, to: url)
-                switch reply.status {
-                case 200..<300:
-                    guard reply.contentType == "application/octet-stream", !reply.body.isEmpty else {
-                        throw LocalRuntimeError.jobFailed(
-                            "\(url) answered \(reply.status) with content type \(reply.contentType ?? "none")"
-                                + " and \(reply.body.count) bytes; the runtime needs application/octet-stream and a body")
-                    }
-                    return (try RuntimeCodec.decode(reply.body, protocol: version), clock.now - attempt, retries)
-                case 408, 409, 420, 429, 499, 500..<600:
-                    cause = "\(url) answered \(reply.status): \(String(decoding: reply.body.prefix(300), as: UTF8.self))"
-                default:
-                    throw LocalRuntimeError.jobFailed(
-                        "\(url) answered \(reply.status): \(String(decoding: reply.body.prefix(300), as: UTF8.self))")
-                }
-            } catch let error as LocalRuntimeError {
-                guard case .connection(let text) = error else { throw error }
-                cause = text
-            }
-            guard clock.now - start + backoff < options.callTimeout else {
-                throw LocalRuntimeError.jobFailed("gave up after \(retries) retries: \(cause)")
-            }
-            try await options.backoffSleep(backoff)
-            retries += 1
-            backoff = min(backoff * 2, .seconds(1))
-        }
-    }
 }
-
