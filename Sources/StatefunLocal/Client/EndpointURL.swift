@@ -44,15 +44,6 @@ package struct EndpointURL: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
-    private init(transport: Transport, path: String, http2: Bool) {
-        self.transport = transport
-        self.path = path
-        self.http2 = http2
-    }
-
-    /// The same endpoint spoken over HTTP/2 cleartext.
-    package var overHTTP2: EndpointURL { EndpointURL(transport: transport, path: path, http2: true) }
-
     package var description: String {
         let scheme = http2 ? "h2c" : "http"
         switch transport {
