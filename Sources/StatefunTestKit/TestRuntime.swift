@@ -66,39 +66,6 @@ public final class TestRuntime {
         case any
     }
 
-    /// A message a function sent to a function instance.
-    public struct SentMessage: Sendable, Hashable {
-        /// The function instance that sent it.
-        public let sender: Address
-        /// Where it goes.
-        public let target: Address
-        /// The message.
-        public let message: AnyMessage
-        /// Its delay; `nil` for a message sent at once.
-        public let delay: Duration?
-        /// The token that cancels it (delayed messages, 3.x).
-        public let cancellationToken: String?
-
-        /// A record to compare ``sentMessages`` with.
-        public init(sender: Address, target: Address, message: AnyMessage, delay: Duration?, cancellationToken: String?) {
-            self.sender = sender
-            self.target = target
-            self.message = message
-            self.delay = delay
-            self.cancellationToken = cancellationToken
-        }
-    }
-
-    /// A message on its way to a function instance.
-    public struct Delivery: Sendable, Hashable {
-        /// The address it goes to.
-        public let target: Address
-        /// Who sent it; `nil` for an ingress message.
-        public let caller: Address?
-        /// The message.
-        public let message: AnyMessage
-    }
-
     /// Creates a runtime over the functions bound in `functions`.
     public init(_ functions: StatefulFunctions, protocol version: ProtocolVersion = .v3, maxBatchSize: Int = 1000) {
         self.functions = functions
@@ -300,24 +267,6 @@ public final class TestRuntime {
         try delayed.apply(effects.delayed, from: address, now: now)
         for message in effects.egress {
             egressRecords[message.egress, default: []].append(message.message)
-        }
-    }
-}
-
-/// What a ``TestRuntime`` reports when a batch fails.
-public enum TestRuntimeError: Error, Equatable, CustomStringConvertible {
-    /// A function failed on `message` at `address`; the batch was not applied.
-    case invocationFailed(address: Address, message: AnyMessage, cause: String)
-    /// The batch asked for what the StateFun runtime refuses by failing the job; it
-    /// was not applied. The text says what, in the runtime's words where it has them.
-    case jobFailed(String)
-
-    public var description: String {
-        switch self {
-        case let .invocationFailed(address, message, cause):
-            return "function at \(address) failed on a message of type '\(message.typeURL)': \(cause)"
-        case let .jobFailed(reason):
-            return "the runtime would fail the job: \(reason)"
         }
     }
 }
