@@ -45,8 +45,8 @@ import Testing
     }
 
     @Test func aMessageToAnIdleAddressDuringAFlightTakesItsTurnAtOnce() {
-        // Ann's batch took all it had; a message to Ann sent before one to Bob
-        // comes first, as the test runtime has always ordered them.
+        // Ann's batch took all it had: a message to Ann during the flight takes its
+        // turn when it arrives, ahead of one to Bob sent after it.
         var scheduler = BatchScheduler<String>()
         scheduler.enqueue("a1", to: ann)
         _ = scheduler.next(maxSize: 10)
