@@ -78,15 +78,19 @@ let package = Package(
                            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
             swiftSettings: strict),
 
+        // The runtime's side, shared by StatefunTestKit and statefun-local: state store,
+        // delayed-message queue, per-address batch scheduler. Package-internal: no product.
+        .target(name: "StatefunRuntime", dependencies: ["StatefulFunctions"], swiftSettings: strict),
+
         // Run functions in-process with the runtime's semantics, for users' tests.
         .target(
-            name: "StatefunTestKit", dependencies: ["StatefulFunctions"],
+            name: "StatefunTestKit", dependencies: ["StatefulFunctions", "StatefunRuntime"],
             swiftSettings: strict),
 
         // statefun-local: plays the StateFun runtime against endpoints over HTTP.
         .target(
             name: "StatefunLocal",
-            dependencies: ["StatefulFunctions", "StatefunTestKit", "CNghttp2", "StatefunLocks", .product(name: "Yams", package: "Yams"),
+            dependencies: ["StatefulFunctions", "StatefunRuntime", "CNghttp2", "StatefunLocks", .product(name: "Yams", package: "Yams"),
                            .product(name: "SwiftProtobuf", package: "swift-protobuf")],
             swiftSettings: strict),
         .executableTarget(
@@ -164,6 +168,7 @@ let package = Package(
             dependencies: ["StatefulFunctions", "StatefulFunctionsProtobuf", "Greeter", "GreeterV3", "Verification",
                            "ChildProcess", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
             swiftSettings: strict),
+        .testTarget(name: "StatefunRuntimeTests", dependencies: ["StatefunRuntime", "StatefulFunctions"], swiftSettings: strict),
         .testTarget(
             name: "StatefunTestKitTests",
             dependencies: ["StatefunTestKit", "StatefulFunctions", "GreeterV3", "Greeter"],

@@ -1,4 +1,5 @@
 @_exported public import StatefulFunctions
+import StatefunRuntime
 
 /// Runs bound functions in-process with the StateFun runtime's semantics, for
 /// tests: no HTTP, no Flink.
@@ -48,9 +49,7 @@ public final class TestRuntime {
 
     private let functions: StatefulFunctions
     private var declaredStates: [FunctionType: [ValueSpec]] = [:]
-    private var queues: [Address: [Delivery]] = [:]
-    /// Addresses with queued messages, in the order their first message arrived.
-    private var ready: [Address] = []
+    private var scheduler = BatchScheduler<Delivery>()
     private var store = StateStore()
     private var delayed = DelayedQueue()
     private var egressRecords: [FunctionType: [AnyMessage]] = [:]
@@ -65,39 +64,6 @@ public final class TestRuntime {
         case kinesis
         /// Any other egress: any message.
         case any
-    }
-
-    /// A message a function sent to a function instance.
-    public struct SentMessage: Sendable, Hashable {
-        /// The function instance that sent it.
-        public let sender: Address
-        /// Where it goes.
-        public let target: Address
-        /// The message.
-        public let message: AnyMessage
-        /// Its delay; `nil` for a message sent at once.
-        public let delay: Duration?
-        /// The token that cancels it (delayed messages, 3.x).
-        public let cancellationToken: String?
-
-        /// A record to compare ``sentMessages`` with.
-        public init(sender: Address, target: Address, message: AnyMessage, delay: Duration?, cancellationToken: String?) {
-            self.sender = sender
-            self.target = target
-            self.message = message
-            self.delay = delay
-            self.cancellationToken = cancellationToken
-        }
-    }
-
-    /// A message on its way to a function instance.
-    public struct Delivery: Sendable, Hashable {
-        /// The address it goes to.
-        public let target: Address
-        /// Who sent it; `nil` for an ingress message.
-        public let caller: Address?
-        /// The message.
-        public let message: AnyMessage
     }
 
     /// Creates a runtime over the functions bound in `functions`.
@@ -169,21 +135,15 @@ public final class TestRuntime {
     ///   when a function fails; nothing of that batch is applied, and its
     ///   messages stay queued, as the runtime would retry them.
     public func run() async throws {
-        while !ready.isEmpty {
-            let address = ready.removeFirst()
-            guard var queue = queues[address], !queue.isEmpty else { continue }
-            let batch = Array(queue.prefix(maxBatchSize))
-            queue.removeFirst(batch.count)
-            queues[address] = queue.isEmpty ? nil : queue
+        while let (address, batch) = scheduler.next(maxSize: maxBatchSize) {
             do {
                 try await deliver(batch, to: address)
             } catch {
                 // All or nothing: the batch goes back to the head of its queue.
-                queues[address] = batch + (queues[address] ?? [])
-                ready.insert(address, at: 0)
+                scheduler.putBack(batch, to: address)
                 throw error
             }
-            if !queue.isEmpty { ready.append(address) }
+            scheduler.complete(address)
         }
     }
 
@@ -226,7 +186,7 @@ public final class TestRuntime {
     }
 
     /// The delayed messages not yet due, in due order.
-    public var pendingDelayedMessages: [ScheduledMessage] { delayed.pending }
+    public var pendingDelayedMessages: [ScheduledMessage] { delayed.pending.map(ScheduledMessage.init) }
 
     // MARK: Delivery
 
@@ -261,10 +221,7 @@ public final class TestRuntime {
             undelivered.append(delivery)
             return
         }
-        if queues[delivery.target, default: []].isEmpty, !ready.contains(delivery.target) {
-            ready.append(delivery.target)
-        }
-        queues[delivery.target, default: []].append(delivery)
+        scheduler.enqueue(delivery, to: delivery.target)
     }
 
     private func specs(for type: FunctionType) -> [ValueSpec] {
@@ -310,24 +267,6 @@ public final class TestRuntime {
         try delayed.apply(effects.delayed, from: address, now: now)
         for message in effects.egress {
             egressRecords[message.egress, default: []].append(message.message)
-        }
-    }
-}
-
-/// What a ``TestRuntime`` reports when a batch fails.
-public enum TestRuntimeError: Error, Equatable, CustomStringConvertible {
-    /// A function failed on `message` at `address`; the batch was not applied.
-    case invocationFailed(address: Address, message: AnyMessage, cause: String)
-    /// The batch asked for what the StateFun runtime refuses by failing the job; it
-    /// was not applied. The text says what, in the runtime's words where it has them.
-    case jobFailed(String)
-
-    public var description: String {
-        switch self {
-        case let .invocationFailed(address, message, cause):
-            return "function at \(address) failed on a message of type '\(message.typeURL)': \(cause)"
-        case let .jobFailed(reason):
-            return "the runtime would fail the job: \(reason)"
         }
     }
 }

@@ -1,137 +1,8 @@
-// An HTTP/2 cleartext client (prior knowledge, RFC 9113 §3.3) through
-// libnghttp2's client session: one connection per endpoint transport carrying
-// many concurrent streams, each connection driven by a thread of its own with
-// non-blocking I/O and poll(2). nghttp2 does the framing, HPACK, flow control
-// and the peer's concurrency limit (requests above it wait in its queue).
 import CNghttp2
 import Foundation
-import StatefunLocks
-
-/// Sends requests over HTTP/2 connections, one per endpoint transport, made on demand.
-///
-/// A connection that failed, or that received GOAWAY, takes no new requests:
-/// the next request opens a new one. Requests on a connection that fails, and
-/// streams the server resets or refuses, fail with ``LocalRuntimeError/connection(_:)``,
-/// which the runtime retries as it retries any connection error.
-package final class HTTP2Client: Sendable {
-    private let connections = Lock<[EndpointURL.Transport: HTTP2Connection]>([:])
-    private let timeout: Duration
-
-    package init(timeout: Duration = .seconds(60)) {
-        self.timeout = timeout
-    }
-
-    deinit { close() }
-
-    /// Ends every connection (streams in flight fail).
-    package func close() {
-        let all = connections.withLock { map in
-            defer { map = [:] }
-            return Array(map.values)
-        }
-        for connection in all { connection.stop() }
-    }
-
-    /// POSTs `body` to `endpoint` on a stream of the endpoint's connection.
-    package func post(_ body: [UInt8], to endpoint: EndpointURL) async throws -> HTTPReply {
-        let authority: String
-        switch endpoint.transport {
-        case let .tcp(host, port): authority = host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
-        case .unix: authority = "localhost"
-        }
-        return try await withThreadHandoff { deliver in
-            let request = HTTP2Request(
-                path: endpoint.path, authority: authority, body: body, continuation: ReplyDelivery(deliver: deliver))
-            connections.withLock { map in
-                // The endpoint's connection, unless it takes no more requests (failed, or GOAWAY):
-                // then a new one, which starts with this request.
-                if let existing = map[endpoint.transport], existing.submit(request) { return }
-                map[endpoint.transport] = HTTP2Connection(transport: endpoint.transport, timeout: timeout, first: request)
-            }
-        }
-    }
-}
-
-/// A request waiting for its stream.
-struct HTTP2Request: Sendable {
-    let path: String
-    let authority: String
-    let body: [UInt8]
-    let continuation: ReplyDelivery
-}
-
-/// Resumes the task awaiting a request from the connection's thread, through
-/// ``withThreadHandoff`` (so that ThreadSanitizer sees the reply handed over).
-struct ReplyDelivery: Sendable {
-    let deliver: @Sendable (Result<HTTPReply, any Error>) -> Void
-    func resume(returning reply: HTTPReply) { deliver(.success(reply)) }
-    func resume(throwing error: any Error) { deliver(.failure(error)) }
-}
-
-/// One HTTP/2 connection: what requesters and the connection's thread share.
-final class HTTP2Connection: Sendable {
-    struct Shared {
-        var queued: [HTTP2Request] = []
-        /// GOAWAY received, or the connection is over: no new requests.
-        var closedToRequests = false
-        var stopRequested = false
-    }
-
-    let transport: EndpointURL.Transport
-    let timeout: Duration
-    let shared = Lock(Shared())
-    /// Wakes the connection's thread from poll(2): [read end, write end].
-    let wakeRead: Int32
-    let wakeWrite: Int32
-
-    init(transport: EndpointURL.Transport, timeout: Duration, first: HTTP2Request) {
-        self.transport = transport
-        self.timeout = timeout
-        shared.withLock { $0.queued = [first] }
-        var ends: [Int32] = [-1, -1]
-        if pipe(&ends) == 0 {
-            for fd in ends {
-                _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
-                _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
-            }
-        }
-        wakeRead = ends[0]
-        wakeWrite = ends[1]
-        Thread { [self] in HTTP2Driver(connection: self).run() }.start()
-    }
-
-    deinit {
-        close(wakeRead)
-        close(wakeWrite)
-    }
-
-    /// Hands a request to the connection's thread; false if the connection takes no more.
-    func submit(_ request: HTTP2Request) -> Bool {
-        let taken = shared.withLock { state in
-            guard !state.closedToRequests else { return false }
-            state.queued.append(request)
-            return true
-        }
-        if taken { wake() }
-        return taken
-    }
-
-    func stop() {
-        shared.withLock {
-            $0.stopRequested = true
-            $0.closedToRequests = true
-        }
-        wake()
-    }
-
-    func wake() {
-        var byte: UInt8 = 1
-        _ = write(wakeWrite, &byte, 1)
-    }
-}
 
 /// A request's stream, as the connection's thread sees it.
-private final class HTTP2ClientStream {
+final class HTTP2ClientStream {
     let request: HTTP2Request
     let deadline: ContinuousClock.Instant
     var bodyOffset = 0
@@ -146,7 +17,7 @@ private final class HTTP2ClientStream {
 }
 
 /// Drives one connection's nghttp2 session on the connection's own thread.
-private final class HTTP2Driver {
+final class HTTP2Driver {
     let connection: HTTP2Connection
     var session: OpaquePointer?
     var fd: Int32 = -1

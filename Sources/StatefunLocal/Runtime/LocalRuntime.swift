@@ -1,6 +1,6 @@
 import Foundation
 package import StatefulFunctions
-import StatefunTestKit
+import StatefunRuntime
 
 /// Plays the StateFun runtime against the endpoints of a module.yaml over HTTP.
 ///
@@ -17,50 +17,6 @@ import StatefunTestKit
 /// a type the egress does not take, a second pending delayed message with one
 /// cancellation token.
 package actor LocalRuntime {
-    /// How the run is driven.
-    package struct Options: Sendable {
-        /// Deliver delayed messages at once in due order (`true`), or after their real delay.
-        package var virtualClock = false
-        /// How long one request may take, retries included, before the job fails.
-        package var callTimeout: Duration = .seconds(60)
-        /// The first retry's backoff; it doubles up to one second.
-        package var initialBackoff: Duration = .milliseconds(10)
-        /// Waits out a retry's backoff (a test records the schedule here instead of sleeping).
-        package var backoffSleep: @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) }
-        /// The protobuf messages egress records and undelivered messages are shown as JSON by.
-        package var schema: ProtobufSchema?
-
-        package init() {}
-    }
-
-    /// What a run did.
-    package struct Summary: Sendable {
-        package var messages = 0
-        package var batches = 0
-        package var requests = 0
-        package var retries = 0
-        package var egressRecords = 0
-        /// Delayed messages delivered when they fell due.
-        package var delayedDeliveries = 0
-        package var latencies: [Duration] = []
-
-        /// The latency below which `fraction` of the requests completed.
-        package func latency(_ fraction: Double) -> Duration {
-            guard !latencies.isEmpty else { return .zero }
-            let sorted = latencies.sorted()
-            return sorted[min(sorted.count - 1, Int((Double(sorted.count) * fraction).rounded(.up)) - 1)]
-        }
-
-        package var description: String {
-            func ms(_ d: Duration) -> String {
-                String(format: "%.2f ms", Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15)
-            }
-            return "\(messages) messages, \(batches) batches, \(requests) requests, \(retries) retries, "
-                + "\(egressRecords) egress records, \(delayedDeliveries) delayed deliveries; "
-                + "latency p50 \(ms(latency(0.5))), p99 \(ms(latency(0.99)))"
-        }
-    }
-
     private struct Delivery {
         let target: Address
         let caller: Address?
@@ -73,8 +29,7 @@ package actor LocalRuntime {
     private let output: @Sendable (String) -> Void
     private let started = ContinuousClock.now
     private var virtualNow: Duration = .zero
-    private var queues: [Address: [Delivery]] = [:]
-    private var inFlight: Set<Address> = []
+    private var scheduler = BatchScheduler<Delivery>()
     private var registeredSpecs: [FunctionType: [ValueSpec]] = [:]
     private var store = StateStore()
     private var delayed = DelayedQueue()
@@ -100,8 +55,8 @@ package actor LocalRuntime {
 
     /// How much is happening now, for a progress line.
     package var progress: String {
-        "\(summary.messages) messages, \(summary.batches) batches, \(inFlight.count) in flight, "
-            + "\(queues.values.reduce(0) { $0 + $1.count }) queued, \(delayed.pending.count) delayed, \(summary.retries) retries"
+        "\(summary.messages) messages, \(summary.batches) batches, \(scheduler.inFlightCount) in flight, "
+            + "\(scheduler.queuedCount) queued, \(delayed.pending.count) delayed, \(summary.retries) retries"
     }
 
     /// Waits until every message, delayed ones included, has been delivered.
@@ -147,18 +102,14 @@ package actor LocalRuntime {
             fail(LocalRuntimeError.jobFailed(problem))
             return
         }
-        queues[delivery.target, default: []].append(delivery)
+        scheduler.enqueue(delivery, to: delivery.target)
         dispatch(delivery.target)
     }
 
     private func dispatch(_ address: Address) {
-        guard failure == nil, !inFlight.contains(address), var queue = queues[address], !queue.isEmpty,
-              let (endpoint, url) = module.endpoint(for: address.functionType)
+        guard failure == nil, let (endpoint, url) = module.endpoint(for: address.functionType),
+              let batch = scheduler.take(address, maxSize: endpoint.maxBatchSize)
         else { return }
-        let batch = Array(queue.prefix(endpoint.maxBatchSize))
-        queue.removeFirst(batch.count)
-        queues[address] = queue.isEmpty ? nil : queue
-        inFlight.insert(address)
 
         let version = endpoint.protocolVersion
         let specs = version == .v2 ? endpoint.states : registeredSpecs[address.functionType] ?? []
@@ -183,7 +134,7 @@ package actor LocalRuntime {
     private func completed(
         _ address: Address, _ batch: [Delivery], sent: Set<String>, _ result: Result<(BatchReply, Duration, Int), any Error>
     ) {
-        inFlight.remove(address)
+        scheduler.complete(address)
         switch result {
         case let .success((reply, latency, retries)):
             summary.requests += 1
@@ -202,7 +153,7 @@ package actor LocalRuntime {
                 var known = registeredSpecs[address.functionType] ?? []
                 known += specs.filter { spec in !known.contains { $0.name == spec.name } }
                 registeredSpecs[address.functionType] = known
-                queues[address] = batch + (queues[address] ?? [])
+                scheduler.putBack(batch, to: address)
             case let .completed(effects):
                 if let problem = refusal(of: effects, from: address) {
                     fail(LocalRuntimeError.jobFailed(problem))
@@ -230,7 +181,7 @@ package actor LocalRuntime {
             }
         }
         dispatch(address)
-        if inFlight.isEmpty, queues.isEmpty || failure != nil {
+        if isIdle {
             let waiters = idleWaiters
             idleWaiters = []
             for waiter in waiters { waiter.resume() }
@@ -266,49 +217,11 @@ package actor LocalRuntime {
         return nil
     }
 
+    /// Nothing in flight, and nothing waits that will be sent.
+    private var isIdle: Bool { scheduler.inFlightCount == 0 && (!scheduler.hasQueued || failure != nil) }
+
     private func idle() async {
-        if inFlight.isEmpty, queues.isEmpty || failure != nil { return }
+        if isIdle { return }
         await withCheckedContinuation { idleWaiters.append($0) }
     }
-
-    /// One request, retried as the runtime retries it.
-    private static func call(
-        _ body: [UInt8], _ url: EndpointURL, _ version: ProtocolVersion, _ client: HTTPClient, _ options: Options
-    ) async throws -> (BatchReply, Duration, Int) {
-        let clock = ContinuousClock()
-        let start = clock.now
-        var backoff = options.initialBackoff
-        var retries = 0
-        while true {
-            let attempt = clock.now
-            var cause: String
-            do {
-                let reply = try await client.post(body, to: url)
-                switch reply.status {
-                case 200..<300:
-                    guard reply.contentType == "application/octet-stream", !reply.body.isEmpty else {
-                        throw LocalRuntimeError.jobFailed(
-                            "\(url) answered \(reply.status) with content type \(reply.contentType ?? "none")"
-                                + " and \(reply.body.count) bytes; the runtime needs application/octet-stream and a body")
-                    }
-                    return (try RuntimeCodec.decode(reply.body, protocol: version), clock.now - attempt, retries)
-                case 408, 409, 420, 429, 499, 500..<600:
-                    cause = "\(url) answered \(reply.status): \(String(decoding: reply.body.prefix(300), as: UTF8.self))"
-                default:
-                    throw LocalRuntimeError.jobFailed(
-                        "\(url) answered \(reply.status): \(String(decoding: reply.body.prefix(300), as: UTF8.self))")
-                }
-            } catch let error as LocalRuntimeError {
-                guard case .connection(let text) = error else { throw error }
-                cause = text
-            }
-            guard clock.now - start + backoff < options.callTimeout else {
-                throw LocalRuntimeError.jobFailed("gave up after \(retries) retries: \(cause)")
-            }
-            try await options.backoffSleep(backoff)
-            retries += 1
-            backoff = min(backoff * 2, .seconds(1))
-        }
-    }
 }
-

@@ -171,37 +171,3 @@ package struct ModuleFile: Sendable {
         (value as? Int) ?? (value as? String).flatMap(Int.init)
     }
 }
-
-/// Parses a Flink-style duration: `500ms`, `60000millisecond`, `30s`, `2min`, `1 h`, `1day`.
-package func parseDuration(_ text: String) throws -> Duration {
-    let trimmed = text.trimmingCharacters(in: .whitespaces)
-    let digits = trimmed.prefix { $0.isNumber }
-    let unit = trimmed.dropFirst(digits.count).trimmingCharacters(in: .whitespaces).lowercased()
-    guard let amount = Int64(digits) else { throw LocalRuntimeError.configuration("invalid duration '\(text)'") }
-    switch unit {
-    case "", "ms", "milli", "millis", "millisecond", "milliseconds": return .milliseconds(amount)
-    case "s", "sec", "secs", "second", "seconds": return .seconds(amount)
-    case "m", "min", "mins", "minute", "minutes": return .seconds(amount * 60)
-    case "h", "hour", "hours": return .seconds(amount * 3600)
-    case "d", "day", "days": return .seconds(amount * 86400)
-    default: throw LocalRuntimeError.configuration("invalid duration unit in '\(text)'")
-    }
-}
-
-/// What statefun-local reports when it cannot go on.
-package enum LocalRuntimeError: Error, CustomStringConvertible {
-    case configuration(String)
-    case connection(String)
-    case input(String)
-    /// An endpoint failed a batch in a way the runtime does not retry, or retries ran out: the job fails.
-    case jobFailed(String)
-
-    package var description: String {
-        switch self {
-        case let .configuration(text): return "configuration: \(text)"
-        case let .connection(text): return "connection: \(text)"
-        case let .input(text): return "input: \(text)"
-        case let .jobFailed(text): return "job failed: \(text)"
-        }
-    }
-}
