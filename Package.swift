@@ -19,9 +19,6 @@ let package = Package(
         .library(name: "StatefunService", targets: ["StatefunService"]),
         .library(name: "StatefunCommandLine", targets: ["StatefunCommandLine"]),
         .library(name: "StatefunTestKit", targets: ["StatefunTestKit"]),
-        // The examples' functions, for the benchmarks package (Benchmarks/).
-        .library(name: "Greeter", targets: ["Greeter"]),
-        .library(name: "GreeterV3", targets: ["GreeterV3"]),
         .executable(name: "greeter", targets: ["greeter"]),
         .executable(name: "greeter-v3", targets: ["greeter-v3"]),
         .executable(name: "verification", targets: ["verification"]),

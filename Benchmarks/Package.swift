@@ -16,16 +16,28 @@ let package = Package(
     dependencies: [
         .package(path: ".."),
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
+        // The examples' functions, built here from their sources (symbolic links into
+        // Examples/; other module names, as target names are unique across packages):
+        // the SDK's package does not export its examples as products.
+        .target(
+            name: "ExampleGreeter",
+            dependencies: [
+                .product(name: "StatefulFunctions", package: sdk),
+                .product(name: "StatefulFunctionsProtobuf", package: sdk),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ]),
+        .target(name: "ExampleGreeterV3", dependencies: [.product(name: "StatefulFunctions", package: sdk)]),
         // Payloads and endpoint set-up shared by the benchmarks and the profiling driver.
         .target(
             name: "BenchmarkSupport",
             dependencies: [
                 .product(name: "StatefulFunctions", package: sdk),
                 .product(name: "StatefulFunctionsProtobuf", package: sdk),
-                .product(name: "Greeter", package: sdk),
-                .product(name: "GreeterV3", package: sdk),
+                "ExampleGreeter",
+                "ExampleGreeterV3",
             ]),
         .executableTarget(
             name: "Handler",

@@ -1,7 +1,7 @@
 import Foundation
 public import StatefulFunctions
-import Greeter
-import GreeterV3
+import ExampleGreeter
+import ExampleGreeterV3
 
 /// The payloads the benchmarks feed the handler: `ToFunction` bodies written
 /// by `Load/payloads.py` with the official Python SDKs' classes.
