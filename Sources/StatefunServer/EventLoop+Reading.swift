@@ -17,49 +17,50 @@ extension EventLoop {
 
     /// Reads where the connection's protocol asks (``ConnectionRead``) and hands it what was read.
     func readable(_ connection: Connection) {
-        if connection.phase == .lingering {
-            discardLingeringInput(connection)
-            return
+        switch connection.phase {
+        case .http1: readInput(connection, as: HTTP1StateMachine.self)
+        case .http2: readInput(connection, as: HTTP2Session.self)
+        case .lingering: discardLingeringInput(connection)
         }
-        // A few reads per wake-up, then let other connections have a turn.
+    }
+
+    /// Reads for the connection's protocol `H`, carrying out its actions, until
+    /// it wants no more, the socket is empty, or a few reads were made (then
+    /// other connections have a turn).
+    @inline(__always)
+    func readInput<H: ConnectionHandler>(_ connection: Connection, as _: H.Type) {
+        let phase = connection.phase
         reading: for _ in 0..<4 {
+            // Backpressure: a client that does not read its responses is not read from either.
+            guard connection.outboundBytes < Self.outboundHighWater else { break }
+            let (plan, waits) = H.withHandler(of: connection) { ($0.nextRead(now: now), $0.takeMemoryWait()) }
+            if waits { registerMemoryWaiter(connection) }
             var direct = false
             let wanted: Int
-            switch connection.phase {
-            case .http1:
-                let plan = connection.http1.nextRead(now: now)
-                if connection.http1.takeMemoryWait() { registerMemoryWaiter(connection) }
-                switch plan {
-                case .none: break reading
-                case .direct(let count):
-                    direct = true
-                    wanted = count
-                case .buffer(let limit):
-                    wanted = min(limit, readBuffer.count)
-                }
-            case .http2:
-                // Backpressure: a client that does not read its responses is not read from either.
-                guard !connection.peerClosed && connection.outboundBytes < Self.http2HighWater else { break reading }
-                wanted = readBuffer.count
-            case .lingering:
-                break reading
+            switch plan {
+            case .none: break reading
+            case .direct(let count):
+                direct = true
+                wanted = count
+            case .buffer(let limit):
+                wanted = min(limit, readBuffer.count)
             }
             let n = direct
-                ? connection.http1.withDirectSpace { read(connection.fd, $0.baseAddress, $0.count) }
+                ? H.withHandler(of: connection) { $0.withDirectSpace { read(connection.fd, $0.baseAddress, $0.count) } }
                 : read(connection.fd, readBuffer.baseAddress, wanted)
             if n > 0 {
                 connection.lastActivity = now
                 if direct {
-                    perform(connection.http1.directRead(n, now: now, admission: dispatcher), on: connection)
+                    H.withHandler(of: connection) { $0.directRead(n, now: now, admission: dispatcher) }
+                        .perform(on: connection, by: self)
                 } else {
                     let bytes = UnsafeRawBufferPointer(rebasing: readBuffer[0..<n])
-                    if connection.phase == .http2, let session = connection.http2 {
-                        receiveHTTP2(connection, session, bytes)
-                    } else {
-                        perform(connection.http1.received(bytes, now: now, admission: dispatcher), on: connection)
-                    }
+                    H.withHandler(of: connection) { $0.received(bytes, now: now, admission: dispatcher) }
+                        .perform(on: connection, by: self)
                 }
                 if connection.isClosed { return }
+                // The protocol changed (HTTP/1.1 to HTTP/2): the next round reads for the new one.
+                if connection.phase != phase { break }
                 if n < wanted { break }
             } else if n == 0 {
                 peerClosedInput(connection)
@@ -79,10 +80,10 @@ extension EventLoop {
     /// Whether the connection is to be read (its epoll interest).
     func wantsRead(_ connection: Connection) -> Bool {
         switch connection.phase {
-        case .http1: connection.http1.wantsInput
+        case .http1: connection.outboundBytes < Self.outboundHighWater && connection.http1.wantsInput
         case .lingering: true
         // Backpressure: a client that does not read its responses is not read from either.
-        case .http2: !connection.peerClosed && connection.outboundBytes < Self.http2HighWater
+        case .http2: connection.outboundBytes < Self.outboundHighWater && (connection.http2?.wantsInput ?? false)
         }
     }
 
@@ -94,10 +95,7 @@ extension EventLoop {
         case .lingering:
             closeConnection(connection)
         case .http2:
-            // Streams being handled still get their responses; flush closes after them.
-            // Their handlers are cancelled, as on HTTP/1.1.
-            connection.http2?.clientWentAway()
-            flush(connection)
+            HTTP2Session.withHandler(of: connection) { $0.peerClosedInput() }.perform(on: connection, by: self)
         }
     }
 }

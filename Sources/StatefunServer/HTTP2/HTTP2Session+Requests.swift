@@ -5,7 +5,7 @@ import Logging
 
 extension HTTP2Session {
     func beginHeaders(_ id: Int32) {
-        let stream = HTTP2Stream(id: id, now: owner.now)
+        let stream = HTTP2Stream(id: id, now: now)
         streams[id] = stream
         lastStream = stream
     }
@@ -77,7 +77,7 @@ extension HTTP2Session {
         let path = stream.path
         stream.record = RequestRecord(
             method: stream.method, path: path, routePath: "unmatched", protocolName: "HTTP/2",
-            peer: peer, startedAt: owner.now)
+            peer: peer, startedAt: now)
         if stream.headersTooLarge {
             reject(stream, HTTPError(431, "request header list exceeds the limit of \(configuration.maxHeaderSize) bytes"))
             return
@@ -99,7 +99,7 @@ extension HTTP2Session {
     func data(_ id: Int32, _ bytes: UnsafeBufferPointer<UInt8>) {
         guard let stream = stream(id) else { return }
         stream.receivedLength += bytes.count
-        stream.lastProgress = owner.now
+        stream.lastProgress = now
         // Stream-level window: the connection's is the one that bounds memory.
         let unacknowledged = stream.receivedLength - stream.windowAcknowledged
         if unacknowledged * 2 >= configuration.http2.initialStreamWindowSize {
@@ -155,8 +155,8 @@ extension HTTP2Session {
             readyRequests.append((id, route, request))
             return
         }
-        stream.handlingSince = owner.now
-        if let response = owner.startHandler(route, request, stream: id, task: &stream.handlerTask) {
+        stream.handlingSince = now
+        if let response = owner.startHandler(route, request, connection: connectionID, stream: id, task: &stream.handlerTask) {
             handlerFinished(id, response)
         }
     }
@@ -189,7 +189,7 @@ extension HTTP2Session {
     /// Serves the request of an `Upgrade: h2c` as stream 1 (RFC 9113 §3.2,
     /// RFC 7540 §3.2): it was read over HTTP/1.1 (`record`), and its handler starts now.
     func startUpgradedRequest(_ record: RequestRecord, route: Route, request: consuming ServerRequest) {
-        let stream = HTTP2Stream(id: 1, now: owner.now)
+        let stream = HTTP2Stream(id: 1, now: now)
         stream.state = .handling
         stream.requestComplete = true
         stream.record = record
@@ -198,8 +198,8 @@ extension HTTP2Session {
         streams[1] = stream
         lastStream = stream
         handlersRunning += 1
-        stream.handlingSince = owner.now
-        if let response = owner.startHandler(route, request, stream: 1, task: &stream.handlerTask) {
+        stream.handlingSince = now
+        if let response = owner.startHandler(route, request, connection: connectionID, stream: 1, task: &stream.handlerTask) {
             handlerFinished(1, response)
         }
     }

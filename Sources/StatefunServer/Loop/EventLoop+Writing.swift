@@ -35,10 +35,12 @@ extension EventLoop {
     func flush(_ connection: Connection) {
         guard !connection.isClosed else { return }
         if connection.phase == .http2, let session = connection.http2 {
+            session.now = now
             session.replenishWindow()
+            if session.takeMemoryWait() { registerMemoryWaiter(connection) }
             while true {
-                if connection.outbound.byteCount < Self.http2HighWater {
-                    guard let more = session.produce(limit: Self.http2HighWater - connection.outbound.byteCount) else {
+                if connection.outbound.byteCount < Self.outboundHighWater {
+                    guard let more = session.produce(limit: Self.outboundHighWater - connection.outbound.byteCount) else {
                         closeConnection(connection)
                         return
                     }
@@ -53,7 +55,7 @@ extension EventLoop {
                 case .drained: continue
                 }
             }
-            if session.isFinished || (connection.peerClosed && session.handlersRunning == 0) {
+            if session.isDone {
                 startLingeringClose(connection)
             } else {
                 updateInterest(connection)
