@@ -1,4 +1,3 @@
-import Glibc
 
 /// The state of one client connection. Owned by, and only touched on, its event loop's thread.
 ///

@@ -1,5 +1,3 @@
-import CLinuxShims
-import Glibc
 import Logging
 
 extension EventLoop {
@@ -35,7 +33,7 @@ extension EventLoop {
             guard connection.outboundBytes < Self.outboundHighWater else { break }
             let (plan, waits) = H.withHandler(of: connection) { ($0.nextRead(now: now), $0.takeMemoryWait()) }
             if waits { registerMemoryWaiter(connection) }
-            var direct = false
+            let direct: Bool
             let wanted: Int
             switch plan {
             case .none: break reading
@@ -43,36 +41,40 @@ extension EventLoop {
                 direct = true
                 wanted = count
             case .buffer(let limit):
-                wanted = min(limit, readBuffer.count)
+                direct = false
+                wanted = min(limit, readBuffer.capacity)
             }
-            let n = direct
-                ? H.withHandler(of: connection) { $0.withDirectSpace { read(connection.fd, $0.baseAddress, $0.count) } }
-                : read(connection.fd, readBuffer.baseAddress, wanted)
-            if n > 0 {
-                connection.lastActivity = now
-                if direct {
-                    H.withHandler(of: connection) { $0.directRead(n, now: now, admission: dispatcher) }
-                        .perform(on: connection, by: self)
-                } else {
-                    let bytes = UnsafeRawBufferPointer(rebasing: readBuffer[0..<n])
-                    H.withHandler(of: connection) { $0.received(bytes, now: now, admission: dispatcher) }
-                        .perform(on: connection, by: self)
-                }
-                if connection.isClosed { return }
-                // The protocol changed (HTTP/1.1 to HTTP/2): the next round reads for the new one.
-                if connection.phase != phase { break }
-                if n < wanted { break }
-            } else if n == 0 {
+            let result = direct
+                ? H.withHandler(of: connection) { $0.withDirectSpace { Posix.read(connection.fd, into: &$0) } }
+                : Result { () throws(SystemError) in try readBuffer.read(from: connection.fd, limit: wanted) }
+            let n: Int
+            switch result {
+            case .success(.processed(let count)) where count > 0:
+                n = count
+            case .success(.processed):
                 peerClosedInput(connection)
-                break
-            } else {
-                let e = errno
-                if e == EINTR { continue }
-                if e == EAGAIN || e == EWOULDBLOCK { break }
-                logger.debug("read failed", metadata: ["peer": "\(connection.peerDescription)", "error": "\(errnoDescription(e))"])
+                break reading
+            case .success(.wouldBlock):
+                break reading
+            case .failure(let error):
+                logger.debug(
+                    "read failed", metadata: ["peer": "\(connection.peerDescription)", "error": "\(errnoDescription(error.code))"])
                 closeConnection(connection)
                 return
             }
+            connection.lastActivity = now
+            if direct {
+                H.withHandler(of: connection) { $0.directRead(n, now: now, admission: dispatcher) }
+                    .perform(on: connection, by: self)
+            } else {
+                readBuffer.withBytes(n) { bytes in
+                    H.withHandler(of: connection) { $0.received(bytes, now: now, admission: dispatcher) }
+                }.perform(on: connection, by: self)
+            }
+            if connection.isClosed { return }
+            // The protocol changed (HTTP/1.1 to HTTP/2): the next round reads for the new one.
+            if connection.phase != phase { break }
+            if n < wanted { break }
         }
         updateInterest(connection)
     }

@@ -182,7 +182,7 @@ final class HTTP2TestPeer {
     @discardableResult
     func send(_ bytes: [UInt8]) -> Bool {
         guard let dispatcher = owner.dispatcher else { preconditionFailure("set in init") }
-        let action = bytes.withUnsafeBytes { session.received($0, now: owner.now, admission: dispatcher) }
+        let action = session.received(bytes.span.bytes, now: owner.now, admission: dispatcher)
         lastAction = action
         switch action {
         case .answerReady:

@@ -36,11 +36,11 @@ protocol ConnectionHandler {
     /// Where to read next, and how much.
     mutating func nextRead(now: UInt64) -> ConnectionRead
     /// Lends the storage of a ``ConnectionRead/direct(count:)`` read.
-    mutating func withDirectSpace<R>(_ read: (UnsafeMutableRawBufferPointer) -> R) -> R
+    mutating func withDirectSpace<R>(_ read: (inout MutableRawSpan) -> R) -> R
     /// `count` bytes were read into ``withDirectSpace(_:)``.
     mutating func directRead<A: RequestAdmitting>(_ count: Int, now: UInt64, admission: A) -> Action
     /// Bytes read into the loop's buffer (valid during the call only).
-    mutating func received<A: RequestAdmitting>(_ bytes: UnsafeRawBufferPointer, now: UInt64, admission: A) -> Action
+    mutating func received<A: RequestAdmitting>(_ bytes: RawSpan, now: UInt64, admission: A) -> Action
     /// The client shut down its sending side.
     mutating func peerClosedInput() -> Action
     /// The loop's periodic check of timeouts. `underPressure`: bodies wait for memory.

@@ -135,10 +135,9 @@ struct HTTP1StateMachine {
     }
 
     /// Lends the unfilled part of the body being read directly (``ConnectionRead/direct(count:)``).
-    mutating func withDirectSpace<R>(_ read: (UnsafeMutableRawBufferPointer) -> R) -> R {
+    mutating func withDirectSpace<R>(_ read: (inout MutableRawSpan) -> R) -> R {
         let filled = bodyFilled ?? 0
-        let remaining = bodyRemaining
-        return body.withUnsafeMutableBytes { read(UnsafeMutableRawBufferPointer(rebasing: $0[filled..<(filled + remaining)])) }
+        return body.withMutableBytes(in: filled..<(filled + bodyRemaining), read)
     }
 
     /// `count` bytes were read into ``withDirectSpace(_:)``.
@@ -150,6 +149,11 @@ struct HTTP1StateMachine {
     }
 
     /// Bytes read from the connection.
+    @inline(__always)
+    mutating func received<A: RequestAdmitting>(_ input: RawSpan, now: UInt64, admission: A) -> HTTP1Action {
+        input.withUnsafeBytes { received($0, now: now, admission: admission) }
+    }
+
     mutating func received<A: RequestAdmitting>(_ input: UnsafeRawBufferPointer, now: UInt64, admission: A) -> HTTP1Action {
         lastActivity = now
         self.now = now

@@ -50,7 +50,7 @@ extension EventLoop {
 
     /// Hands input read before the switch (the preface, frames) to the session.
     func feedBufferedInput(_ connection: Connection, _ session: HTTP2Session, _ pending: [UInt8]) {
-        let action = pending.withUnsafeBytes { session.received($0, now: now, admission: dispatcher) }
+        let action = session.received(pending.span.bytes, now: now, admission: dispatcher)
         perform(action, on: connection)
     }
 

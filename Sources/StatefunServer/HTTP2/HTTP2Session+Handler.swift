@@ -22,14 +22,15 @@ extension HTTP2Session: ConnectionHandler {
     }
 
     /// Never asked for: frames are read into the loop's buffer.
-    func withDirectSpace<R>(_ read: (UnsafeMutableRawBufferPointer) -> R) -> R {
-        read(UnsafeMutableRawBufferPointer(start: nil, count: 0))
+    func withDirectSpace<R>(_ read: (inout MutableRawSpan) -> R) -> R {
+        var nothing: [UInt8] = []
+        return nothing.withMutableBytes(in: 0..<0, read)
     }
 
     func directRead<A: RequestAdmitting>(_ count: Int, now: UInt64, admission: A) -> HTTP2Action { .none }
 
     /// Feeds the bytes to nghttp2; the requests it completed are dispatched as they complete.
-    func received<A: RequestAdmitting>(_ bytes: UnsafeRawBufferPointer, now: UInt64, admission: A) -> HTTP2Action {
+    func received<A: RequestAdmitting>(_ bytes: RawSpan, now: UInt64, admission: A) -> HTTP2Action {
         self.now = now
         lastInput = now
         guard receive(bytes) else {

@@ -105,7 +105,7 @@ final class HTTP2Session {
 
     /// Feeds bytes read from the socket. Returns false on a fatal session error
     /// (the connection must be closed once any GOAWAY queued is written).
-    func receive(_ bytes: UnsafeRawBufferPointer) -> Bool {
+    func receive(_ bytes: RawSpan) -> Bool {
         guard let error = nghttp2.receive(bytes) else { return true }
         logger.notice(
             "HTTP/2 connection failed",

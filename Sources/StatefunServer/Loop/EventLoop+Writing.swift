@@ -1,4 +1,3 @@
-import Glibc
 import Logging
 
 extension EventLoop {
@@ -87,9 +86,9 @@ extension EventLoop {
 
     func discardLingeringInput(_ connection: Connection) {
         for _ in 0..<4 {
-            switch try? Posix.read(connection.fd, into: readBuffer) {
+            switch try? readBuffer.read(from: connection.fd, limit: readBuffer.capacity) {
             case .processed(let n) where n > 0:
-                if n < readBuffer.count { return }
+                if n < readBuffer.capacity { return }
             case .wouldBlock:
                 return
             default:  // the end of input, or an error

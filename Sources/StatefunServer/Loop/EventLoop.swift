@@ -1,4 +1,3 @@
-import Glibc
 import Logging
 
 /// One event loop: a thread with its own epoll instance, listening socket and
@@ -50,7 +49,8 @@ final class EventLoop: @unchecked Sendable {
     @exclusivity(unchecked) var lastAcceptErrorLog: UInt64 = 0
     @exclusivity(unchecked) var dateCache = DateCache()
     @exclusivity(unchecked) var encodedFieldsCache = FieldsCache(empty: EncodedFields(), encoder: encodeHeaderFields)
-    let readBuffer: UnsafeMutableRawBufferPointer
+    /// What every connection of the loop reads into in turn.
+    let readBuffer = ReadBuffer(capacity: EventLoop.readChunk)
 
     var logger: Logger { context.logger }
     var configuration: HTTPServerConfiguration { context.configuration }
@@ -79,11 +79,6 @@ final class EventLoop: @unchecked Sendable {
         }
         self.mailbox = LoopMailbox(wakeFD: wake)
         self.executor = LoopExecutor(mailbox: mailbox)
-        self.readBuffer = .allocate(byteCount: Self.readChunk, alignment: 16)
-    }
-
-    deinit {
-        readBuffer.deallocate()
     }
 
     /// Whether the caller runs on this loop's thread.
@@ -102,7 +97,7 @@ final class EventLoop: @unchecked Sendable {
 
     /// Runs until shut down and drained; called on the loop's own thread.
     func run() {
-        mailbox.thread.store(pthread_self(), ordering: .relaxed)
+        mailbox.thread.store(SystemInfo.currentThread, ordering: .relaxed)
         now = monotonicNanos()
         nextSweep = now + UInt64(context.tickMilliseconds) * 1_000_000
         while true {

@@ -80,10 +80,12 @@ final class NGHTTP2Session {
 
     /// Feeds bytes read from the socket; the callbacks run meanwhile. Nil, or
     /// nghttp2's error code (the session is then over, a GOAWAY maybe queued).
-    func receive(_ bytes: UnsafeRawBufferPointer) -> Int32? {
-        guard let base = bytes.baseAddress, !bytes.isEmpty else { return nil }
-        let rc = nghttp2_session_mem_recv(raw, base.assumingMemoryBound(to: UInt8.self), bytes.count)
-        return rc < 0 ? Int32(rc) : nil
+    func receive(_ bytes: RawSpan) -> Int32? {
+        bytes.withUnsafeBytes { bytes in
+            guard let base = bytes.baseAddress, !bytes.isEmpty else { return nil }
+            let rc = nghttp2_session_mem_recv(raw, base.assumingMemoryBound(to: UInt8.self), bytes.count)
+            return rc < 0 ? Int32(rc) : nil
+        }
     }
 
     /// Serializes queued frames onto `output`, up to about `limit` bytes in all.
