@@ -17,8 +17,6 @@ struct ServerUnsafeWallTests {
         // to move onto RawSpan with byte scans in System/.
         "HTTP1/HTTPParser.swift", "HTTP1/HeadCache.swift", "HTTP1/ChunkedDecoder.swift",
         "HTTP1/HTTP1StateMachine.swift", "HTTP1/HTTP1StateMachine+Body.swift", "HTTP1/ResponseEncoding.swift",
-        // nghttp2's header fields and DATA, still lent as buffer pointers by System/NGHTTP2Session.
-        "HTTP2/HTTP2Session+Requests.swift",
         // fork, poll, waitpid and signals of the supervisor.
         "Supervision/Supervisor.swift",
     ]

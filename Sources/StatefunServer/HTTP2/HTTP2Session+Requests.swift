@@ -1,6 +1,5 @@
 // A request on a stream: its header fields, routing and declared size, its
 // body, and its handler once the client ends the stream.
-import Glibc
 import Logging
 
 extension HTTP2Session {
@@ -10,14 +9,14 @@ extension HTTP2Session {
         lastStream = stream
     }
 
-    func header(_ id: Int32, name: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>) {
+    func header(_ id: Int32, name: Span<UInt8>, value: Span<UInt8>) {
         guard let stream = stream(id), stream.state == .headers else { return }
         stream.headerListSize += name.count + value.count + 32
         if stream.headerListSize > configuration.maxHeaderSize { stream.headersTooLarge = true }
         if stream.headersTooLarge { return }
         // nghttp2 has checked the fields: names are lowercase; pseudo-headers
         // are known, come once each and before the regular fields.
-        if name.first == UInt8(ascii: ":") {
+        if !name.isEmpty && name[0] == UInt8(ascii: ":") {
             if bytesEqualLowercase(name, ":method") {
                 stream.method = makeHeaderString(value)
             } else if bytesEqualLowercase(name, ":path") {
@@ -53,17 +52,20 @@ extension HTTP2Session {
     }
 
     /// Splits `:path` into path and query, reusing the strings of the last one when it repeats.
-    func setTarget(_ stream: HTTP2Stream, _ bytes: UnsafeBufferPointer<UInt8>) {
-        let same = lastTarget.bytes.count == bytes.count
-            && lastTarget.bytes.withUnsafeBufferPointer { memcmp($0.baseAddress!, bytes.baseAddress!, bytes.count) == 0 }
-        if !same {
-            if let mark = bytes.firstIndex(of: UInt8(ascii: "?")) {
+    func setTarget(_ stream: HTTP2Stream, _ bytes: Span<UInt8>) {
+        if !lastTarget.bytes.equals(bytes) {
+            var mark: Int?
+            for i in bytes.indices where bytes[i] == UInt8(ascii: "?") {
+                mark = i
+                break
+            }
+            if let mark {
                 lastTarget = (
-                    Array(bytes), makeString(UnsafeBufferPointer(rebasing: bytes[..<mark])),
-                    makeString(UnsafeBufferPointer(rebasing: bytes[(mark + 1)...]))
+                    Array(copying: bytes), makeString(bytes.extracting(0..<mark)),
+                    makeString(bytes.extracting((mark + 1)..<bytes.count))
                 )
             } else {
-                lastTarget = (Array(bytes), makeString(bytes), nil)
+                lastTarget = (Array(copying: bytes), makeString(bytes), nil)
             }
         }
         stream.path = lastTarget.path
@@ -96,7 +98,7 @@ extension HTTP2Session {
         if let length = stream.declaredLength, length > 0 { setDemand(stream, length) }
     }
 
-    func data(_ id: Int32, _ bytes: UnsafeBufferPointer<UInt8>) {
+    func data(_ id: Int32, _ bytes: Span<UInt8>) {
         guard let stream = stream(id) else { return }
         stream.receivedLength += bytes.count
         stream.lastProgress = now
@@ -118,7 +120,7 @@ extension HTTP2Session {
         if stream.body.isEmpty {
             stream.body.reserveCapacity(stream.declaredLength ?? min(configuration.maxBodySize, max(bytes.count, 64 * 1024)))
         }
-        stream.body.append(contentsOf: bytes)
+        stream.body.append(copying: bytes)
         held += bytes.count
     }
 
