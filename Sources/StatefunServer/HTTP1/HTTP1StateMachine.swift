@@ -2,7 +2,7 @@
 /// ``HTTP1Action``s out. It holds the input buffer, the request being read and
 /// the connection's keep-alive state; it owns no socket, no timer and no loop,
 /// so it is tested by feeding it bytes (HTTP1StateMachineTests). The event
-/// loop drives it (EventLoop+Reading.swift, +Requests.swift).
+/// loop drives it (Loop/EventLoop+Reading.swift, EventLoop+HTTP1.swift).
 ///
 /// Requests are read one at a time: once a request is dispatched (or rejected),
 /// nothing more is parsed until its response is written

@@ -62,7 +62,6 @@ extension EventLoop {
                 closeConnection(connection)
                 return
             }
-            connection.lastActivity = now
             if direct {
                 H.withHandler(of: connection) { $0.directRead(n, now: now, admission: dispatcher) }
                     .perform(on: connection, by: self)
