@@ -16,7 +16,7 @@ struct ServerUnsafeWallTests {
         // The HTTP/1.1 head parser and what shares its buffers (the hot path):
         // to move onto RawSpan with byte scans in System/.
         "HTTP1/HTTPParser.swift", "HTTP1/HeadCache.swift", "HTTP1/ChunkedDecoder.swift",
-        "HTTP1/HTTP1StateMachine.swift", "HTTP1/HTTP1StateMachine+Body.swift", "HTTP1/ResponseEncoding.swift",
+        "HTTP1/HTTP1StateMachine.swift", "HTTP1/HTTP1StateMachine+Body.swift",
         // fork, poll, waitpid and signals of the supervisor.
         "Supervision/Supervisor.swift",
     ]
