@@ -162,7 +162,7 @@ struct HTTP1StateMachine {
         // was read. The bytes of a fixed-length body that came with it go
         // straight into the body; nothing is buffered.
         if state == .head && !hasBufferedInput && !mayBePreface,
-            case .head(let head, _, let end) = headStep(bytes.assumingMemoryBound(to: UInt8.self), start: 0, resume: 0)
+            case .head(let head, _, let end) = headStep(Span(_unsafeElements: bytes.assumingMemoryBound(to: UInt8.self)), start: 0, resume: 0)
         {
             headStartedAt = nil
             guard head.hasBody && !head.chunked && !head.expectContinue else {
@@ -221,7 +221,7 @@ struct HTTP1StateMachine {
                 guard hasBufferedInput else { return .none }
                 if headStartedAt == nil { headStartedAt = now }
                 if mayBePreface, let action = checkPreface() { return action }
-                let step = inbound.withUnsafeBufferPointer { headStep($0, start: inboundStart, resume: scanResume) }
+                let step = inbound.withUnsafeBufferPointer { headStep(Span(_unsafeElements: $0), start: inboundStart, resume: scanResume) }
                 switch step {
                 case .needMore(let start, let resume):
                     inboundStart = start
@@ -278,7 +278,7 @@ struct HTTP1StateMachine {
 
     /// Looks for a complete request head in `buffer` from `start`, the bytes
     /// before `resume` having been scanned already.
-    mutating func headStep(_ buffer: UnsafeBufferPointer<UInt8>, start: Int, resume: Int) -> HeadStep {
+    mutating func headStep(_ buffer: Span<UInt8>, start: Int, resume: Int) -> HeadStep {
         let maxHeaderSize = limits.maxHeaderSize
         var start = start
         // RFC 9112 §2.2: ignore empty lines before the request line.
@@ -295,7 +295,7 @@ struct HTTP1StateMachine {
                 if end - start > maxHeaderSize {
                     return .failure(HTTPError(431, "request head exceeds the limit of \(maxHeaderSize) bytes"))
                 }
-                let head = try headCache.parse(UnsafeBufferPointer(rebasing: buffer[start..<end]))
+                let head = try headCache.parse(buffer.extracting(start..<end))
                 return .head(head, start: start, end: end)
             }
         } catch {
