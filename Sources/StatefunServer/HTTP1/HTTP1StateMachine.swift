@@ -151,10 +151,10 @@ struct HTTP1StateMachine {
     /// Bytes read from the connection.
     @inline(__always)
     mutating func received<A: RequestAdmitting>(_ input: RawSpan, now: UInt64, admission: A) -> HTTP1Action {
-        input.withUnsafeBytes { received($0, now: now, admission: admission) }
+        input.withByteSpan { received(bytes: $0, now: now, admission: admission) }
     }
 
-    mutating func received<A: RequestAdmitting>(_ input: UnsafeRawBufferPointer, now: UInt64, admission: A) -> HTTP1Action {
+    mutating func received<A: RequestAdmitting>(bytes input: Span<UInt8>, now: UInt64, admission: A) -> HTTP1Action {
         lastActivity = now
         self.now = now
         var bytes = input
@@ -162,31 +162,31 @@ struct HTTP1StateMachine {
         // was read. The bytes of a fixed-length body that came with it go
         // straight into the body; nothing is buffered.
         if state == .head && !hasBufferedInput && !mayBePreface,
-            case .head(let head, _, let end) = headStep(Span(_unsafeElements: bytes.assumingMemoryBound(to: UInt8.self)), start: 0, resume: 0)
+            case .head(let head, _, let end) = headStep(bytes, start: 0, resume: 0)
         {
             headStartedAt = nil
             guard head.hasBody && !head.chunked && !head.expectContinue else {
                 // Buffered with the head already consumed, then processed as usual.
                 let base = inbound.count
-                inbound.append(contentsOf: bytes)
+                inbound.append(copying: bytes)
                 inboundStart = base + end
                 scanResume = base + end
                 if let action = beginRequest(head, now: now, admission: admission) { return action }
                 return process(now: now, admission: admission)
             }
             if let action = beginRequest(head, now: now, admission: admission) { return action }
-            bytes = UnsafeRawBufferPointer(rebasing: bytes[end...])
+            bytes = bytes.extracting(end..<bytes.count)
         }
         // Bytes of a fixed-length body go straight into the body.
         if state == .body && chunkedDecoder == nil && !hasBufferedInput {
             switch admitBody(min(bytes.count, bodyRemaining)) {
             case .rejected(let action): return action
             case .admitted(let n):
-                appendBody(UnsafeRawBufferPointer(rebasing: bytes[0..<n]))
-                bytes = UnsafeRawBufferPointer(rebasing: bytes[n...])
+                appendBody(bytes.extracting(0..<n))
+                bytes = bytes.extracting(n..<bytes.count)
             }
         }
-        if !bytes.isEmpty { inbound.append(contentsOf: bytes) }
+        if !bytes.isEmpty { inbound.append(copying: bytes) }
         return process(now: now, admission: admission)
     }
 
@@ -221,7 +221,8 @@ struct HTTP1StateMachine {
                 guard hasBufferedInput else { return .none }
                 if headStartedAt == nil { headStartedAt = now }
                 if mayBePreface, let action = checkPreface() { return action }
-                let step = inbound.withUnsafeBufferPointer { headStep(Span(_unsafeElements: $0), start: inboundStart, resume: scanResume) }
+                let input = inbound
+                let step = headStep(input.span, start: inboundStart, resume: scanResume)
                 switch step {
                 case .needMore(let start, let resume):
                     inboundStart = start

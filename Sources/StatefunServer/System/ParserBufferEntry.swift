@@ -16,3 +16,12 @@ extension HeadCache {
         try parse(Span(_unsafeElements: buffer))
     }
 }
+
+extension ChunkedDecoder {
+    /// ``feed(_:into:maxBodySize:maxTrailerSize:)`` over a buffer.
+    mutating func feed(
+        _ input: UnsafeBufferPointer<UInt8>, into body: inout [UInt8], maxBodySize: Int, maxTrailerSize: Int
+    ) throws(HTTPError) -> Int {
+        try feed(Span(_unsafeElements: input), into: &body, maxBodySize: maxBodySize, maxTrailerSize: maxTrailerSize)
+    }
+}
