@@ -10,34 +10,21 @@ struct ServerUnsafeWallTests {
         #/\b(?:Unsafe\w*|Unmanaged|OpaquePointer|unsafeBitCast|unsafeDowncast|unsafelyUnwrapped|unsafeUninitializedCapacity|withUnsafe\w*|baseAddress)\b|^\s*(?:@preconcurrency |public |package |internal )?import (?:C[A-Z]\w*|Glibc|Darwin)\b/#
     }
 
-    /// Files still to be moved behind the wall (their pointer-level parts into
-    /// System/). A listed file found clean fails the test too: the list only shrinks.
-    static let notYetMoved: Set<String> = [
-        // fork, poll, waitpid and signals of the supervisor.
-        "Supervision/Supervisor.swift",
-    ]
-
     @Test func onlySystemHoldsUnsafeCode() throws {
         let folder = "Sources/StatefunServer"
         let root = repositoryRoot.appendingPathComponent(folder)
         let files = try FileManager.default.subpathsOfDirectory(atPath: root.path).sorted()
         var checked = 0
         var offenders: [String] = []
-        var clean: Set<String> = []
         for file in files where file.hasSuffix(".swift") && !file.hasPrefix("System/") {
             checked += 1
             let text = try String(contentsOf: root.appendingPathComponent(file), encoding: .utf8)
             let lines = text.split(separator: "\n", omittingEmptySubsequences: false).enumerated().filter { _, line in
                 !line.trimmingCharacters(in: .whitespaces).hasPrefix("//") && line.contains(Self.unsafeCode)
             }
-            if Self.notYetMoved.contains(file) {
-                if lines.isEmpty { clean.insert(file) }
-                continue
-            }
             offenders += lines.map { number, line in "\(folder)/\(file):\(number + 1): \(line)" }
         }
         #expect(checked > 40, "only \(checked) files checked")
         #expect(offenders.isEmpty, "unsafe code outside System/:\n\(offenders.joined(separator: "\n"))")
-        #expect(clean.isEmpty, "no longer unsafe, take them off notYetMoved: \(clean.sorted())")
     }
 }
