@@ -76,14 +76,14 @@ struct HTTP1Harness {
                 let chunk = Array(socket.prefix(n))
                 socket.removeFirst(n)
                 machine.withDirectSpace { space in
-                    chunk.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: space[0..<n]).copyMemory(from: $0) }
+                    for (i, byte) in chunk.enumerated() { space.storeBytes(of: byte, toByteOffset: i, as: UInt8.self) }
                 }
                 action = machine.directRead(n, now: now, admission: admission)
             case .buffer(let limit):
                 let n = min(limit, socket.count, readSize)
                 let chunk = Array(socket.prefix(n))
                 socket.removeFirst(n)
-                action = chunk.withUnsafeBytes { machine.received($0, now: now, admission: admission) }
+                action = machine.received(chunk.span.bytes, now: now, admission: admission)
             }
             if !action.isNone { return outcome(action) }
         }

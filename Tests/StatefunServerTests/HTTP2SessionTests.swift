@@ -339,4 +339,75 @@ struct HTTP2SessionTests {
         let invalid = try #require(frames.first { $0.stream == 5 && $0.type == FrameType.headers })
         #expect(invalid.field(":status") == "500")
     }
+
+    // MARK: - Through the connection-handler interface
+
+    @Test("what the session asks of the loop: write after frames, answer the ready requests, fail on a bad preface")
+    func actions() throws {
+        let peer = try HTTP2TestPeer()
+        #expect(peer.session.nextRead(now: peer.owner.now) == .buffer(limit: .max))
+        try peer.handshake()
+        #expect(peer.lastAction == .write)
+        peer.send(try peer.request(1, method: "GET", path: "/sync", endStream: true))
+        #expect(peer.lastAction == .answerReady)
+        peer.send(try peer.request(3, method: "GET", endStream: true))
+        #expect(peer.lastAction == .write, "a handler in a task: nothing to answer now")
+
+        let failing = try HTTP2TestPeer()
+        #expect(!failing.send(Array("GET / HTTP/1.1\r\nHost: x\r\n\r\n".utf8)))
+        #expect(failing.lastAction == .fail)
+    }
+
+    @Test("the client closing its side: reading stops, handlers are cancelled, the session is done once none runs")
+    func peerClosedInput() throws {
+        let peer = try HTTP2TestPeer()
+        try peer.handshake()
+        peer.send(try peer.request(1, method: "GET", endStream: true))
+        let task = try #require(peer.owner.tasks[1])
+        #expect(peer.session.wantsInput && !peer.session.isDone)
+        #expect(peer.session.peerClosedInput() == .write)
+        #expect(task.isCancelled)
+        #expect(!peer.session.wantsInput && peer.session.nextRead(now: peer.owner.now) == .none)
+        #expect(!peer.session.isDone, "the running handler still gets its response out")
+        peer.session.handlerFinished(1, .text(200, "late"))
+        #expect(try peer.receive().contains { $0.stream == 1 && $0.type == FrameType.data && $0.endStream })
+        #expect(peer.session.isDone)
+    }
+
+    @Test("the tick: an idle session ends with GOAWAY(NO_ERROR); one with a stream in flight is swept instead")
+    func tickIdle() throws {
+        let configuration = HTTPServerConfiguration(idleTimeout: .seconds(5))
+        let busy = try HTTP2TestPeer(configuration: configuration)
+        try busy.handshake()
+        busy.send(try busy.request(1, method: "GET", endStream: true))
+        _ = try busy.receive()
+        #expect(busy.session.tick(now: busy.owner.now + 6_000_000_000, underPressure: false) == .write)
+        #expect(try busy.receive().allSatisfy { $0.type != FrameType.goaway })
+
+        let idle = try HTTP2TestPeer(configuration: configuration)
+        try idle.handshake()
+        _ = try idle.receive()
+        #expect(idle.session.tick(now: idle.owner.now + 4_000_000_000, underPressure: false) == .write)
+        #expect(try idle.receive().isEmpty)
+        #expect(idle.session.tick(now: idle.owner.now + 6_000_000_000, underPressure: false) == .write)
+        let goaway = try #require(try idle.receive().first { $0.type == FrameType.goaway })
+        #expect(goaway.errorCode == 0)
+        #expect(idle.session.isDone)
+    }
+
+    @Test("a window short of body memory asks the loop to wait for memory, once per shortage")
+    func memoryWait() throws {
+        var configuration = HTTPServerConfiguration(
+            http2: HTTP2Configuration(initialStreamWindowSize: 1 << 20, connectionWindowSize: 1 << 20))
+        configuration.maxBodyMemory = 100_000
+        let peer = try HTTP2TestPeer(configuration: configuration)
+        try peer.handshake()
+        #expect(peer.memoryWaits == 0)
+        peer.send(try peer.request(1, fields: [("content-length", "150000")], endStream: false))
+        _ = try peer.receive()
+        #expect(peer.memoryWaits == 1)
+        #expect(!peer.session.takeMemoryWait(), "taken")
+        let dispatcher = try #require(peer.owner.dispatcher)
+        #expect(peer.session.memoryReleased(now: peer.owner.now, admission: dispatcher) == .write)
+    }
 }

@@ -83,7 +83,8 @@ func clientPreface(_ settings: [(UInt16, UInt32)] = []) -> [UInt8] {
 
 /// Records what an ``HTTP2Session`` asks of its owner, and answers as a test says.
 final class RecordingOwner: HTTP2SessionOwner {
-    var now: UInt64 = 1_000_000_000
+    /// The clock the session starts at.
+    let now: UInt64 = 1_000_000_000
     var routes = RouteTable([
         Route(path: "/echo", methods: ["POST", "GET", "HEAD"]) { _ in .text(200, "unused") },
         Route(path: "/sync", methods: ["POST", "GET"]) { request in .text(200, "sync \(request.body.count)") },
@@ -93,7 +94,6 @@ final class RecordingOwner: HTTP2SessionOwner {
     private(set) var started: [(stream: Int32, request: ServerRequest)] = []
     private(set) var tasks: [Int32: Task<Void, Never>] = [:]
     private(set) var answered: [(stream: String, status: Int, rejection: HTTPError?)] = []
-    private(set) var memoryWaits = 0
 
     /// The server's dispatcher over ``routes`` (set by ``HTTP2TestPeer``): the real 404, 405 and 413.
     var dispatcher: RequestDispatcher?
@@ -114,7 +114,8 @@ final class RecordingOwner: HTTP2SessionOwner {
 
     /// Starts a task that waits until it is cancelled; the test answers with ``HTTP2Session/handlerFinished(_:_:)``.
     func startHandler(
-        _ route: Route, _ request: consuming ServerRequest, stream: Int32, task: inout Task<Void, Never>?
+        _ route: Route, _ request: consuming ServerRequest, connection: UInt64, stream: Int32,
+        task: inout Task<Void, Never>?
     ) -> ServerResponse? {
         started.append((stream, request))
         let waiting = Task {
@@ -125,7 +126,7 @@ final class RecordingOwner: HTTP2SessionOwner {
         return nil
     }
 
-    func requestAnswered(_ record: RequestRecord, response: ServerResponse, status: Int, rejection: HTTPError?) {
+    func requestAnswered(_ record: RequestRecord, response: ServerResponse, status: Int, rejection: HTTPError?, now: UInt64) {
         answered.append((record.path, status, rejection))
     }
 
@@ -134,8 +135,6 @@ final class RecordingOwner: HTTP2SessionOwner {
     }
 
     func currentDateBytes() -> [UInt8] { Array("Mon, 07 Dec 2026 06:00:00 GMT".utf8) }
-
-    func waitForBodyMemory() { memoryWaits += 1 }
 
     func cancelAll() {
         for task in tasks.values { task.cancel() }
@@ -161,7 +160,7 @@ final class HTTP2TestPeer {
             lifecycle: Lifecycle(), readiness: Readiness(), metrics: ServerMetrics(factory: NOOPMetricsHandler.instance),
             workerPool: nil, dumper: nil)
         owner.dispatcher = RequestDispatcher(context: context)
-        session = try HTTP2Session(context: context, owner: owner, peer: "test", upgrade: upgrade)
+        session = try HTTP2Session(context: context, owner: owner, peer: "test", now: owner.now, upgrade: upgrade)
         var deflater: OpaquePointer?
         var inflater: OpaquePointer?
         guard nghttp2_hd_deflate_new(&deflater, 4096) == 0, let deflater,
@@ -177,19 +176,34 @@ final class HTTP2TestPeer {
         nghttp2_hd_inflate_del(inflater)
     }
 
-    /// Feeds bytes to the session as the loop does: receive, then answer the
-    /// requests it completed whose handlers run synchronously. False if the session failed.
+    /// Feeds bytes to the session as the loop does, through ``ConnectionHandler``:
+    /// received, then the action carried out (the requests it completed whose
+    /// handlers run synchronously answered). False if the session failed.
     @discardableResult
     func send(_ bytes: [UInt8]) -> Bool {
-        let ok = bytes.withUnsafeBytes { session.receive($0) }
-        if !ok { session.dropReadyRequests() }
-        while session.answerReadyRequests(limit: 16) {}
-        return ok
+        guard let dispatcher = owner.dispatcher else { preconditionFailure("set in init") }
+        let action = session.received(bytes.span.bytes, now: owner.now, admission: dispatcher)
+        lastAction = action
+        switch action {
+        case .answerReady:
+            while session.answerReadyRequests(limit: 16) {}
+        case .fail:
+            return false
+        case .none, .write:
+            break
+        }
+        return true
     }
+
+    /// What the session asked of the loop after the last ``send(_:)``.
+    private(set) var lastAction: HTTP2Action?
+    /// How often the session asked to wait for body memory (``HTTP2Session/takeMemoryWait()``).
+    private(set) var memoryWaits = 0
 
     /// The session's output since the last call, as frames (header blocks decoded).
     func receive(limit: Int = 1 << 20) throws -> [Frame] {
         session.replenishWindow()
+        if session.takeMemoryWait() { memoryWaits += 1 }
         guard let bytes = session.produce(limit: limit) else { throw TestFailure("the session failed while producing") }
         pending += bytes
         var frames: [Frame] = []

@@ -19,18 +19,28 @@ enum ConnectionRead: Equatable {
 /// out the `Action`s returned; requests go to the ``RequestDispatcher`` through
 /// `admission`, generic so that the hot path has no existential.
 ///
-/// ``HTTP1StateMachine`` conforms; an HTTP/2 session is to conform the same way.
+/// ``HTTP1StateMachine`` and ``HTTP2Session`` conform: the loop reads, and
+/// passes on events, for both through the same generic code
+/// (``EventLoop/readInput(_:as:)``); only carrying out their actions is each protocol's own.
 protocol ConnectionHandler {
-    associatedtype Action
+    associatedtype Action: ConnectionAction
+
+    /// Lends `connection`'s handler of this protocol for one call.
+    static func withHandler<R>(of connection: Connection, _ body: (inout Self) -> R) -> R
+    /// Whether the connection is to be read (its selector interest).
+    var wantsInput: Bool { get }
+    /// Whether the handler began waiting for body memory since the loop last asked:
+    /// the loop then retries it (``memoryReleased(now:admission:)``) once memory is released.
+    mutating func takeMemoryWait() -> Bool
 
     /// Where to read next, and how much.
     mutating func nextRead(now: UInt64) -> ConnectionRead
     /// Lends the storage of a ``ConnectionRead/direct(count:)`` read.
-    mutating func withDirectSpace<R>(_ read: (UnsafeMutableRawBufferPointer) -> R) -> R
+    mutating func withDirectSpace<R>(_ read: (inout MutableRawSpan) -> R) -> R
     /// `count` bytes were read into ``withDirectSpace(_:)``.
     mutating func directRead<A: RequestAdmitting>(_ count: Int, now: UInt64, admission: A) -> Action
     /// Bytes read into the loop's buffer (valid during the call only).
-    mutating func received<A: RequestAdmitting>(_ bytes: UnsafeRawBufferPointer, now: UInt64, admission: A) -> Action
+    mutating func received<A: RequestAdmitting>(_ bytes: RawSpan, now: UInt64, admission: A) -> Action
     /// The client shut down its sending side.
     mutating func peerClosedInput() -> Action
     /// The loop's periodic check of timeouts. `underPressure`: bodies wait for memory.
@@ -38,9 +48,28 @@ protocol ConnectionHandler {
     /// Request-body memory was released.
     mutating func memoryReleased<A: RequestAdmitting>(now: UInt64, admission: A) -> Action
     /// The server began shutting down.
-    mutating func beginDrain()
+    mutating func beginDrain(now: UInt64)
     /// The connection is closed: memory and buffers go back.
     mutating func connectionClosed()
 }
 
-extension HTTP1StateMachine: ConnectionHandler {}
+/// What a ``ConnectionHandler`` asks of the loop, carried out by the protocol's driver.
+protocol ConnectionAction {
+    consuming func perform(on connection: Connection, by loop: EventLoop)
+}
+
+extension HTTP1StateMachine: ConnectionHandler {
+    @inline(__always)
+    static func withHandler<R>(of connection: Connection, _ body: (inout HTTP1StateMachine) -> R) -> R {
+        body(&connection.http1)
+    }
+
+    mutating func beginDrain(now: UInt64) { beginDrain() }
+}
+
+extension HTTP1Action: ConnectionAction {
+    @inline(__always)
+    consuming func perform(on connection: Connection, by loop: EventLoop) {
+        loop.perform(self, on: connection)
+    }
+}

@@ -30,7 +30,7 @@ struct ChunkedDecoder {
     /// Consumes bytes from `input`, appending chunk data to `body`. Returns how
     /// many bytes were consumed; stops right after the final CRLF of the body.
     mutating func feed(
-        _ input: UnsafeBufferPointer<UInt8>, into body: inout [UInt8], maxBodySize: Int, maxTrailerSize: Int
+        _ input: Span<UInt8>, into body: inout [UInt8], maxBodySize: Int, maxTrailerSize: Int
     ) throws(HTTPError) -> Int {
         var i = 0
         while i < input.count {
@@ -78,7 +78,7 @@ struct ChunkedDecoder {
                 }
             case .data(let remaining):
                 let n = min(remaining, input.count - i)
-                body.append(contentsOf: UnsafeBufferPointer(rebasing: input[i..<(i + n)]))
+                body.append(copying: input.extracting(i..<(i + n)))
                 i += n
                 state = n == remaining ? .dataCR : .data(remaining: remaining - n)
                 continue

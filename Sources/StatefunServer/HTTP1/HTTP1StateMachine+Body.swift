@@ -19,7 +19,8 @@ extension HTTP1StateMachine {
             case .rejected(let action): return action
             case .admitted(let n) where n > 0:
                 let start = inboundStart
-                inbound.withUnsafeBytes { raw in appendBody(UnsafeRawBufferPointer(rebasing: raw[start..<(start + n)])) }
+                let input = inbound
+                appendBody(input.span.extracting(start..<(start + n)))
                 inboundStart += n
             case .admitted: break
             }
@@ -43,15 +44,15 @@ extension HTTP1StateMachine {
         let maxBody = limits.maxBodySize
         let maxTrailer = limits.maxHeaderSize
         let start = inboundStart
-        let result = inbound.withUnsafeBufferPointer { buffer -> Result<Int, HTTPError> in
-            do throws(HTTPError) {
-                let consumed = try decoder.feed(
-                    UnsafeBufferPointer(rebasing: buffer[start..<(start + allowed)]), into: &body,
-                    maxBodySize: maxBody, maxTrailerSize: maxTrailer)
-                return .success(consumed)
-            } catch {
-                return .failure(error)
-            }
+        let input = inbound
+        let result: Result<Int, HTTPError>
+        do throws(HTTPError) {
+            result = .success(
+                try decoder.feed(
+                    input.span.extracting(start..<(start + allowed)), into: &body, maxBodySize: maxBody,
+                    maxTrailerSize: maxTrailer))
+        } catch {
+            result = .failure(error)
         }
         self.body = body
         chunkedDecoder = decoder
@@ -66,7 +67,7 @@ extension HTTP1StateMachine {
     }
 
     /// Adds bytes of a fixed-length body (or drops them: ``discarding``).
-    mutating func appendBody(_ bytes: UnsafeRawBufferPointer) {
+    mutating func appendBody(_ bytes: Span<UInt8>) {
         guard !bytes.isEmpty else { return }
         if discarding != nil {
             bodyRemaining -= bytes.count
@@ -75,15 +76,13 @@ extension HTTP1StateMachine {
         if let filled = bodyFilled {
             if filled == 0 && bytes.count == bodyRemaining {
                 // The whole body in one piece (a small request): an array of exactly its bytes.
-                body = Array(bytes.assumingMemoryBound(to: UInt8.self))
+                body = [UInt8](copying: bytes)
                 bodyFilled = bytes.count
                 bodyRemaining = 0
                 return
             }
             allocateWholeBody()
-            body.withUnsafeMutableBytes { body in
-                UnsafeMutableRawBufferPointer(rebasing: body[filled..<(filled + bytes.count)]).copyMemory(from: bytes)
-            }
+            body.replaceBytes(at: filled, with: bytes)
             bodyFilled = filled + bytes.count
             bodyRemaining -= bytes.count
             return
@@ -94,7 +93,7 @@ extension HTTP1StateMachine {
             let total = body.count + bodyRemaining
             body.reserveCapacity(min(total, max(needed, body.capacity * 4)))
         }
-        body.append(contentsOf: bytes)
+        body.append(copying: bytes)
         bodyRemaining -= bytes.count
     }
 
@@ -103,7 +102,7 @@ extension HTTP1StateMachine {
     mutating func allocateWholeBody() {
         guard bodyFilled == 0, body.isEmpty else { return }
         let length = bodyRemaining
-        body = [UInt8](unsafeUninitializedCapacity: length) { _, count in count = length }
+        body = [UInt8](uninitializedCount: length)
     }
 
     // MARK: - Body memory

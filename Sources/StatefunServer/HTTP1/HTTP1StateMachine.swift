@@ -2,7 +2,7 @@
 /// ``HTTP1Action``s out. It holds the input buffer, the request being read and
 /// the connection's keep-alive state; it owns no socket, no timer and no loop,
 /// so it is tested by feeding it bytes (HTTP1StateMachineTests). The event
-/// loop drives it (EventLoop+Reading.swift, +Requests.swift).
+/// loop drives it (Loop/EventLoop+Reading.swift, EventLoop+HTTP1.swift).
 ///
 /// Requests are read one at a time: once a request is dispatched (or rejected),
 /// nothing more is parsed until its response is written
@@ -135,10 +135,9 @@ struct HTTP1StateMachine {
     }
 
     /// Lends the unfilled part of the body being read directly (``ConnectionRead/direct(count:)``).
-    mutating func withDirectSpace<R>(_ read: (UnsafeMutableRawBufferPointer) -> R) -> R {
+    mutating func withDirectSpace<R>(_ read: (inout MutableRawSpan) -> R) -> R {
         let filled = bodyFilled ?? 0
-        let remaining = bodyRemaining
-        return body.withUnsafeMutableBytes { read(UnsafeMutableRawBufferPointer(rebasing: $0[filled..<(filled + remaining)])) }
+        return body.withMutableBytes(in: filled..<(filled + bodyRemaining), read)
     }
 
     /// `count` bytes were read into ``withDirectSpace(_:)``.
@@ -150,7 +149,12 @@ struct HTTP1StateMachine {
     }
 
     /// Bytes read from the connection.
-    mutating func received<A: RequestAdmitting>(_ input: UnsafeRawBufferPointer, now: UInt64, admission: A) -> HTTP1Action {
+    @inline(__always)
+    mutating func received<A: RequestAdmitting>(_ input: RawSpan, now: UInt64, admission: A) -> HTTP1Action {
+        input.withByteSpan { received(bytes: $0, now: now, admission: admission) }
+    }
+
+    mutating func received<A: RequestAdmitting>(bytes input: Span<UInt8>, now: UInt64, admission: A) -> HTTP1Action {
         lastActivity = now
         self.now = now
         var bytes = input
@@ -158,31 +162,31 @@ struct HTTP1StateMachine {
         // was read. The bytes of a fixed-length body that came with it go
         // straight into the body; nothing is buffered.
         if state == .head && !hasBufferedInput && !mayBePreface,
-            case .head(let head, _, let end) = headStep(bytes.assumingMemoryBound(to: UInt8.self), start: 0, resume: 0)
+            case .head(let head, _, let end) = headStep(bytes, start: 0, resume: 0)
         {
             headStartedAt = nil
             guard head.hasBody && !head.chunked && !head.expectContinue else {
                 // Buffered with the head already consumed, then processed as usual.
                 let base = inbound.count
-                inbound.append(contentsOf: bytes)
+                inbound.append(copying: bytes)
                 inboundStart = base + end
                 scanResume = base + end
                 if let action = beginRequest(head, now: now, admission: admission) { return action }
                 return process(now: now, admission: admission)
             }
             if let action = beginRequest(head, now: now, admission: admission) { return action }
-            bytes = UnsafeRawBufferPointer(rebasing: bytes[end...])
+            bytes = bytes.extracting(end..<bytes.count)
         }
         // Bytes of a fixed-length body go straight into the body.
         if state == .body && chunkedDecoder == nil && !hasBufferedInput {
             switch admitBody(min(bytes.count, bodyRemaining)) {
             case .rejected(let action): return action
             case .admitted(let n):
-                appendBody(UnsafeRawBufferPointer(rebasing: bytes[0..<n]))
-                bytes = UnsafeRawBufferPointer(rebasing: bytes[n...])
+                appendBody(bytes.extracting(0..<n))
+                bytes = bytes.extracting(n..<bytes.count)
             }
         }
-        if !bytes.isEmpty { inbound.append(contentsOf: bytes) }
+        if !bytes.isEmpty { inbound.append(copying: bytes) }
         return process(now: now, admission: admission)
     }
 
@@ -217,7 +221,8 @@ struct HTTP1StateMachine {
                 guard hasBufferedInput else { return .none }
                 if headStartedAt == nil { headStartedAt = now }
                 if mayBePreface, let action = checkPreface() { return action }
-                let step = inbound.withUnsafeBufferPointer { headStep($0, start: inboundStart, resume: scanResume) }
+                let input = inbound
+                let step = headStep(input.span, start: inboundStart, resume: scanResume)
                 switch step {
                 case .needMore(let start, let resume):
                     inboundStart = start
@@ -274,7 +279,7 @@ struct HTTP1StateMachine {
 
     /// Looks for a complete request head in `buffer` from `start`, the bytes
     /// before `resume` having been scanned already.
-    mutating func headStep(_ buffer: UnsafeBufferPointer<UInt8>, start: Int, resume: Int) -> HeadStep {
+    mutating func headStep(_ buffer: Span<UInt8>, start: Int, resume: Int) -> HeadStep {
         let maxHeaderSize = limits.maxHeaderSize
         var start = start
         // RFC 9112 §2.2: ignore empty lines before the request line.
@@ -291,7 +296,7 @@ struct HTTP1StateMachine {
                 if end - start > maxHeaderSize {
                     return .failure(HTTPError(431, "request head exceeds the limit of \(maxHeaderSize) bytes"))
                 }
-                let head = try headCache.parse(UnsafeBufferPointer(rebasing: buffer[start..<end]))
+                let head = try headCache.parse(buffer.extracting(start..<end))
                 return .head(head, start: start, end: end)
             }
         } catch {

@@ -3,8 +3,6 @@
 // materialised. Anything ambiguous is rejected rather than guessed at, since
 // lenient parsing is how request-smuggling bugs happen.
 
-import Glibc
-
 /// A protocol error: the status to answer with and a short human-readable reason.
 struct HTTPError: Error {
     var status: Int
@@ -91,43 +89,6 @@ struct ParsedHead {
 let CR = UInt8(ascii: "\r")
 let LF = UInt8(ascii: "\n")
 
-/// `bytes` equals the lowercase ASCII `name`, ignoring case.
-@inline(__always) func bytesEqualLowercase(_ bytes: UnsafeBufferPointer<UInt8>, _ name: StaticString) -> Bool {
-    guard bytes.count == name.utf8CodeUnitCount else { return false }
-    let n = name.utf8Start
-    for i in 0..<bytes.count where asciiLower(bytes[i]) != n[i] { return false }
-    return true
-}
-
-@inline(__always) func makeString(_ bytes: UnsafeBufferPointer<UInt8>) -> String {
-    String(decoding: bytes, as: UTF8.self)
-}
-
-/// The header names and values nearly every request carries, as constant
-/// strings by length: a request head then costs no string building for them.
-private let commonHeaderStrings: [[(bytes: [UInt8], string: String)]] = {
-    let strings = [
-        "Host", "host", "Content-Type", "content-type", "Content-Length", "content-length", "User-Agent",
-        "user-agent", "Accept", "accept", "Connection", "connection", "keep-alive", "close", "*/*",
-        "application/octet-stream", "application/json", "text/plain", "POST", "GET",
-    ]
-    var byLength = [[(bytes: [UInt8], string: String)]](repeating: [], count: 1 + strings.map(\.utf8.count).max()!)
-    for string in strings { byLength[string.utf8.count].append((Array(string.utf8), string)) }
-    return byLength
-}()
-
-/// `makeString`, with the common header names and values (and methods) shared.
-func makeHeaderString(_ bytes: UnsafeBufferPointer<UInt8>) -> String {
-    if bytes.count < commonHeaderStrings.count {
-        for common in commonHeaderStrings[bytes.count] {
-            if common.bytes.withUnsafeBufferPointer({ memcmp($0.baseAddress!, bytes.baseAddress!, bytes.count) == 0 }) {
-                return common.string
-            }
-        }
-    }
-    return makeString(bytes)
-}
-
 // MARK: - Head scanning
 
 enum HeadScan {
@@ -139,13 +100,12 @@ enum HeadScan {
 
 /// Looks for the CRLFCRLF ending a request head in `buffer[start..<buffer.count]`,
 /// resuming at `from` (a previous `resumeAt`). Rejects bare LF line endings at once.
-func scanHead(_ buffer: UnsafeBufferPointer<UInt8>, start: Int, from: Int) throws(HTTPError) -> HeadScan {
+func scanHead(_ buffer: Span<UInt8>, start: Int, from: Int) throws(HTTPError) -> HeadScan {
     var i = max(from, start)
     let end = buffer.count
-    guard i < end, let base = buffer.baseAddress else { return .incomplete(resumeAt: end) }
     // From one LF to the next with memchr (vectorised), not byte by byte.
-    while i < end, let found = memchr(base + i, Int32(LF), end - i) {
-        i = UnsafeRawPointer(base).distance(to: found)
+    while i < end, let found = ByteScan.firstIndex(of: LF, in: buffer, from: i) {
+        i = found
         if i == start || buffer[i - 1] != CR { throw HTTPError(400, "bare LF line ending in request head") }
         // Every LF was checked to follow a CR, so LF at i-2 means CRLFCRLF.
         if i - 2 > start && buffer[i - 2] == LF { return .complete(end: i + 1) }
@@ -157,7 +117,7 @@ func scanHead(_ buffer: UnsafeBufferPointer<UInt8>, start: Int, from: Int) throw
 // MARK: - Head parsing
 
 /// Parses a complete request head (request line, header lines, the empty line).
-func parseHead(_ head: UnsafeBufferPointer<UInt8>) throws(HTTPError) -> ParsedHead {
+func parseHead(_ head: Span<UInt8>) throws(HTTPError) -> ParsedHead {
     var result = ParsedHead()
     // Room for a typical request's fields: growing the array one field at a time costs more.
     result.headers.reserveCapacity(8)
@@ -172,7 +132,8 @@ func parseHead(_ head: UnsafeBufferPointer<UInt8>) throws(HTTPError) -> ParsedHe
         var lf = lineStart
         while lf < head.count && head[lf] != LF { lf += 1 }
         guard lf < head.count else { throw HTTPError(400, "unterminated line in request head") }
-        let line = UnsafeBufferPointer(rebasing: head[lineStart..<(lf - 1)])
+        let line = head.extracting(lineStart..<(lf - 1))
+        let lineOffset = lineStart
         lineStart = lf + 1
 
         if isFirstLine {
@@ -200,8 +161,8 @@ func parseHead(_ head: UnsafeBufferPointer<UInt8>) throws(HTTPError) -> ParsedHe
         for i in valueStart..<valueEnd where !isFieldValueByte(line[i]) {
             throw HTTPError(400, "control character in header value")
         }
-        let nameBytes = UnsafeBufferPointer(rebasing: line[0..<colon])
-        let valueBytes = UnsafeBufferPointer(rebasing: line[valueStart..<valueEnd])
+        let nameBytes = line.extracting(0..<colon)
+        let valueBytes = line.extracting(valueStart..<valueEnd)
         let value = makeHeaderString(valueBytes)
 
         switch nameBytes.count {
@@ -210,7 +171,7 @@ func parseHead(_ head: UnsafeBufferPointer<UInt8>) throws(HTTPError) -> ParsedHe
         case 14 where bytesEqualLowercase(nameBytes, "content-length"):
             if result.contentLength != nil { throw HTTPError(400, "multiple Content-Length headers") }
             result.contentLength = try parseContentLength(valueBytes)
-            let offset = valueBytes.baseAddress! - head.baseAddress!
+            let offset = lineOffset + valueStart
             result.contentLengthValue = offset..<(offset + valueBytes.count)
             result.contentLengthHeader = result.headers.count
         case 17 where bytesEqualLowercase(nameBytes, "transfer-encoding"):
@@ -252,10 +213,11 @@ func parseHead(_ head: UnsafeBufferPointer<UInt8>) throws(HTTPError) -> ParsedHe
     return result
 }
 
-private let http11Word = Array("HTTP/1.1".utf8).withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }
-private let http10Word = Array("HTTP/1.0".utf8).withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }
+private let http11 = Array("HTTP/1.1".utf8)
+private let http10 = Array("HTTP/1.0".utf8)
+private let httpSlash = Array("HTTP/".utf8)
 
-private func parseRequestLine(_ line: UnsafeBufferPointer<UInt8>, into result: inout ParsedHead) throws(HTTPError) {
+private func parseRequestLine(_ line: Span<UInt8>, into result: inout ParsedHead) throws(HTTPError) {
     // method SP request-target SP HTTP-version, single spaces only.
     var i = 0
     while i < line.count && line[i] != 0x20 {
@@ -275,15 +237,13 @@ private func parseRequestLine(_ line: UnsafeBufferPointer<UInt8>, into result: i
     }
     if i == targetStart || i == line.count { throw HTTPError(400, "malformed request line") }
     let targetEnd = i
-    let version = UnsafeBufferPointer(rebasing: line[(i + 1)...])
+    let version = line.extracting((i + 1)..<line.count)
 
-    // The two versions as one 8-byte load each.
-    let versionWord = version.count == 8 ? UnsafeRawPointer(version.baseAddress!).loadUnaligned(as: UInt64.self) : 0
-    if versionWord == http11Word {
+    if version.count == 8 && ByteScan.equal(version, at: 0, http11, at: 0, count: 8) {
         result.version = .http11
-    } else if versionWord == http10Word {
+    } else if version.count == 8 && ByteScan.equal(version, at: 0, http10, at: 0, count: 8) {
         result.version = .http10
-    } else if version.count == 8, version.starts(with: "HTTP/".utf8),
+    } else if version.count == 8, ByteScan.equal(version, at: 0, httpSlash, at: 0, count: 5),
         (0x30...0x39).contains(version[5]), version[6] == UInt8(ascii: "."), (0x30...0x39).contains(version[7])
     {
         throw HTTPError(505, "HTTP version not supported: \(makeString(version))")
@@ -291,13 +251,13 @@ private func parseRequestLine(_ line: UnsafeBufferPointer<UInt8>, into result: i
         throw HTTPError(400, "malformed request line: invalid HTTP version")
     }
 
-    result.method = makeHeaderString(UnsafeBufferPointer(rebasing: line[0..<methodEnd]))
-    try parseTarget(UnsafeBufferPointer(rebasing: line[targetStart..<targetEnd]), into: &result)
+    result.method = makeHeaderString(line.extracting(0..<methodEnd))
+    try parseTarget(line.extracting(targetStart..<targetEnd), into: &result)
 }
 
 /// Splits a request target into path and query. Accepts origin-form (`/p?q`),
 /// absolute-form (`http://host/p?q`, whose authority is ignored) and `*`.
-private func parseTarget(_ target: UnsafeBufferPointer<UInt8>, into result: inout ParsedHead) throws(HTTPError) {
+private func parseTarget(_ target: Span<UInt8>, into result: inout ParsedHead) throws(HTTPError) {
     var pathStart = 0
     if target[0] == UInt8(ascii: "/") {
         pathStart = 0
@@ -308,7 +268,7 @@ private func parseTarget(_ target: UnsafeBufferPointer<UInt8>, into result: inou
         // absolute-form: scheme "://" authority [path-abempty] ["?" query]
         var i = 0
         while i < target.count, target[i] != UInt8(ascii: ":") { i += 1 }
-        let scheme = UnsafeBufferPointer(rebasing: target[0..<i])
+        let scheme = target.extracting(0..<i)
         guard bytesEqualLowercase(scheme, "http") || bytesEqualLowercase(scheme, "https"),
             i + 2 < target.count, target[i + 1] == UInt8(ascii: "/"), target[i + 2] == UInt8(ascii: "/")
         else { throw HTTPError(400, "malformed request target") }
@@ -318,16 +278,17 @@ private func parseTarget(_ target: UnsafeBufferPointer<UInt8>, into result: inou
     }
     var q = pathStart
     while q < target.count, target[q] != UInt8(ascii: "?") { q += 1 }
-    result.path = q == pathStart ? "/" : makeString(UnsafeBufferPointer(rebasing: target[pathStart..<q]))
+    result.path = q == pathStart ? "/" : makeString(target.extracting(pathStart..<q))
     if q < target.count {
-        result.query = makeString(UnsafeBufferPointer(rebasing: target[(q + 1)...]))
+        result.query = makeString(target.extracting((q + 1)..<target.count))
     }
 }
 
-func parseContentLength(_ value: UnsafeBufferPointer<UInt8>) throws(HTTPError) -> Int {
+func parseContentLength(_ value: Span<UInt8>) throws(HTTPError) -> Int {
     if value.isEmpty { throw HTTPError(400, "empty Content-Length") }
     var n = 0
-    for c in value {
+    for i in value.indices {
+        let c = value[i]
         guard c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9") else {
             throw HTTPError(400, "invalid Content-Length")
         }

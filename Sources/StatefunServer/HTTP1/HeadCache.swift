@@ -1,5 +1,3 @@
-import Glibc
-
 /// The last head parsed on a connection, so that a head repeating it is parsed
 /// by comparison: a client such as the StateFun runtime sends the same head
 /// every time but for the Content-Length value.
@@ -15,14 +13,14 @@ struct HeadCache {
     static let limit = 1024
 
     /// The head in `buffer` (request line to the empty line), parsed.
-    mutating func parse(_ buffer: UnsafeBufferPointer<UInt8>) throws(HTTPError) -> ParsedHead {
+    mutating func parse(_ buffer: Span<UInt8>) throws(HTTPError) -> ParsedHead {
         if let cached = head, let hit = match(buffer, cached) {
             guard let value = hit,
                   value != cached.contentLengthValue || !equal(buffer, value.lowerBound, value.lowerBound, value.count)
             else { return cached }  // the very same head
             // The same head with another length: the new value, in the fields too.
             var parsed = cached
-            let digits = UnsafeBufferPointer(rebasing: buffer[value])
+            let digits = buffer.extracting(value)
             parsed.contentLength = try parseContentLength(digits)
             if let index = parsed.contentLengthHeader { parsed.headers[index].value = makeString(digits) }
             parsed.contentLengthValue = value
@@ -34,10 +32,10 @@ struct HeadCache {
         return parsed
     }
 
-    private mutating func remember(_ buffer: UnsafeBufferPointer<UInt8>, _ parsed: ParsedHead) {
+    private mutating func remember(_ buffer: Span<UInt8>, _ parsed: ParsedHead) {
         if buffer.count <= Self.limit {
             bytes.removeAll(keepingCapacity: true)
-            bytes.append(contentsOf: buffer)
+            bytes.append(copying: buffer)
             head = parsed
         } else {
             bytes = []
@@ -47,7 +45,7 @@ struct HeadCache {
 
     /// Whether `buffer` repeats the cached head: `nil` if not; else the range of
     /// its Content-Length value (`.some(nil)` when the head has none).
-    private func match(_ buffer: UnsafeBufferPointer<UInt8>, _ cached: ParsedHead) -> Range<Int>?? {
+    private func match(_ buffer: Span<UInt8>, _ cached: ParsedHead) -> Range<Int>?? {
         guard let value = cached.contentLengthValue else {
             guard buffer.count == bytes.count, equal(buffer, 0, 0, bytes.count) else { return nil }
             return .some(nil)
@@ -63,7 +61,8 @@ struct HeadCache {
         return range
     }
 
-    private func equal(_ buffer: UnsafeBufferPointer<UInt8>, _ at: Int, _ cachedAt: Int, _ count: Int) -> Bool {
-        bytes.withUnsafeBufferPointer { memcmp($0.baseAddress! + cachedAt, buffer.baseAddress! + at, count) == 0 }
+    @inline(__always)
+    private func equal(_ buffer: Span<UInt8>, _ at: Int, _ cachedAt: Int, _ count: Int) -> Bool {
+        ByteScan.equal(buffer, at: at, bytes, at: cachedAt, count: count)
     }
 }

@@ -1,4 +1,3 @@
-import Glibc
 
 /// The reason phrase sent in the status line for `status`.
 func reasonPhrase(_ status: Int) -> String {
@@ -163,10 +162,7 @@ struct FieldsCache<Encoded> {
 
     mutating func encode(_ fields: [(name: String, value: String)], problems: inout [ResponseProblem]) -> Encoded {
         if fields.isEmpty { return empty }
-        let same = fields.count == self.fields.count
-            && fields.withUnsafeBufferPointer { new in
-                self.fields.withUnsafeBufferPointer { cached in new.baseAddress == cached.baseAddress }
-            }
+        let same = fields.count == self.fields.count && fields.sharesStorage(with: self.fields)
         if same { return encoded }
         let encoded = encoder(fields, &problems)
         if problems.isEmpty {
@@ -216,37 +212,9 @@ private let contentLengthPrefix = Array("Content-Length: ".utf8)
 private let crlf = Array("\r\n".utf8)
 private let statusLine200 = Array("HTTP/1.1 200 OK\r\n".utf8)
 
-/// Appends the decimal digits of `value` (not negative), without building a String.
-func appendDecimal(_ value: Int, to bytes: inout [UInt8]) {
-    withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
-        let count = writeDecimal(value, to: digits)
-        bytes.append(contentsOf: UnsafeBufferPointer(rebasing: digits[..<count]))
-    }
-}
-
-/// Writes the decimal digits of `value` (not negative) at the start of
-/// `buffer` (20 bytes hold any Int); returns how many.
-func writeDecimal(_ value: Int, to buffer: UnsafeMutableBufferPointer<UInt8>) -> Int {
-    let value = max(value, 0)
-    var count = 1
-    var rest = value / 10
-    while rest > 0 {
-        count += 1
-        rest /= 10
-    }
-    rest = value
-    var i = count
-    repeat {
-        i -= 1
-        buffer[i] = UInt8(ascii: "0") + UInt8(rest % 10)
-        rest /= 10
-    } while i > 0
-    return count
-}
-
 /// Caches the IMF-fixdate for the current second (one per event loop).
 struct DateCache {
-    private var second: time_t = -1
+    private var second = -1
     private var value = ""
     /// `Date: <value>` and the empty line that ends a response head.
     private(set) var headLine: [UInt8] = []
@@ -266,7 +234,7 @@ struct DateCache {
     }
 
     private mutating func refresh() {
-        let now = time(nil)
+        let now = WallClock.currentSecond()
         if now != second {
             second = now
             value = Self.format(now)
@@ -275,14 +243,12 @@ struct DateCache {
         }
     }
 
-    static func format(_ t: time_t) -> String {
-        var t = t
-        var tm = Glibc.tm()
-        gmtime_r(&t, &tm)
+    static func format(_ second: Int) -> String {
+        let tm = WallClock.utc(second)
         let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
         let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-        func two(_ n: Int32) -> String { n < 10 ? "0\(n)" : "\(n)" }
-        return "\(days[Int(tm.tm_wday) % 7]), \(two(tm.tm_mday)) \(months[Int(tm.tm_mon) % 12]) \(tm.tm_year + 1900) "
-            + "\(two(tm.tm_hour)):\(two(tm.tm_min)):\(two(tm.tm_sec)) GMT"
+        func two(_ n: Int) -> String { n < 10 ? "0\(n)" : "\(n)" }
+        return "\(days[tm.weekday % 7]), \(two(tm.day)) \(months[(tm.month - 1) % 12]) \(tm.year) "
+            + "\(two(tm.hour)):\(two(tm.minute)):\(two(tm.second)) GMT"
     }
 }

@@ -1,6 +1,8 @@
-import CLinuxShims
-import Glibc
 import Logging
+
+// The event loop as the driver of HTTP/2 sessions: switching a connection
+// over (prior knowledge, or `Upgrade: h2c`) and carrying out the session's
+// actions. Reading and events reach the session through ConnectionHandler.
 
 extension EventLoop {
     /// The connection began with the HTTP/2 preface: `buffered` is what was read of it.
@@ -33,8 +35,8 @@ extension EventLoop {
         let session: HTTP2Session
         do {
             session = try HTTP2Session(
-                context: context, owner: LoopHTTP2Owner(loop: self, connection: connection), peer: connection.peerDescription,
-                upgrade: upgrade)
+                context: context, owner: http2Dispatch, connection: connection.id, peer: connection.peerDescription,
+                now: now, upgrade: upgrade)
         } catch {
             logger.error("cannot start HTTP/2 on a connection", metadata: ["peer": "\(connection.peerDescription)", "error": "\(error)"])
             closeConnection(connection)
@@ -42,33 +44,37 @@ extension EventLoop {
         }
         connection.http2 = session
         connection.phase = .http2
-        if draining { session.beginShutdown(now: now) }
+        if draining { session.beginDrain(now: now) }
         return session
     }
 
-    /// Hands input read before the switch (the preface, frames) to nghttp2.
+    /// Hands input read before the switch (the preface, frames) to the session.
     func feedBufferedInput(_ connection: Connection, _ session: HTTP2Session, _ pending: [UInt8]) {
-        pending.withUnsafeBytes { receiveHTTP2(connection, session, $0) }
+        let action = session.received(pending.span.bytes, now: now, admission: dispatcher)
+        perform(action, on: connection)
     }
 
-    /// Feeds input to nghttp2, answers the requests it completed whose
-    /// handlers run synchronously, and writes. Their answers go out every
-    /// ``jobsPerFlush`` handlers, so the client works on the first while the
-    /// rest run (a client's streams arrive together).
-    func receiveHTTP2(_ connection: Connection, _ session: HTTP2Session, _ bytes: UnsafeRawBufferPointer) {
-        guard session.receive(bytes) else {
-            session.dropReadyRequests()
-            failHTTP2(connection)
-            return
-        }
-        while session.answerReadyRequests(limit: Self.jobsPerFlush) {
+    /// Carries out what the connection's HTTP/2 session asked for.
+    func perform(_ action: HTTP2Action, on connection: Connection) {
+        guard let session = connection.http2 else { return }
+        switch action {
+        case .none:
+            break
+        case .write:
             flush(connection)
-            if connection.isClosed {
-                session.dropReadyRequests()
-                return
+        case .answerReady:
+            // Answers go out every ``jobsPerFlush`` handlers (a client's streams arrive together).
+            while session.answerReadyRequests(limit: Self.jobsPerFlush) {
+                flush(connection)
+                if connection.isClosed {
+                    session.dropReadyRequests()
+                    return
+                }
             }
+            flush(connection)
+        case .fail:
+            failHTTP2(connection)
         }
-        flush(connection)
     }
 
     /// nghttp2 gave up on the session: write what it queued (a GOAWAY) if the socket takes it, then close.

@@ -77,7 +77,7 @@ extension HTTP2Session {
     /// declared (at least the protocol's 65,535 bytes, at most the configured
     /// window) as far as the server's body memory allows, and gives back
     /// memory no longer needed. Short of memory, the connection waits for a
-    /// release (``HTTP2SessionOwner/waitForBodyMemory()``). Called before each write.
+    /// release (``takeMemoryWait()``). Called before each write.
     func replenishWindow() {
         let base = BodyMemoryBudget.perConnectionAllowance
         let available = nghttp2.localWindowSize
@@ -93,10 +93,10 @@ extension HTTP2Session {
             if shortfall > 0 {
                 increment = max(0, increment - shortfall)
                 if memoryWaitSince == nil {
-                    memoryWaitSince = owner.now
+                    memoryWaitSince = now
                     budget.countWaiter(1)
                 }
-                owner.waitForBodyMemory()
+                memoryWaitRequested = true
             } else {
                 memoryAdmitted()
             }

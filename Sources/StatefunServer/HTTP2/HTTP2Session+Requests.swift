@@ -1,23 +1,22 @@
 // A request on a stream: its header fields, routing and declared size, its
 // body, and its handler once the client ends the stream.
-import Glibc
 import Logging
 
 extension HTTP2Session {
     func beginHeaders(_ id: Int32) {
-        let stream = HTTP2Stream(id: id, now: owner.now)
+        let stream = HTTP2Stream(id: id, now: now)
         streams[id] = stream
         lastStream = stream
     }
 
-    func header(_ id: Int32, name: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>) {
+    func header(_ id: Int32, name: Span<UInt8>, value: Span<UInt8>) {
         guard let stream = stream(id), stream.state == .headers else { return }
         stream.headerListSize += name.count + value.count + 32
         if stream.headerListSize > configuration.maxHeaderSize { stream.headersTooLarge = true }
         if stream.headersTooLarge { return }
         // nghttp2 has checked the fields: names are lowercase; pseudo-headers
         // are known, come once each and before the regular fields.
-        if name.first == UInt8(ascii: ":") {
+        if !name.isEmpty && name[0] == UInt8(ascii: ":") {
             if bytesEqualLowercase(name, ":method") {
                 stream.method = makeHeaderString(value)
             } else if bytesEqualLowercase(name, ":path") {
@@ -53,17 +52,20 @@ extension HTTP2Session {
     }
 
     /// Splits `:path` into path and query, reusing the strings of the last one when it repeats.
-    func setTarget(_ stream: HTTP2Stream, _ bytes: UnsafeBufferPointer<UInt8>) {
-        let same = lastTarget.bytes.count == bytes.count
-            && lastTarget.bytes.withUnsafeBufferPointer { memcmp($0.baseAddress!, bytes.baseAddress!, bytes.count) == 0 }
-        if !same {
-            if let mark = bytes.firstIndex(of: UInt8(ascii: "?")) {
+    func setTarget(_ stream: HTTP2Stream, _ bytes: Span<UInt8>) {
+        if !lastTarget.bytes.equals(bytes) {
+            var mark: Int?
+            for i in bytes.indices where bytes[i] == UInt8(ascii: "?") {
+                mark = i
+                break
+            }
+            if let mark {
                 lastTarget = (
-                    Array(bytes), makeString(UnsafeBufferPointer(rebasing: bytes[..<mark])),
-                    makeString(UnsafeBufferPointer(rebasing: bytes[(mark + 1)...]))
+                    Array(copying: bytes), makeString(bytes.extracting(0..<mark)),
+                    makeString(bytes.extracting((mark + 1)..<bytes.count))
                 )
             } else {
-                lastTarget = (Array(bytes), makeString(bytes), nil)
+                lastTarget = (Array(copying: bytes), makeString(bytes), nil)
             }
         }
         stream.path = lastTarget.path
@@ -77,7 +79,7 @@ extension HTTP2Session {
         let path = stream.path
         stream.record = RequestRecord(
             method: stream.method, path: path, routePath: "unmatched", protocolName: "HTTP/2",
-            peer: peer, startedAt: owner.now)
+            peer: peer, startedAt: now)
         if stream.headersTooLarge {
             reject(stream, HTTPError(431, "request header list exceeds the limit of \(configuration.maxHeaderSize) bytes"))
             return
@@ -96,10 +98,10 @@ extension HTTP2Session {
         if let length = stream.declaredLength, length > 0 { setDemand(stream, length) }
     }
 
-    func data(_ id: Int32, _ bytes: UnsafeBufferPointer<UInt8>) {
+    func data(_ id: Int32, _ bytes: Span<UInt8>) {
         guard let stream = stream(id) else { return }
         stream.receivedLength += bytes.count
-        stream.lastProgress = owner.now
+        stream.lastProgress = now
         // Stream-level window: the connection's is the one that bounds memory.
         let unacknowledged = stream.receivedLength - stream.windowAcknowledged
         if unacknowledged * 2 >= configuration.http2.initialStreamWindowSize {
@@ -118,7 +120,7 @@ extension HTTP2Session {
         if stream.body.isEmpty {
             stream.body.reserveCapacity(stream.declaredLength ?? min(configuration.maxBodySize, max(bytes.count, 64 * 1024)))
         }
-        stream.body.append(contentsOf: bytes)
+        stream.body.append(copying: bytes)
         held += bytes.count
     }
 
@@ -155,8 +157,8 @@ extension HTTP2Session {
             readyRequests.append((id, route, request))
             return
         }
-        stream.handlingSince = owner.now
-        if let response = owner.startHandler(route, request, stream: id, task: &stream.handlerTask) {
+        stream.handlingSince = now
+        if let response = owner.startHandler(route, request, connection: connectionID, stream: id, task: &stream.handlerTask) {
             handlerFinished(id, response)
         }
     }
@@ -189,7 +191,7 @@ extension HTTP2Session {
     /// Serves the request of an `Upgrade: h2c` as stream 1 (RFC 9113 §3.2,
     /// RFC 7540 §3.2): it was read over HTTP/1.1 (`record`), and its handler starts now.
     func startUpgradedRequest(_ record: RequestRecord, route: Route, request: consuming ServerRequest) {
-        let stream = HTTP2Stream(id: 1, now: owner.now)
+        let stream = HTTP2Stream(id: 1, now: now)
         stream.state = .handling
         stream.requestComplete = true
         stream.record = record
@@ -198,8 +200,8 @@ extension HTTP2Session {
         streams[1] = stream
         lastStream = stream
         handlersRunning += 1
-        stream.handlingSince = owner.now
-        if let response = owner.startHandler(route, request, stream: 1, task: &stream.handlerTask) {
+        stream.handlingSince = now
+        if let response = owner.startHandler(route, request, connection: connectionID, stream: 1, task: &stream.handlerTask) {
             handlerFinished(1, response)
         }
     }

@@ -49,14 +49,14 @@ extension HTTP2Session {
         }
         if var record = stream.record {
             record.responseBytes = sendBody ? response.body.count : 0
-            owner.requestAnswered(record, response: response, status: status, rejection: rejection)
+            owner.requestAnswered(record, response: response, status: status, rejection: rejection, now: now)
         }
     }
 
     /// nghttp2's data provider copied `count` more bytes of `stream`'s response
     /// body into a DATA frame. Returns whether that was the end of it.
     func responseBodyRead(_ stream: HTTP2Stream, count: Int) -> Bool {
-        stream.lastProgress = owner.now
+        stream.lastProgress = now
         stream.responseOffset += count
         guard stream.responseOffset == stream.responseBody.count else { return false }
         stream.responseBody = []

@@ -8,15 +8,27 @@ import Logging
 /// The client connection preface: what a prior-knowledge HTTP/2 client sends first.
 let http2Preface: [UInt8] = Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8)
 
-/// The HTTP/2 side of a connection: takes the bytes read (``receive(_:)``) and
-/// the events of its owner (a handler's response, a shutdown, a sweep of
-/// timeouts), and produces the bytes to write (``produce(limit:)``). It knows
-/// no socket and no loop: whatever else it needs, it asks its
-/// ``HTTP2SessionOwner``. Only touched on its owner's thread.
+/// The HTTP/2 side of a connection, a ``ConnectionHandler`` as HTTP/1.1's is:
+/// takes the bytes read and the events of its driver (a handler's response, a
+/// shutdown, a sweep of timeouts), and produces the bytes to write
+/// (``produce(limit:)``). It knows no socket and no loop: its requests go to
+/// its ``HTTP2SessionOwner`` (the shared dispatcher and request log). Only
+/// touched on its driver's thread.
 final class HTTP2Session {
     private(set) var nghttp2: NGHTTP2Session!
     let owner: any HTTP2SessionOwner
     let context: ServerContext
+    /// The connection, as the handlers' responses name it (``LoopMessage``).
+    let connectionID: UInt64
+    /// Monotonic nanoseconds, as of the driver's last input (it sets it before each call).
+    @exclusivity(unchecked) var now: UInt64
+    /// When input last arrived, for the idle timeout.
+    @exclusivity(unchecked) var lastInput: UInt64
+    /// The client shut down its sending side.
+    @exclusivity(unchecked) var peerClosed = false
+    /// The window stays narrower than the streams need until body memory is
+    /// released (``takeMemoryWait()``, then ``replenishWindow()`` again).
+    @exclusivity(unchecked) var memoryWaitRequested = false
     /// The client, for the logs.
     let peer: String
     @exclusivity(unchecked) var streams: [Int32: HTTP2Stream] = [:]
@@ -71,12 +83,15 @@ final class HTTP2Session {
     /// HTTP/1.1 `Upgrade: h2c`, `upgrade` carries the decoded `HTTP2-Settings`
     /// payload, and stream 1 is opened half-closed for the request already read.
     init(
-        context: ServerContext, owner: any HTTP2SessionOwner, peer: String,
+        context: ServerContext, owner: any HTTP2SessionOwner, connection: UInt64 = 0, peer: String, now: UInt64 = 0,
         upgrade: (settings: [UInt8], headRequest: Bool)? = nil
     ) throws(HTTPServerError) {
         self.context = context
         self.owner = owner
+        self.connectionID = connection
         self.peer = peer
+        self.now = now
+        self.lastInput = now
         let http2 = context.configuration.http2
         let settings = NGHTTP2Session.Settings(
             maxConcurrentStreams: http2.maxConcurrentStreams,
@@ -90,7 +105,7 @@ final class HTTP2Session {
 
     /// Feeds bytes read from the socket. Returns false on a fatal session error
     /// (the connection must be closed once any GOAWAY queued is written).
-    func receive(_ bytes: UnsafeRawBufferPointer) -> Bool {
+    func receive(_ bytes: RawSpan) -> Bool {
         guard let error = nghttp2.receive(bytes) else { return true }
         logger.notice(
             "HTTP/2 connection failed",

@@ -1,4 +1,3 @@
-import Glibc
 import Logging
 
 extension EventLoop {
@@ -27,7 +26,7 @@ extension EventLoop {
         let id = nextConnectionID
         nextConnectionID += 1
         let connection = Connection(
-            id: id, fd: fd, peer: peer, unixSocketPath: unixSocketPath, interest: .readable, now: now,
+            id: id, fd: fd, peer: peer, unixSocketPath: unixSocketPath, interest: .readable,
             http1: newHTTP1(now: now))
         do throws(SystemError) {
             try selector.register(fd, token: id, interest: .readable)

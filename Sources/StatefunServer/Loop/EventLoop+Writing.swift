@@ -1,4 +1,3 @@
-import Glibc
 import Logging
 
 extension EventLoop {
@@ -35,10 +34,12 @@ extension EventLoop {
     func flush(_ connection: Connection) {
         guard !connection.isClosed else { return }
         if connection.phase == .http2, let session = connection.http2 {
+            session.now = now
             session.replenishWindow()
+            if session.takeMemoryWait() { registerMemoryWaiter(connection) }
             while true {
-                if connection.outbound.byteCount < Self.http2HighWater {
-                    guard let more = session.produce(limit: Self.http2HighWater - connection.outbound.byteCount) else {
+                if connection.outbound.byteCount < Self.outboundHighWater {
+                    guard let more = session.produce(limit: Self.outboundHighWater - connection.outbound.byteCount) else {
                         closeConnection(connection)
                         return
                     }
@@ -53,7 +54,7 @@ extension EventLoop {
                 case .drained: continue
                 }
             }
-            if session.isFinished || (connection.peerClosed && session.handlersRunning == 0) {
+            if session.isDone {
                 startLingeringClose(connection)
             } else {
                 updateInterest(connection)
@@ -85,9 +86,9 @@ extension EventLoop {
 
     func discardLingeringInput(_ connection: Connection) {
         for _ in 0..<4 {
-            switch try? Posix.read(connection.fd, into: readBuffer) {
+            switch try? readBuffer.read(from: connection.fd, limit: readBuffer.capacity) {
             case .processed(let n) where n > 0:
-                if n < readBuffer.count { return }
+                if n < readBuffer.capacity { return }
             case .wouldBlock:
                 return
             default:  // the end of input, or an error

@@ -1,4 +1,3 @@
-import Glibc
 import Logging
 
 /// One event loop: a thread with its own epoll instance, listening socket and
@@ -9,8 +8,8 @@ final class EventLoop: @unchecked Sendable {
     /// Listener i has token 1 + i; connections start above.
     static let firstConnectionID: UInt64 = 16
     static let readChunk = 128 * 1024
-    /// An HTTP/2 connection stops reading (and nghttp2 stops producing) above this much queued output.
-    static let http2HighWater = 1 << 20
+    /// A connection stops reading (and an HTTP/2 session stops producing) above this much queued output.
+    static let outboundHighWater = 1 << 20
 
     let index: Int
     let context: ServerContext
@@ -18,6 +17,8 @@ final class EventLoop: @unchecked Sendable {
     let dispatcher: RequestDispatcher
     /// Metrics and logs of answered requests, for both protocols.
     let requestLog: RequestLog
+    /// Where this loop's HTTP/2 sessions send their requests: ``dispatcher`` and ``requestLog``.
+    lazy var http2Dispatch = HTTP2Dispatch(dispatcher: dispatcher, requestLog: requestLog, replyTo: self)
     /// The loop's thread, its local jobs, its inbox and its eventfd (see ``LoopMailbox``).
     let mailbox: LoopMailbox
     /// Runs handler tasks on this loop's thread (``HandlerExecution/eventLoop``).
@@ -48,8 +49,8 @@ final class EventLoop: @unchecked Sendable {
     @exclusivity(unchecked) var lastAcceptErrorLog: UInt64 = 0
     @exclusivity(unchecked) var dateCache = DateCache()
     @exclusivity(unchecked) var encodedFieldsCache = FieldsCache(empty: EncodedFields(), encoder: encodeHeaderFields)
-    @exclusivity(unchecked) var http2FieldsCache = FieldsCache(empty: HTTP2Fields(), encoder: encodeHTTP2Fields)
-    let readBuffer: UnsafeMutableRawBufferPointer
+    /// What every connection of the loop reads into in turn.
+    let readBuffer = ReadBuffer(capacity: EventLoop.readChunk)
 
     var logger: Logger { context.logger }
     var configuration: HTTPServerConfiguration { context.configuration }
@@ -78,19 +79,6 @@ final class EventLoop: @unchecked Sendable {
         }
         self.mailbox = LoopMailbox(wakeFD: wake)
         self.executor = LoopExecutor(mailbox: mailbox)
-        self.readBuffer = .allocate(byteCount: Self.readChunk, alignment: 16)
-    }
-
-    deinit {
-        readBuffer.deallocate()
-    }
-
-    /// The current `date` value, as bytes (an HTTP/2 response's field).
-    func currentDateBytes() -> [UInt8] { dateCache.currentValueBytes() }
-
-    /// An HTTP/2 response's header fields, checked and encoded (``FieldsCache``).
-    func encodeHTTP2ResponseFields(_ fields: [(name: String, value: String)], problems: inout [ResponseProblem]) -> HTTP2Fields {
-        http2FieldsCache.encode(fields, problems: &problems)
     }
 
     /// Whether the caller runs on this loop's thread.
@@ -109,7 +97,7 @@ final class EventLoop: @unchecked Sendable {
 
     /// Runs until shut down and drained; called on the loop's own thread.
     func run() {
-        mailbox.thread.store(pthread_self(), ordering: .relaxed)
+        mailbox.thread.store(SystemInfo.currentThread, ordering: .relaxed)
         now = monotonicNanos()
         nextSweep = now + UInt64(context.tickMilliseconds) * 1_000_000
         while true {
@@ -237,6 +225,7 @@ final class EventLoop: @unchecked Sendable {
                 } else if let session = connection.http2 {
                     // The answers of one round on one HTTP/2 connection go out in
                     // one write: flushed after the last of them, not each.
+                    session.now = now
                     session.handlerFinished(stream, response)
                     if !connection.flushPending {
                         connection.flushPending = true

@@ -1,4 +1,3 @@
-import Glibc
 
 /// A listening socket of one event loop: its own `SO_REUSEPORT` TCP socket,
 /// or its duplicate of a socket every loop shares (the Unix socket, or a
@@ -49,13 +48,11 @@ final class Listener {
         for _ in 0..<limit where isOpen {
             do throws(SystemError) {
                 guard case .processed(let accepted) = try Posix.accept(fd) else { return nil }
-                if unixSocketPath == nil { Posix.setOption(accepted.fd, Int32(IPPROTO_TCP), TCP_NODELAY, 1) }
+                if unixSocketPath == nil { Posix.setNoDelay(accepted.fd) }
                 body(accepted.fd, accepted.peer)
             } catch {
-                switch error.code {
-                case ECONNABORTED, EPROTO: continue  // that connection is gone; the next may wait
-                default: return error
-                }
+                if error.isAbortedConnection { continue }  // that connection is gone; the next may wait
+                return error
             }
         }
         return nil

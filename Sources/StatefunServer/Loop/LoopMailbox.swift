@@ -1,4 +1,3 @@
-import Glibc
 import StatefunLocks
 import Synchronization
 
@@ -29,8 +28,7 @@ final class LoopMailbox: @unchecked Sendable {
 
     /// Whether the caller runs on the loop's thread.
     var isLoopThread: Bool {
-        let thread = thread.load(ordering: .relaxed)
-        return thread != 0 && pthread_equal(thread, pthread_self()) != 0
+        SystemInfo.isCurrentThread(thread.load(ordering: .relaxed))
     }
 
     /// Hands `message` to the loop from any thread; `false` once the loop has exited.

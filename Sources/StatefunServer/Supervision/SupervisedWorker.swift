@@ -1,4 +1,3 @@
-import Glibc
 import StatefunLocks
 
 /// What a ``Supervisor`` hands a worker process it starts, through the
@@ -22,10 +21,7 @@ struct SupervisedWorker: Sendable {
     /// This process's hand-over, read (and removed from the environment, so
     /// that the functions' own children do not see it) on first use.
     static let current: SupervisedWorker? = {
-        func take(_ name: String) -> String? {
-            defer { unsetenv(name) }
-            return getenv(name).map { String(cString: $0) }
-        }
+        func take(_ name: String) -> String? { SystemInfo.takeEnvironmentVariable(name) }
         let index = take(indexVariable).flatMap(Int.init)
         let parent = take(parentVariable).flatMap(Int32.init)
         let tcp = take(tcpVariable).flatMap(Int32.init)

@@ -1,4 +1,3 @@
-import Glibc
 public import Logging
 
 /// Crash containment: a small parent process holds the listening sockets and
@@ -59,7 +58,7 @@ public final class Supervisor {
 
     private struct Worker {
         var index: Int
-        var pid: pid_t = 0
+        var pid: Int32 = 0
         var report: Int32 = -1
         var reportOpen = false
         var received: [UInt8] = []
@@ -105,7 +104,7 @@ public final class Supervisor {
         if let unix { addresses.append("unix:" + unix.path) }
         logger.info(
             "supervisor listening; starting workers",
-            metadata: ["addresses": "\(addresses.joined(separator: ", "))", "workers": "\(workerCount)", "pid": "\(getpid())"])
+            metadata: ["addresses": "\(addresses.joined(separator: ", "))", "workers": "\(workerCount)", "pid": "\(Processes.currentID)"])
         workers = (1...workerCount).map { Worker(index: $0) }
         for i in workers.indices { spawn(i) }
 
@@ -172,7 +171,7 @@ public final class Supervisor {
         }
         var environment: [String: String] = [
             SupervisedWorker.indexVariable: "\(workers[i].index)",
-            SupervisedWorker.parentVariable: "\(getpid())",
+            SupervisedWorker.parentVariable: "\(Processes.currentID)",
             SupervisedWorker.reportVariable: "\(report.write)",
         ]
         var inherited = [report.write]
@@ -215,16 +214,14 @@ public final class Supervisor {
     // MARK: - Events
 
     private func waitForEvents() {
-        var fds = [pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0)]
-        for worker in workers where worker.pid != 0 && worker.reportOpen {
-            fds.append(pollfd(fd: worker.report, events: Int16(POLLIN), revents: 0))
-        }
+        var descriptors = [wakeRead]
+        for worker in workers where worker.pid != 0 && worker.reportOpen { descriptors.append(worker.report) }
         var timeout: Int32 = -1
         if !stopping && failedStatus == nil, let next = workers.compactMap(\.restartAt).min() {
             let now = monotonicNanos()
             timeout = next <= now ? 0 : Int32(min(60_000, (next - now + 999_999) / 1_000_000))
         }
-        _ = poll(&fds, nfds_t(fds.count), timeout)  // EINTR: a signal, handled below
+        Processes.waitForInput(descriptors, timeoutMilliseconds: timeout)  // a signal: handled below
     }
 
     private func drainWake() {
@@ -244,7 +241,7 @@ public final class Supervisor {
             // New connections now go to the workers' own sockets until they close them.
             closeListeners()
         }
-        for worker in workers where worker.pid != 0 { kill(worker.pid, signal) }
+        for worker in workers where worker.pid != 0 { Processes.send(signal, to: worker.pid) }
     }
 
     private func readReports() {
@@ -272,9 +269,7 @@ public final class Supervisor {
 
     private func reap() {
         while true {
-            var status: Int32 = 0
-            let pid = waitpid(-1, &status, WNOHANG)
-            if pid <= 0 { return }
+            guard let (pid, status) = Processes.reapExited() else { return }
             guard let i = workers.firstIndex(where: { $0.pid == pid }) else { continue }
             workerDied(i, status: status)
         }
@@ -317,7 +312,7 @@ public final class Supervisor {
         }
 
         if stopping {
-            let clean = signaled ? status & 0x7f == SIGTERM || status & 0x7f == SIGINT : exitCode == 0
+            let clean = signaled ? status & 0x7f == Processes.terminate || status & 0x7f == Processes.interrupt : exitCode == 0
             if !clean { cleanExit = false }
             logger.info("worker \(how) while stopping", metadata: metadata)
             return
@@ -330,7 +325,7 @@ public final class Supervisor {
                     metadata: metadata)
                 failedStatus = signaled || exitCode == 0 ? 1 : exitCode
                 // The others are stopped too: the supervisor exits once they have.
-                for other in workers where other.pid != 0 { kill(other.pid, SIGTERM) }
+                for other in workers where other.pid != 0 { Processes.send(Processes.terminate, to: other.pid) }
                 return
             }
         }
@@ -353,8 +348,7 @@ public final class Supervisor {
     }
 
     private func readFile(_ path: String) -> [UInt8]? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
+        guard let fd = Processes.openForReading(path) else { return nil }
         defer { Posix.close(fd) }
         var bytes: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65536)

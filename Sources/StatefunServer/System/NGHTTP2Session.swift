@@ -80,10 +80,12 @@ final class NGHTTP2Session {
 
     /// Feeds bytes read from the socket; the callbacks run meanwhile. Nil, or
     /// nghttp2's error code (the session is then over, a GOAWAY maybe queued).
-    func receive(_ bytes: UnsafeRawBufferPointer) -> Int32? {
-        guard let base = bytes.baseAddress, !bytes.isEmpty else { return nil }
-        let rc = nghttp2_session_mem_recv(raw, base.assumingMemoryBound(to: UInt8.self), bytes.count)
-        return rc < 0 ? Int32(rc) : nil
+    func receive(_ bytes: RawSpan) -> Int32? {
+        bytes.withUnsafeBytes { bytes in
+            guard let base = bytes.baseAddress, !bytes.isEmpty else { return nil }
+            let rc = nghttp2_session_mem_recv(raw, base.assumingMemoryBound(to: UInt8.self), bytes.count)
+            return rc < 0 ? Int32(rc) : nil
+        }
     }
 
     /// Serializes queued frames onto `output`, up to about `limit` bytes in all.
@@ -216,9 +218,10 @@ private let onBeginHeaders: nghttp2_on_begin_headers_callback = { _, frame, user
 private let onHeader: nghttp2_on_header_callback = { _, frame, name, nameLength, value, valueLength, _, userData in
     let frame = frame!.pointee
     guard frame.hd.type == frameHEADERS && frame.headers.cat == NGHTTP2_HCAT_REQUEST else { return 0 }
+    let nameBytes = UnsafeBufferPointer(start: name, count: nameLength)
+    let valueBytes = UnsafeBufferPointer(start: value, count: valueLength)
     sessionFrom(userData).header(
-        frame.hd.stream_id, name: UnsafeBufferPointer(start: name, count: nameLength),
-        value: UnsafeBufferPointer(start: value, count: valueLength))
+        frame.hd.stream_id, name: Span(_unsafeElements: nameBytes), value: Span(_unsafeElements: valueBytes))
     return 0
 }
 
@@ -250,7 +253,8 @@ private let onFrameRecv: nghttp2_on_frame_recv_callback = { _, frame, userData i
 }
 
 private let onDataChunkRecv: nghttp2_on_data_chunk_recv_callback = { _, _, streamID, data, length, userData in
-    sessionFrom(userData).data(streamID, UnsafeBufferPointer(start: data, count: length))
+    let bytes = UnsafeBufferPointer(start: data, count: length)
+    sessionFrom(userData).data(streamID, Span(_unsafeElements: bytes))
     return 0
 }
 

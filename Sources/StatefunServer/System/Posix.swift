@@ -9,6 +9,14 @@ enum Posix {
         try syscall("read") { Glibc.read(fd, buffer.baseAddress, buffer.count) }
     }
 
+    /// `read(2)` into `span` (storage its owner lends for the call); `.processed(0)` is the end of input.
+    @inline(__always)
+    static func read(_ fd: Int32, into span: inout MutableRawSpan) -> Result<IOResult<Int>, SystemError> {
+        span.withUnsafeMutableBytes { bytes in
+            Result { () throws(SystemError) in try read(fd, into: bytes) }
+        }
+    }
+
     /// `read(2)` into an array's bytes (a pipe, a file); `.processed(0)` is the end of input.
     static func read(_ fd: Int32, into buffer: inout [UInt8]) throws(SystemError) -> IOResult<Int> {
         var outcome = Result<IOResult<Int>, SystemError>.success(.wouldBlock)
@@ -121,6 +129,11 @@ enum Posix {
             setsockopt(fd, level, name, &value, socklen_t(MemoryLayout<Int32>.size))
         }
         return result != nil
+    }
+
+    /// `TCP_NODELAY`: a response goes out as soon as it is written.
+    static func setNoDelay(_ fd: Int32) {
+        setOption(fd, Int32(IPPROTO_TCP), TCP_NODELAY, 1)
     }
 
     /// The bytes received on a socket and not read yet, or nil if it cannot tell.

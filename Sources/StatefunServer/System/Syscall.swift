@@ -19,6 +19,9 @@ struct SystemError: Error, CustomStringConvertible, Equatable {
 
     var description: String { "\(call) failed: \(errnoDescription(code))" }
 
+    /// An `accept(2)` whose connection was gone before it was taken (`ECONNABORTED`, `EPROTO`).
+    var isAbortedConnection: Bool { code == ECONNABORTED || code == EPROTO }
+
     static func == (a: SystemError, b: SystemError) -> Bool {
         a.code == b.code && a.call.description == b.call.description
     }

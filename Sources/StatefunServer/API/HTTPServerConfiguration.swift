@@ -1,4 +1,3 @@
-import Glibc
 
 /// Settings for an ``HTTPServer``: where it listens, how many event loops it
 /// runs, the protocols it speaks, the limits and timeouts it enforces on
@@ -137,8 +136,7 @@ public struct HTTPServerConfiguration: Sendable {
     /// The number of online CPUs (at least 1), whether or not the process may
     /// use them all (see ``ProcessorCount/available()`` for those it may).
     public static var onlineProcessorCount: Int {
-        let count = sysconf(Int32(_SC_NPROCESSORS_ONLN))
-        return count > 0 ? count : 1
+        SystemInfo.onlineProcessors
     }
 }
 

@@ -1,4 +1,3 @@
-import Glibc
 
 /// The state of one client connection. Owned by, and only touched on, its event loop's thread.
 ///
@@ -37,7 +36,6 @@ final class Connection {
     @exclusivity(unchecked) var flushPending = false
 
     // Input.
-    @exclusivity(unchecked) var lastActivity: UInt64
     /// The client shut down its sending side (read returned 0).
     @exclusivity(unchecked) var peerClosed = false
 
@@ -66,7 +64,7 @@ final class Connection {
     @exclusivity(unchecked) var lingerDeadline: UInt64 = 0
 
     init(
-        id: UInt64, fd: Int32, peer: SocketAddress, unixSocketPath: String?, interest: SelectorEvents, now: UInt64,
+        id: UInt64, fd: Int32, peer: SocketAddress, unixSocketPath: String?, interest: SelectorEvents,
         http1: HTTP1StateMachine
     ) {
         self.id = id
@@ -75,6 +73,5 @@ final class Connection {
         self.unixSocketPath = unixSocketPath
         self.http1 = http1
         self.interest = interest
-        self.lastActivity = now
     }
 }

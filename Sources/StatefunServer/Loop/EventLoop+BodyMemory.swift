@@ -22,7 +22,9 @@ extension EventLoop {
             guard !connection.isClosed else { continue }
             switch connection.phase {
             case .http2:
-                flush(connection)  // widens the window if it can, or waits again
+                // The window widens if it can (before the write), or the session waits again.
+                HTTP2Session.withHandler(of: connection) { $0.memoryReleased(now: now, admission: dispatcher) }
+                    .perform(on: connection, by: self)
             case .http1:
                 guard connection.http1.waitsForMemory else { continue }
                 perform(connection.http1.memoryReleased(now: now, admission: dispatcher), on: connection)

@@ -29,19 +29,14 @@ extension EventLoop {
             case .lingering:
                 if now >= connection.lingerDeadline { closeConnection(connection) }
             case .http2:
-                guard let session = connection.http2 else { break }
                 if !connection.outbound.isEmpty && now - connection.lastWriteProgress > context.idleTimeout {
                     logger.notice(
                         "client stopped reading the response; closing",
                         metadata: ["peer": "\(connection.peerDescription)"])
                     closeConnection(connection)
-                } else if session.streams.isEmpty && now - connection.lastActivity > context.idleTimeout {
-                    logger.debug("closing idle HTTP/2 connection", metadata: ["peer": "\(connection.peerDescription)"])
-                    session.closeIdle()
-                    flush(connection)
                 } else {
-                    session.sweep(now: now)
-                    flush(connection)
+                    HTTP2Session.withHandler(of: connection) { $0.tick(now: now, underPressure: underPressure) }
+                        .perform(on: connection, by: self)
                 }
             }
         }
@@ -63,7 +58,7 @@ extension EventLoop {
             switch connection.phase {
             case .http1:
                 // From now on every answer closes its connection.
-                connection.http1.beginDrain()
+                connection.http1.beginDrain(now: now)
                 guard connection.http1.isIdle else { continue }
                 // Idle keep-alive connection. A request may already wait in the socket: serve it (with
                 // Connection: close) rather than reset it; close the connection if there is none.
@@ -72,7 +67,7 @@ extension EventLoop {
             case .lingering:
                 connection.lingerDeadline = min(connection.lingerDeadline, drainDeadline)
             case .http2:
-                connection.http2?.beginShutdown(now: now)
+                HTTP2Session.withHandler(of: connection) { $0.beginDrain(now: now) }
                 flush(connection)
             }
         }

@@ -1,5 +1,3 @@
-import CLinuxShims
-
 // Cancelling a handler's task: its HTTP/1.1 client went away, or its request
 // timed out (HTTP/2 streams: HTTP2Session). The server knows nothing of what
 // the handler does; the task's cancellation is the whole interface.
@@ -13,7 +11,7 @@ extension EventLoop {
     /// end-of-input found by the reads that follow.
     func clientWentAway(_ connection: Connection) {
         connection.closeSeen = true
-        if !connection.http1.hasBufferedInput && cshim_pending_input(connection.fd) == 0,
+        if !connection.http1.hasBufferedInput && Posix.pendingInput(connection.fd) == 0,
             let task = connection.handlerTask.take()
         {
             task.cancel()

@@ -1,6 +1,4 @@
-import CLinuxShims
 public import CoreMetrics
-import Glibc
 public import Logging
 public import ServiceLifecycle
 import StatefunLocks
@@ -108,7 +106,7 @@ public final class HTTPServer: Sendable {
             guard configuration.tcpEnabled || configuration.unixSocketPath != nil else {
                 throw HTTPServerError(.invalidConfiguration, "nothing to listen on: TCP is disabled and no Unix socket path is set")
             }
-            cshim_ignore_sigpipe()
+            SystemInfo.ignoreBrokenPipes()
             raiseFileDescriptorLimit()
             if configuration.tuneAllocator { tuneAllocator() }
 
@@ -132,7 +130,7 @@ public final class HTTPServer: Sendable {
                 // the same user), and it makes the kernel pick the port for port 0.
                 let probe = try makeBoundSocket(address, reusePort: false, listenBacklog: nil)
                 address.port = boundAddress(probe)?.port ?? configuration.port
-                close(probe)
+                Posix.close(probe)
                 tcpAddress = address
             }
             var unix: UnixListener?
@@ -188,14 +186,14 @@ public final class HTTPServer: Sendable {
             } catch {
                 for loop in loops { loop.closeUnstarted() }
                 if let unix {
-                    close(unix.fd)
+                    Posix.close(unix.fd)
                     unix.unlinkFile()
                 }
                 throw error
             }
-            if let unix { close(unix.fd) }  // the loops hold their own descriptors
+            if let unix { Posix.close(unix.fd) }  // the loops hold their own descriptors
             if let worker {  // the supervisor keeps its own
-                for fd in [worker.tcpFD, worker.unixFD].compactMap({ $0 }) { close(fd) }
+                for fd in [worker.tcpFD, worker.unixFD].compactMap({ $0 }) { Posix.close(fd) }
             }
             let port = tcpAddress?.port ?? adoptedTCP?.address.port ?? 0
 
@@ -406,18 +404,4 @@ public struct HTTPServerService: Service {
     public func run() async throws {
         try await server.runAsService()
     }
-}
-
-/// Keeps glibc's allocator from handing memory back to the kernel after every
-/// large request: by default a buffer above 128 KiB is mapped and unmapped each
-/// time, and the top of the heap is trimmed as soon as 128 KiB are free, so a
-/// server that reads, decodes and answers 64 KiB bodies spends most of its time
-/// in page faults. Buffers up to 4 MiB now come from the heap, which keeps up to
-/// 16 MiB of free memory before giving any back. Once per process.
-private let allocatorTuned: Void = {
-    cshim_tune_malloc(4 << 20, 16 << 20)
-}()
-
-private func tuneAllocator() {
-    _ = allocatorTuned
 }

@@ -1,4 +1,3 @@
-import Glibc
 import StatefunLocks
 import Synchronization
 
@@ -85,19 +84,14 @@ final class BodyMemoryBudget: Sendable {
     /// A quarter of what the process may use: the cgroup v2 memory limit
     /// (`/sys/fs/cgroup/memory.max`) where one is set, else physical memory.
     static var defaultLimit: Int {
-        let physical = sysconf(Int32(_SC_PHYS_PAGES)) * sysconf(Int32(_SC_PAGESIZE))
-        var available = physical > 0 ? physical : 4 << 30
+        var available = SystemInfo.physicalMemory ?? 4 << 30
         if let limit = cgroupMemoryLimit(), limit > 0 { available = min(available, limit) }
         return max(available / 4, 16 << 20)
     }
 
     /// The cgroup v2 `memory.max` of the process's cgroup; nil when unset ("max") or unreadable.
     static func cgroupMemoryLimit(path: String = "/sys/fs/cgroup/memory.max") -> Int? {
-        guard let file = fopen(path, "r") else { return nil }
-        defer { fclose(file) }
-        var buffer = [CChar](repeating: 0, count: 64)
-        guard fgets(&buffer, Int32(buffer.count), file) != nil else { return nil }
-        let text = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        return Int(text.filter { !$0.isWhitespace })
+        guard let text = ProcessorCount.readSmallFile(path) else { return nil }
+        return Int(text.prefix { $0 != "\n" }.filter { !$0.isWhitespace })
     }
 }
