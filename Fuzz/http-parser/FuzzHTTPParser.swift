@@ -8,19 +8,19 @@
 func fuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     guard let data, size > 0 else { return 0 }
     let step = Int(data[0] % 32) + 1
-    let buffer = UnsafeBufferPointer(start: data + 1, count: size - 1)
+    // The parser takes spans: the input copied into an array, whose span is safe.
+    let buffer = Array(UnsafeBufferPointer(start: data + 1, count: size - 1))
 
     // One-shot scan.
-    let whole: Result<HeadScan, HTTPError> = Result { () throws(HTTPError) in try scanHead(buffer, start: 0, from: 0) }
+    let whole: Result<HeadScan, HTTPError> = Result { () throws(HTTPError) in try scanHead(buffer.span, start: 0, from: 0) }
     // Incremental scan, `step` bytes at a time, resuming where the last scan stopped.
     var resume = 0
     var incremental: Result<HeadScan, HTTPError> = .success(.incomplete(resumeAt: 0))
     var available = 0
     while available < buffer.count {
         available = min(buffer.count, available + step)
-        let prefix = UnsafeBufferPointer(rebasing: buffer[0..<available])
         do {
-            let scan = try scanHead(prefix, start: 0, from: resume)
+            let scan = try scanHead(buffer.span.extracting(0..<available), start: 0, from: resume)
             incremental = .success(scan)
             if case .incomplete(let at) = scan { resume = at } else { break }
         } catch {
@@ -40,7 +40,7 @@ func fuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     guard case .success(.complete(let end)) = whole else { return 0 }
     let head: ParsedHead
     do {
-        head = try parseHead(UnsafeBufferPointer(rebasing: buffer[0..<end]))
+        head = try parseHead(buffer.span.extracting(0..<end))
     } catch {
         precondition((400...599).contains(error.status), "status \(error.status)")
         return 0
@@ -50,7 +50,7 @@ func fuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     guard head.chunked else { return 0 }
 
     // The chunked body: all at once, then in `step`-byte pieces; both must agree.
-    let rest = UnsafeBufferPointer(rebasing: buffer[end...])
+    let rest = Array(buffer[end...])
     func decode(pieces: Int) -> (body: [UInt8], consumed: Int, done: Bool, error: Int?) {
         var decoder = ChunkedDecoder()
         var body: [UInt8] = []
@@ -59,7 +59,7 @@ func fuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
             let given = min(rest.count - consumed, pieces)
             do {
                 let n = try decoder.feed(
-                    UnsafeBufferPointer(rebasing: rest[consumed..<(consumed + given)]), into: &body,
+                    rest.span.extracting(consumed..<(consumed + given)), into: &body,
                     maxBodySize: 1 << 16, maxTrailerSize: 256)
                 precondition(n <= given, "consumed more than given")
                 precondition(n == given || decoder.isDone, "stopped early while not done")

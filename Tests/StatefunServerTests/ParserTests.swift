@@ -5,12 +5,10 @@ import Testing
 struct ParserTests {
     private func parse(_ text: String) throws(HTTPError) -> ParsedHead {
         let bytes = Array(text.utf8)
-        return try bytes.withUnsafeBufferPointer { buffer throws(HTTPError) -> ParsedHead in
-            guard case .complete(let end) = try scanHead(buffer, start: 0, from: 0) else {
-                throw HTTPError(0, "incomplete")
-            }
-            return try parseHead(UnsafeBufferPointer(rebasing: buffer[0..<end]))
+        guard case .complete(let end) = try scanHead(bytes.span, start: 0, from: 0) else {
+            throw HTTPError(0, "incomplete")
         }
+        return try parseHead(bytes.span.extracting(0..<end))
     }
 
     @Test func framing() throws {
@@ -60,26 +58,25 @@ struct ParserTests {
         var cache = HeadCache()
         for text in heads {
             let bytes = Array(text.utf8)
-            let (cached, fresh) = bytes.withUnsafeBufferPointer { buffer in
+            let (cached, fresh) = { () -> (String, String) in
                 let end: Int
                 do throws(HTTPError) {
-                    guard case .complete(let e) = try scanHead(buffer, start: 0, from: 0) else { return ("incomplete", "") }
+                    guard case .complete(let e) = try scanHead(bytes.span, start: 0, from: 0) else { return ("incomplete", "") }
                     end = e
                 } catch {
                     return ("scan failed", "")
                 }
-                let head = UnsafeBufferPointer(rebasing: buffer[0..<end])
-                let cached = Result { () throws(HTTPError) in try cache.parse(head) }
-                let fresh = Result { () throws(HTTPError) in try parseHead(head) }
+                let cached = Result { () throws(HTTPError) in try cache.parse(bytes.span.extracting(0..<end)) }
+                let fresh = Result { () throws(HTTPError) in try parseHead(bytes.span.extracting(0..<end)) }
                 return (describe(cached), describe(fresh))
-            }
+            }()
             #expect(cached == fresh, "\(text.debugDescription)")
         }
     }
 
     @Test func incompleteHead() throws {
         let bytes = Array("GET / HTTP/1.1\r\nHost: x\r\n\r".utf8)
-        let scan = try bytes.withUnsafeBufferPointer { buffer throws(HTTPError) in try scanHead(buffer, start: 0, from: 0) }
+        let scan = try scanHead(bytes.span, start: 0, from: 0)
         guard case .incomplete(let resume) = scan else {
             Issue.record("expected incomplete")
             return
@@ -117,21 +114,21 @@ struct ParserTests {
                 // In two reads (the last split is the whole at once): the first
                 // scan's resume point carries over to the second.
                 for split in start...bytes.count {
-                    let answer: String = bytes.withUnsafeBufferPointer { all in
+                    let answer: String = {
                         do {
                             let from: Int
-                            switch try scanHead(UnsafeBufferPointer(rebasing: all[..<split]), start: start, from: start) {
+                            switch try scanHead(bytes.span.extracting(..<split), start: start, from: start) {
                             case .complete(let end): return "complete \(end)"
                             case .incomplete(let resume): from = resume
                             }
-                            switch try scanHead(all, start: start, from: from) {
+                            switch try scanHead(bytes.span, start: start, from: from) {
                             case .complete(let end): return "complete \(end)"
                             case .incomplete: return "incomplete"
                             }
                         } catch {
                             return "bare LF"
                         }
-                    }
+                    }()
                     #expect(answer == expected, "\(text.debugDescription) from \(start), split at \(split)")
                 }
             }
@@ -146,9 +143,7 @@ struct ParserTests {
             var consumed = 0
             for part in [wire[0..<split], wire[split...]] {
                 let slice = Array(part)
-                consumed += try slice.withUnsafeBufferPointer { buffer throws(HTTPError) in
-                    try decoder.feed(buffer, into: &body, maxBodySize: 1000, maxTrailerSize: 100)
-                }
+                consumed += try decoder.feed(slice.span, into: &body, maxBodySize: 1000, maxTrailerSize: 100)
                 if decoder.isDone { break }
             }
             #expect(decoder.isDone)
@@ -162,9 +157,7 @@ struct ParserTests {
         var body: [UInt8] = []
         let wire = Array("10\r\n".utf8)
         #expect(throws: HTTPError.self) {
-            try wire.withUnsafeBufferPointer { buffer throws(HTTPError) in
-                _ = try decoder.feed(buffer, into: &body, maxBodySize: 15, maxTrailerSize: 100)
-            }
+            _ = try decoder.feed(wire.span, into: &body, maxBodySize: 15, maxTrailerSize: 100)
         }
     }
 
