@@ -82,7 +82,7 @@ struct BodyMemoryBoundTests {
             let holder = RawConnectionBox(try RawConnection(port: server.port))
             try holder.connection.send("POST /hang HTTP/1.1\r\nHost: t\r\nContent-Length: 900000\r\n\r\n")
             try holder.connection.send([UInt8](repeating: 1, count: 900_000))
-            await server.hooks.handlerStarted.wait()
+            try await server.hooks.handlerStarted.opened()
             try await offloaded {
                 let waiter = try RawConnection(port: server.port)
                 try waiter.send(Self.digestHead(900_000))

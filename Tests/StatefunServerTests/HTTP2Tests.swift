@@ -356,7 +356,7 @@ struct HTTP2Tests {
             client.read_until(lambda c: c.eof)
             print("\n".join(client.events))
             """#, ["\(server.port)"])
-        await server.hooks.handlerStarted.wait()
+        try await server.hooks.handlerStarted.opened()
         server.server.shutdown()
         server.hooks.releaseHang.open()
         let result = try await client

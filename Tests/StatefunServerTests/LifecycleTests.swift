@@ -80,7 +80,7 @@ struct LifecycleTests {
         let server = try TestServer.start()
         let port = server.port
         async let inFlight = curl(["-D", "-", "--data-binary", "payload", server.base + "/slow"])
-        await server.hooks.handlerStarted.wait()
+        try await server.hooks.handlerStarted.opened()
         server.server.shutdown()
         let result = try await inFlight
         await server.server.waitUntilStopped()
@@ -111,7 +111,7 @@ struct LifecycleTests {
         let server = try TestServer.start { $0.shutdownGracePeriod = .milliseconds(200) }
         async let inFlight = rawExchange(
             port: server.port, Array("POST /hang HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n".utf8))
-        await server.hooks.handlerStarted.wait()
+        try await server.hooks.handlerStarted.opened()
         server.server.shutdown()
         await server.server.waitUntilStopped()
         let (response, closed) = try await inFlight
@@ -165,7 +165,7 @@ struct LifecycleTests {
         while server.localPort == 0 { try await Task.sleep(for: .milliseconds(10)) }
         let port = server.localPort
         async let inFlight = curl(["--data-binary", "abc", "http://127.0.0.1:\(port)/slow"])
-        await hooks.handlerStarted.wait()
+        try await hooks.handlerStarted.opened()
         kill(getpid(), SIGTERM)
         try await running.value
         #expect(try await inFlight.stdoutString == "slow done: 3 bytes")

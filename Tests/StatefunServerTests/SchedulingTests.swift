@@ -112,7 +112,7 @@ struct SchedulingTests {
             // The hanging handler awaits on the only loop; another connection is still served,
             // and the hanging one resumes there once released.
             async let slow = curl(["-X", "POST", server.base + "/hang"])
-            await server.hooks.handlerStarted.wait()
+            try await server.hooks.handlerStarted.opened()
             let fast = try await curl(["--data-binary", "fast", server.base + "/echo"])
             #expect(fast.stdoutString == "fast")
             server.hooks.releaseHang.open()
@@ -156,7 +156,7 @@ struct SchedulingTests {
     func slowConnection() async throws {
         try await withProductionServer { server in
             async let slow = curl(["-X", "POST", server.base + "/hang"])
-            await server.hooks.handlerStarted.wait()
+            try await server.hooks.handlerStarted.opened()
             let fast = try await curl(["--data-binary", "fast", server.base + "/echo"])
             #expect(fast.stdoutString == "fast")
             server.hooks.releaseHang.open()

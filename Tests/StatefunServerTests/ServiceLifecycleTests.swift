@@ -28,7 +28,7 @@ struct ServiceLifecycleTests {
         try await waitUntil("listening") { server.localPort != 0 }
         let port = server.localPort
         async let inFlight = curl(["-D", "-", "-X", "POST", "http://127.0.0.1:\(port)/hang"])
-        await hooks.handlerStarted.wait()
+        try await hooks.handlerStarted.opened()
         await group.triggerGracefulShutdown()
         // Refused connections mean every loop has closed its listener: the drain has begun.
         try await waitUntil("listeners closed") { (try? RawConnection(port: port)) == nil }
@@ -85,7 +85,7 @@ struct ServiceLifecycleTests {
         try await waitUntil("listening") { server.localPort != 0 }
         async let inFlight = rawExchange(
             port: server.localPort, Array("POST /hang HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n".utf8))
-        await hooks.handlerStarted.wait()
+        try await hooks.handlerStarted.opened()
         running.cancel()
         try await running.value
         let (response, closed) = try await inFlight

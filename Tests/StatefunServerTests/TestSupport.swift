@@ -49,25 +49,63 @@ struct RecordingLogHandler: LogHandler {
 
 /// Signals between a route handler and a test.
 final class Gate: Sendable {
-    private let state = Lock<(open: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+    private struct State {
+        var open = false
+        var waiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
+        var nextWaiter: UInt64 = 0
+    }
+    private let state = Lock(State())
 
     func open() {
         let waiters = state.withLock { s -> [CheckedContinuation<Void, Never>] in
             s.open = true
-            defer { s.waiters = [] }
-            return s.waiters
+            defer { s.waiters = [:] }
+            return Array(s.waiters.values)
         }
         for waiter in waiters { waiter.resume() }
     }
 
+    /// Returns once the gate is open, or the task is cancelled.
     func wait() async {
-        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
-            let ready = state.withLock { s -> Bool in
-                if s.open { return true }
-                s.waiters.append(c)
+        let id = state.withLock { s -> UInt64 in
+            s.nextWaiter += 1
+            return s.nextWaiter
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+                // Cancelled before the waiter was registered: the handler below found nothing to resume.
+                let ready = state.withLock { s -> Bool in
+                    if s.open || Task.isCancelled { return true }
+                    s.waiters[id] = c
+                    return false
+                }
+                if ready { c.resume() }
+            }
+        } onCancel: {
+            state.withLock { s in s.waiters.removeValue(forKey: id) }?.resume()
+        }
+    }
+
+    struct NotOpened: Error, CustomStringConvertible {
+        let timeout: Duration
+        var description: String { "the gate did not open within \(timeout) (did the test's client start?)" }
+    }
+
+    /// ``wait()`` for a test: a test waiting for a request that never comes (its
+    /// client failed to start) fails after `timeout` rather than hanging the run.
+    func opened(within timeout: Duration = .seconds(60)) async throws {
+        try await withThrowingTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                await self.wait()
+                return true
+            }
+            group.addTask {
+                try await Task.sleep(for: timeout)
                 return false
             }
-            if ready { c.resume() }
+            let opened = try await group.next() ?? false
+            group.cancelAll()
+            if !opened { throw NotOpened(timeout: timeout) }
         }
     }
 }
