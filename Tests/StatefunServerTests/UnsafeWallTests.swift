@@ -5,9 +5,11 @@ import Testing
 @Suite("The server's unsafe code is in System/ only")
 struct ServerUnsafeWallTests {
     /// Unsafe code: a pointer type or a pointer lent by the standard library,
-    /// `Unmanaged`, a C module imported.
+    /// `Unmanaged`, an `unowned(unsafe)` reference, a C module imported.
     static var unsafeCode: Regex<Substring> {
-        #/\b(?:Unsafe\w*|Unmanaged|OpaquePointer|unsafeBitCast|unsafeDowncast|unsafelyUnwrapped|unsafeUninitializedCapacity|withUnsafe\w*|baseAddress)\b|^\s*(?:@preconcurrency |public |package |internal )?import (?:C[A-Z]\w*|Glibc|Darwin)\b/#
+        #/\b(?:Unsafe\w*|Unmanaged|OpaquePointer|unsafeBitCast|unsafeDowncast|unsafelyUnwrapped|unsafeUninitializedCapacity|withUnsafe\w*|baseAddress)\b|\bunowned\(unsafe\)|^\s*(?:@preconcurrency |public |package |internal )?import (?:C[A-Z]\w*|Glibc|Darwin)\b/#
+            // Simple word boundaries: by Unicode's rules `bytes.withUnsafeBytes` is one word.
+            .wordBoundaryKind(.simple)
     }
 
     @Test func onlySystemHoldsUnsafeCode() throws {
@@ -26,5 +28,15 @@ struct ServerUnsafeWallTests {
         }
         #expect(checked > 40, "only \(checked) files checked")
         #expect(offenders.isEmpty, "unsafe code outside System/:\n\(offenders.joined(separator: "\n"))")
+    }
+
+    /// The pattern finds what it names, and not its safe neighbours.
+    @Test(arguments: [
+        ("unowned(unsafe) let replyTo: EventLoop", true), ("let p: UnsafeRawPointer", true), ("import Glibc", true),
+        ("bytes.withUnsafeBytes { $0.count }", true), ("unowned let replyTo: EventLoop", false),
+        ("let span: RawSpan", false),
+    ])
+    func thePatternFindsUnsafeCode(_ line: String, _ unsafe: Bool) {
+        #expect(line.contains(Self.unsafeCode) == unsafe, "\(line)")
     }
 }

@@ -5,9 +5,9 @@
 final class HTTP2Dispatch: HTTP2SessionOwner {
     let dispatcher: RequestDispatcher
     let requestLog: RequestLog
-    /// Where handlers' tasks send their responses. Unsafe unowned: no reference
-    /// counting on each request; the loop owns this object.
-    unowned(unsafe) let replyTo: EventLoop
+    /// Where handlers' tasks send their responses. Unowned: the loop owns this
+    /// object (a strong reference would be a cycle).
+    unowned let replyTo: EventLoop
     @exclusivity(unchecked) var fieldsCache = FieldsCache(empty: HTTP2Fields(), encoder: encodeHTTP2Fields)
     @exclusivity(unchecked) var dateCache = DateCache()
 
