@@ -61,9 +61,12 @@ struct ListenerTests {
         listener.resume(selector)
         #expect(!listener.isPaused)
         #expect(try selector.wait(timeoutMilliseconds: 1000) == 1)
+        let socket = fileIdentity(fd)
         listener.close(selector)
         #expect(!listener.isOpen)
-        #expect(fcntl(fd, F_GETFD) == -1)  // the descriptor is closed
+        // The descriptor is closed: its number is free, or already another test's file
+        // (tests run in parallel in one process), not this socket.
+        #expect(fileIdentity(fd) != socket)
         #expect(try selector.wait(timeoutMilliseconds: 0) == 0)
         var none = 0
         #expect(listener.accept(limit: 4) { _, _ in none += 1 } == nil)
@@ -81,4 +84,11 @@ struct ListenerTests {
         #expect(failure?.code == EINVAL)
         #expect(calls == 0)
     }
+}
+
+/// The device and inode of the file `fd` refers to, or `nil` when `fd` is not open.
+private func fileIdentity(_ fd: Int32) -> [UInt64]? {
+    var status = stat()
+    guard fstat(fd, &status) == 0 else { return nil }
+    return [UInt64(status.st_dev), UInt64(status.st_ino)]
 }

@@ -51,39 +51,62 @@ struct RecordingLogHandler: LogHandler {
 final class Gate: Sendable {
     private struct State {
         var open = false
-        var waiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
+        /// Resumed with `true` when the gate opens, `false` when the wait ends without it.
+        var waiters: [UInt64: CheckedContinuation<Bool, Never>] = [:]
+        /// Waits ended before their waiter was registered.
+        var givenUp: Set<UInt64> = []
         var nextWaiter: UInt64 = 0
     }
     private let state = Lock(State())
 
     func open() {
-        let waiters = state.withLock { s -> [CheckedContinuation<Void, Never>] in
+        let waiters = state.withLock { s -> [CheckedContinuation<Bool, Never>] in
             s.open = true
             defer { s.waiters = [:] }
             return Array(s.waiters.values)
         }
-        for waiter in waiters { waiter.resume() }
+        for waiter in waiters { waiter.resume(returning: true) }
+    }
+
+    private func newWaiter() -> UInt64 {
+        state.withLock { s in
+            s.nextWaiter += 1
+            return s.nextWaiter
+        }
+    }
+
+    /// Ends wait `id` without the gate (its time ran out, or its task was cancelled).
+    private func giveUp(_ id: UInt64) {
+        state.withLock { s -> CheckedContinuation<Bool, Never>? in
+            guard let waiter = s.waiters.removeValue(forKey: id) else {
+                s.givenUp.insert(id)
+                return nil
+            }
+            return waiter
+        }?.resume(returning: false)
+    }
+
+    /// Whether the gate opened before wait `id` was given up. The opening
+    /// resumes the waiting task directly.
+    private func waitForOpening(_ id: UInt64) async -> Bool {
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (c: CheckedContinuation<Bool, Never>) in
+                let answer = state.withLock { s -> Bool? in
+                    if s.open { return true }
+                    if s.givenUp.remove(id) != nil { return false }
+                    s.waiters[id] = c
+                    return nil
+                }
+                if let answer { c.resume(returning: answer) }
+            }
+        } onCancel: {
+            giveUp(id)
+        }
     }
 
     /// Returns once the gate is open, or the task is cancelled.
     func wait() async {
-        let id = state.withLock { s -> UInt64 in
-            s.nextWaiter += 1
-            return s.nextWaiter
-        }
-        await withTaskCancellationHandler {
-            await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
-                // Cancelled before the waiter was registered: the handler below found nothing to resume.
-                let ready = state.withLock { s -> Bool in
-                    if s.open || Task.isCancelled { return true }
-                    s.waiters[id] = c
-                    return false
-                }
-                if ready { c.resume() }
-            }
-        } onCancel: {
-            state.withLock { s in s.waiters.removeValue(forKey: id) }?.resume()
-        }
+        _ = await waitForOpening(newWaiter())
     }
 
     struct NotOpened: Error, CustomStringConvertible {
@@ -94,19 +117,13 @@ final class Gate: Sendable {
     /// ``wait()`` for a test: a test waiting for a request that never comes (its
     /// client failed to start) fails after `timeout` rather than hanging the run.
     func opened(within timeout: Duration = .seconds(60)) async throws {
-        try await withThrowingTaskGroup(of: Bool.self) { group in
-            group.addTask {
-                await self.wait()
-                return true
-            }
-            group.addTask {
-                try await Task.sleep(for: timeout)
-                return false
-            }
-            let opened = try await group.next() ?? false
-            group.cancelAll()
-            if !opened { throw NotOpened(timeout: timeout) }
+        let id = newWaiter()
+        let timer = Task {
+            try await Task.sleep(for: timeout)
+            self.giveUp(id)
         }
+        defer { timer.cancel() }
+        guard await waitForOpening(id) else { throw NotOpened(timeout: timeout) }
     }
 }
 
