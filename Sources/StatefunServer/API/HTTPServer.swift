@@ -181,7 +181,9 @@ public final class HTTPServer: Sendable {
                         for listener in listeners { listener.closeUnregistered() }
                         throw error
                     }
-                    loops.append(try EventLoop(index: index, context: context, listeners: listeners))
+                    loops.append(
+                        try EventLoop(
+                            index: index, context: context, listeners: listeners, drivers: HTTPConnections(context: context)))
                 }
             } catch {
                 for loop in loops { loop.closeUnstarted() }

@@ -12,25 +12,22 @@ enum ConnectionRead: Equatable {
     case buffer(limit: Int)
 }
 
-/// The protocol side of a connection as the event loop drives it: a plain
-/// value with no socket, no timer and no loop. The loop reads where it is told,
-/// hands over what it read and the events it sees (the peer closed its side,
-/// the periodic tick, the server draining, body memory released), and carries
-/// out the `Action`s returned; requests go to the ``RequestDispatcher`` through
-/// `admission`, generic so that the hot path has no existential.
+/// The protocol side of a connection: a plain value with no socket, no timer
+/// and no loop. It takes what was read and the events of the connection (the
+/// peer closed its side, the periodic tick, the server draining, body memory
+/// released), and returns `Action`s; requests go to the ``RequestDispatcher``
+/// through `admission`, generic so that the hot path has no existential.
 ///
-/// ``HTTP1StateMachine`` and ``HTTP2Session`` conform: the loop reads, and
-/// passes on events, for both through the same generic code
-/// (``EventLoop/readInput(_:as:)``); only carrying out their actions is each protocol's own.
+/// ``HTTP1StateMachine`` and ``HTTP2Session`` conform, and are unit-tested
+/// through it; each protocol's ``ConnectionDriver`` feeds it from the loop and
+/// carries out its actions.
 protocol ConnectionHandler {
-    associatedtype Action: ConnectionAction
+    associatedtype Action
 
-    /// Lends `connection`'s handler of this protocol for one call.
-    static func withHandler<R>(of connection: Connection, _ body: (inout Self) -> R) -> R
     /// Whether the connection is to be read (its selector interest).
     var wantsInput: Bool { get }
-    /// Whether the handler began waiting for body memory since the loop last asked:
-    /// the loop then retries it (``memoryReleased(now:admission:)``) once memory is released.
+    /// Whether the handler began waiting for body memory since the driver last asked:
+    /// the driver then retries it (``memoryReleased(now:admission:)``) once memory is released.
     mutating func takeMemoryWait() -> Bool
 
     /// Where to read next, and how much.
@@ -51,25 +48,4 @@ protocol ConnectionHandler {
     mutating func beginDrain(now: UInt64)
     /// The connection is closed: memory and buffers go back.
     mutating func connectionClosed()
-}
-
-/// What a ``ConnectionHandler`` asks of the loop, carried out by the protocol's driver.
-protocol ConnectionAction {
-    consuming func perform(on connection: Connection, by loop: EventLoop)
-}
-
-extension HTTP1StateMachine: ConnectionHandler {
-    @inline(__always)
-    static func withHandler<R>(of connection: Connection, _ body: (inout HTTP1StateMachine) -> R) -> R {
-        body(&connection.http1)
-    }
-
-    mutating func beginDrain(now: UInt64) { beginDrain() }
-}
-
-extension HTTP1Action: ConnectionAction {
-    @inline(__always)
-    consuming func perform(on connection: Connection, by loop: EventLoop) {
-        loop.perform(self, on: connection)
-    }
 }

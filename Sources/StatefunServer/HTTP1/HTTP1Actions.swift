@@ -1,4 +1,4 @@
-/// What an ``HTTP1StateMachine`` asks its driver (the event loop) to do.
+/// What an ``HTTP1StateMachine`` asks its driver (``HTTP1Driver``) to do.
 /// The machine does no I/O: each input returns one of these. A few bytes on
 /// the hot path: the request itself is taken from the machine
 /// (``HTTP1StateMachine/takeRequest(peer:)``), and the rare large cases are boxed.

@@ -1,4 +1,4 @@
-/// What an ``HTTP2Session`` asks its driver (the event loop) to do after an
+/// What an ``HTTP2Session`` asks its driver (``HTTP2Driver``) to do after an
 /// input. The session's frames are not carried here: the driver pulls them
 /// (``HTTP2Session/produce(limit:)``) as the socket takes them.
 enum HTTP2Action {
@@ -13,11 +13,4 @@ enum HTTP2Action {
     /// nghttp2 gave up on the session: write what it queued (a GOAWAY) if the
     /// socket takes it, then close.
     case fail
-}
-
-extension HTTP2Action: ConnectionAction {
-    @inline(__always)
-    consuming func perform(on connection: Connection, by loop: EventLoop) {
-        loop.perform(self, on: connection)
-    }
 }

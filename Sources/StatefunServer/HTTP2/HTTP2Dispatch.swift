@@ -33,7 +33,7 @@ final class HTTP2Dispatch: HTTP2SessionOwner {
         _ route: Route, _ request: consuming ServerRequest, connection: UInt64, stream: Int32,
         task: inout Task<Void, Never>?
     ) -> ServerResponse? {
-        dispatcher.start(route, request, replyTo: replyTo, connection: connection, stream: stream, task: &task)
+        dispatcher.start(route, request, replyTo: replyTo, connection: connection, exchange: stream, task: &task)
     }
 
     func requestAnswered(_ record: RequestRecord, response: ServerResponse, status: Int, rejection: HTTPError?, now: UInt64) {

@@ -1,14 +1,7 @@
-// The session as the loop drives it: the connection-handler interface both
-// protocols share (Connection/ConnectionHandler.swift).
+// The session as its driver (HTTP2Driver) feeds it: the connection-handler
+// interface both protocols share (Connection/ConnectionHandler.swift).
 
 extension HTTP2Session: ConnectionHandler {
-    /// The session of a connection that speaks HTTP/2 (the loop asks only then).
-    @inline(__always)
-    static func withHandler<R>(of connection: Connection, _ body: (inout HTTP2Session) -> R) -> R {
-        var session = connection.http2!
-        return body(&session)
-    }
-
     /// Read until the client closes its side (the loop stops reading while the output is backed up).
     var wantsInput: Bool { !peerClosed }
 

@@ -27,7 +27,7 @@ extension EventLoop {
         nextConnectionID += 1
         let connection = Connection(
             id: id, fd: fd, peer: peer, unixSocketPath: unixSocketPath, interest: .readable,
-            http1: newHTTP1(now: now))
+            driver: drivers.makeDriver(now: now, draining: draining))
         do throws(SystemError) {
             try selector.register(fd, token: id, interest: .readable)
         } catch {

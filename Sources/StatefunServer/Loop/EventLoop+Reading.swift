@@ -1,9 +1,10 @@
 import Logging
 
 extension EventLoop {
+    /// What the selector reported for a connection, handed to its driver.
     func handleEvent(_ connection: Connection, _ events: SelectorEvents) {
-        if events.contains(.readHangup) && connection.phase == .http1 && connection.http1.state == .handling {
-            clientWentAway(connection)
+        if events.contains(.readHangup) && !connection.isLingering {
+            connection.driver.readHangup(connection, loop: self)
         }
         if events.contains(.readable) { readable(connection) }
         if !connection.isClosed && events.contains(.writable) { flush(connection) }
@@ -13,29 +14,27 @@ extension EventLoop {
         }
     }
 
-    /// Reads where the connection's protocol asks (``ConnectionRead``) and hands it what was read.
+    /// The connection's driver reads (``readInput(_:_:)``); a lingering connection's input is discarded.
     func readable(_ connection: Connection) {
-        switch connection.phase {
-        case .http1: readInput(connection, as: HTTP1StateMachine.self)
-        case .http2: readInput(connection, as: HTTP2Session.self)
-        case .lingering: discardLingeringInput(connection)
+        if connection.isLingering {
+            discardLingeringInput(connection)
+        } else {
+            connection.driver.readable(connection, loop: self)
         }
     }
 
-    /// Reads for the connection's protocol `H`, carrying out its actions, until
-    /// it wants no more, the socket is empty, or a few reads were made (then
-    /// other connections have a turn).
+    /// Reads where the connection's driver asks (``ConnectionRead``) and hands
+    /// it what was read, until it wants no more, the socket is empty, or a few
+    /// reads were made (then other connections have a turn). Generic: each
+    /// driver's reads are specialized for it.
     @inline(__always)
-    func readInput<H: ConnectionHandler>(_ connection: Connection, as _: H.Type) {
-        let phase = connection.phase
+    func readInput<D: InputConsumer>(_ connection: Connection, _ driver: D) {
         reading: for _ in 0..<4 {
             // Backpressure: a client that does not read its responses is not read from either.
             guard connection.outboundBytes < Self.outboundHighWater else { break }
-            let (plan, waits) = H.withHandler(of: connection) { ($0.nextRead(now: now), $0.takeMemoryWait()) }
-            if waits { registerMemoryWaiter(connection) }
             let direct: Bool
             let wanted: Int
-            switch plan {
+            switch driver.nextRead(connection, loop: self) {
             case .none: break reading
             case .direct(let count):
                 direct = true
@@ -45,14 +44,15 @@ extension EventLoop {
                 wanted = min(limit, readBuffer.capacity)
             }
             let result = direct
-                ? H.withHandler(of: connection) { $0.withDirectSpace { Posix.read(connection.fd, into: &$0) } }
+                ? driver.withDirectSpace { Posix.read(connection.fd, into: &$0) }
                 : Result { () throws(SystemError) in try readBuffer.read(from: connection.fd, limit: wanted) }
             let n: Int
             switch result {
             case .success(.processed(let count)) where count > 0:
                 n = count
             case .success(.processed):
-                peerClosedInput(connection)
+                connection.peerClosed = true
+                driver.inputEnded(connection, loop: self)
                 break reading
             case .success(.wouldBlock):
                 break reading
@@ -63,40 +63,30 @@ extension EventLoop {
                 return
             }
             if direct {
-                H.withHandler(of: connection) { $0.directRead(n, now: now, admission: dispatcher) }
-                    .perform(on: connection, by: self)
+                driver.perform(driver.directRead(n, now: now), on: connection, loop: self)
             } else {
-                readBuffer.withBytes(n) { bytes in
-                    H.withHandler(of: connection) { $0.received(bytes, now: now, admission: dispatcher) }
-                }.perform(on: connection, by: self)
+                driver.perform(readBuffer.withBytes(n) { driver.received($0, now: now) }, on: connection, loop: self)
             }
             if connection.isClosed { return }
-            // The protocol changed (HTTP/1.1 to HTTP/2): the next round reads for the new one.
-            if connection.phase != phase { break }
+            // The protocol changed (HTTP/1.1 to HTTP/2), or it is done: the next round is the new driver's, or the loop's.
+            if connection.isLingering || connection.driver !== driver { break }
             if n < wanted { break }
         }
         updateInterest(connection)
     }
 
-    /// Whether the connection is to be read (its epoll interest).
-    func wantsRead(_ connection: Connection) -> Bool {
-        switch connection.phase {
-        case .http1: connection.outboundBytes < Self.outboundHighWater && connection.http1.wantsInput
-        case .lingering: true
-        // Backpressure: a client that does not read its responses is not read from either.
-        case .http2: connection.outboundBytes < Self.outboundHighWater && (connection.http2?.wantsInput ?? false)
-        }
-    }
-
-    func peerClosedInput(_ connection: Connection) {
-        connection.peerClosed = true
-        switch connection.phase {
-        case .http1:
-            perform(connection.http1.peerClosedInput(), on: connection)
-        case .lingering:
-            closeConnection(connection)
-        case .http2:
-            HTTP2Session.withHandler(of: connection) { $0.peerClosedInput() }.perform(on: connection, by: self)
+    /// Discards a lingering connection's input until the client closes (``startLingeringClose(_:)``).
+    func discardLingeringInput(_ connection: Connection) {
+        for _ in 0..<4 {
+            switch try? readBuffer.read(from: connection.fd, limit: readBuffer.capacity) {
+            case .processed(let n) where n > 0:
+                if n < readBuffer.capacity { return }
+            case .wouldBlock:
+                return
+            default:  // the end of input, or an error
+                closeConnection(connection)
+                return
+            }
         }
     }
 }

@@ -9,35 +9,10 @@ extension EventLoop {
         // judged by it, not by what the connections shed before it in this sweep left.
         let underPressure = context.bodyMemory.underPressure
         for connection in Array(connections.values) where !connection.isClosed {
-            switch connection.phase {
-            case .http1:
-                switch connection.http1.state {
-                case .head, .body:
-                    perform(connection.http1.tick(now: now, underPressure: underPressure), on: connection)
-                case .handling:
-                    cancelHandlerIfTimedOut(connection)
-                case .responding:
-                    if now - connection.lastWriteProgress > context.idleTimeout {
-                        logger.notice(
-                            "client stopped reading the response; closing",
-                            metadata: ["peer": "\(connection.peerDescription)"])
-                        closeConnection(connection)
-                    }
-                case .done:
-                    break
-                }
-            case .lingering:
+            if connection.isLingering {
                 if now >= connection.lingerDeadline { closeConnection(connection) }
-            case .http2:
-                if !connection.outbound.isEmpty && now - connection.lastWriteProgress > context.idleTimeout {
-                    logger.notice(
-                        "client stopped reading the response; closing",
-                        metadata: ["peer": "\(connection.peerDescription)"])
-                    closeConnection(connection)
-                } else {
-                    HTTP2Session.withHandler(of: connection) { $0.tick(now: now, underPressure: underPressure) }
-                        .perform(on: connection, by: self)
-                }
+            } else {
+                connection.driver.tick(connection, loop: self, underPressure: underPressure)
             }
         }
     }
@@ -54,21 +29,12 @@ extension EventLoop {
         // so that the loop below serves what they sent (with Connection: close, or GOAWAY).
         for listener in listeners where listener.fd >= 0 { acceptConnections(listener) }
         closeListeners()
+        // Each protocol finishes its own way: an idle HTTP/1.1 connection closes, HTTP/2 sends GOAWAY.
         for connection in Array(connections.values) where !connection.isClosed {
-            switch connection.phase {
-            case .http1:
-                // From now on every answer closes its connection.
-                connection.http1.beginDrain(now: now)
-                guard connection.http1.isIdle else { continue }
-                // Idle keep-alive connection. A request may already wait in the socket: serve it (with
-                // Connection: close) rather than reset it; close the connection if there is none.
-                readable(connection)
-                if !connection.isClosed && connection.phase == .http1 && connection.http1.isIdle { closeConnection(connection) }
-            case .lingering:
+            if connection.isLingering {
                 connection.lingerDeadline = min(connection.lingerDeadline, drainDeadline)
-            case .http2:
-                HTTP2Session.withHandler(of: connection) { $0.beginDrain(now: now) }
-                flush(connection)
+            } else {
+                connection.driver.beginDrain(connection, loop: self)
             }
         }
     }

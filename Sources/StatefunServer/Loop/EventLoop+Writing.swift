@@ -29,73 +29,32 @@ extension EventLoop {
         }
     }
 
-    /// Writes as much queued output as the socket takes; watches for writability otherwise.
-    /// On HTTP/2 connections, pulls frames from nghttp2 as the output drains.
+    /// Writes what the connection's driver has queued, and what its protocol has
+    /// to send, as far as the socket takes it (``ConnectionDriver/flush(_:loop:)``).
     func flush(_ connection: Connection) {
-        guard !connection.isClosed else { return }
-        if connection.phase == .http2, let session = connection.http2 {
-            session.now = now
-            session.replenishWindow()
-            if session.takeMemoryWait() { registerMemoryWaiter(connection) }
-            while true {
-                if connection.outbound.byteCount < Self.outboundHighWater {
-                    guard let more = session.produce(limit: Self.outboundHighWater - connection.outbound.byteCount) else {
-                        closeConnection(connection)
-                        return
-                    }
-                    enqueue(connection, more)
-                }
-                if connection.outbound.isEmpty { break }
-                switch writeOutbound(connection) {
-                case .failed: return
-                case .blocked:
-                    updateInterest(connection)
-                    return
-                case .drained: continue
-                }
-            }
-            if session.isDone {
-                startLingeringClose(connection)
-            } else {
-                updateInterest(connection)
-            }
-            return
-        }
-        if case .failed = writeOutbound(connection) { return }
-        if connection.outbound.isEmpty && connection.responseInFlight {
-            responseCompleted(connection)
-        } else {
-            updateInterest(connection)
-        }
+        guard !connection.isClosed, !connection.isLingering else { return }
+        connection.driver.flush(connection, loop: self)
+    }
+
+    /// The connection speaks another protocol from now on (HTTP/1.1 switching to HTTP/2).
+    func replaceDriver(of connection: Connection, with driver: any ConnectionDriver) {
+        connection.driver = driver
     }
 
     /// Shuts down our sending side and discards input until the client closes
-    /// (or a short timeout), so the response is not destroyed by a TCP reset.
+    /// (or a short timeout), so the last answer is not destroyed by a TCP reset.
+    /// The driver is done with the connection.
     func startLingeringClose(_ connection: Connection) {
         if connection.peerClosed {
             closeConnection(connection)
             return
         }
         Posix.shutdownOutput(connection.fd)
-        connection.phase = .lingering
-        connection.http1.connectionClosed()
+        connection.isLingering = true
+        connection.driver.connectionClosed(connection)
         connection.lingerDeadline = now + context.lingerTimeout
         if draining { connection.lingerDeadline = min(connection.lingerDeadline, drainDeadline) }
         updateInterest(connection)
-    }
-
-    func discardLingeringInput(_ connection: Connection) {
-        for _ in 0..<4 {
-            switch try? readBuffer.read(from: connection.fd, limit: readBuffer.capacity) {
-            case .processed(let n) where n > 0:
-                if n < readBuffer.capacity { return }
-            case .wouldBlock:
-                return
-            default:  // the end of input, or an error
-                closeConnection(connection)
-                return
-            }
-        }
     }
 
     /// Notes that the connection's epoll interest may have changed. The change is
@@ -114,9 +73,14 @@ extension EventLoop {
         for connection in interestPending {
             connection.interestPending = false
             guard !connection.isClosed else { continue }
-            var wanted: SelectorEvents = wantsRead(connection) ? .readable : []
-            // While a handler runs the connection is not read, but its closing is watched.
-            if connection.handlerTask != nil && !connection.closeSeen { wanted.insert(.readHangup) }
+            var wanted: SelectorEvents
+            if connection.isLingering {
+                wanted = .readable
+            } else {
+                wanted = connection.driver.inputInterest
+                // Backpressure: a client that does not read its responses is not read from either.
+                if connection.outboundBytes >= Self.outboundHighWater { wanted.remove(.readable) }
+            }
             if !connection.outbound.isEmpty { wanted.insert(.writable) }
             if wanted != connection.interest {
                 connection.interest = wanted
@@ -129,9 +93,7 @@ extension EventLoop {
     func closeConnection(_ connection: Connection) {
         guard !connection.isClosed else { return }
         connection.isClosed = true
-        connection.handlerTask.take()?.cancel()
-        connection.http1.connectionClosed()
-        connection.http2?.connectionClosed()
+        if !connection.isLingering { connection.driver.connectionClosed(connection) }
         Posix.close(connection.fd)  // also removes it from the epoll set
         connections[connection.id] = nil
         connection.outbound.removeAll()

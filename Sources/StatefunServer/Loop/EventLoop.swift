@@ -3,6 +3,10 @@ import Logging
 /// One event loop: a thread with its own epoll instance, listening socket and
 /// connections. Other threads only ever call ``send(_:)``; everything else runs
 /// on the loop's own thread, which is what makes the unchecked Sendable sound.
+///
+/// The loop knows sockets, not what they speak: each connection's
+/// ``ConnectionDriver`` (made by ``drivers``) reads, answers and writes through
+/// the loop's socket operations, and the loop tells it what happened.
 final class EventLoop: @unchecked Sendable {
     static let wakeToken: UInt64 = 0
     /// Listener i has token 1 + i; connections start above.
@@ -13,12 +17,8 @@ final class EventLoop: @unchecked Sendable {
 
     let index: Int
     let context: ServerContext
-    /// Routes requests and runs their handlers, for both protocols.
-    let dispatcher: RequestDispatcher
-    /// Metrics and logs of answered requests, for both protocols.
-    let requestLog: RequestLog
-    /// Where this loop's HTTP/2 sessions send their requests: ``dispatcher`` and ``requestLog``.
-    lazy var http2Dispatch = HTTP2Dispatch(dispatcher: dispatcher, requestLog: requestLog, replyTo: self)
+    /// Makes each new connection's driver: what the loop's connections speak.
+    let drivers: any ConnectionDriverFactory
     /// The loop's thread, its local jobs, its inbox and its eventfd (see ``LoopMailbox``).
     let mailbox: LoopMailbox
     /// Runs handler tasks on this loop's thread (``HandlerExecution/eventLoop``).
@@ -30,7 +30,7 @@ final class EventLoop: @unchecked Sendable {
     @exclusivity(unchecked) var localMessages: [LoopMessage] = []
     /// Connections whose epoll interest may have changed this round.
     @exclusivity(unchecked) var interestPending: [Connection] = []
-    /// HTTP/2 connections with answers submitted during ``handle(_:)``.
+    /// Connections flushed once after the messages being handled (``flushAfterMessages(_:)``).
     @exclusivity(unchecked) var pendingFlushes: [Connection] = []
     /// Connections waiting for request-body memory (``BodyMemoryBudget``), in the order they began to.
     @exclusivity(unchecked) var memoryWaiters: [Connection] = []
@@ -47,8 +47,6 @@ final class EventLoop: @unchecked Sendable {
     @exclusivity(unchecked) var drainDeadline: UInt64 = 0
     @exclusivity(unchecked) var listenerResumeAt: UInt64?
     @exclusivity(unchecked) var lastAcceptErrorLog: UInt64 = 0
-    @exclusivity(unchecked) var dateCache = DateCache()
-    @exclusivity(unchecked) var encodedFieldsCache = FieldsCache(empty: EncodedFields(), encoder: encodeHeaderFields)
     /// What every connection of the loop reads into in turn.
     let readBuffer = ReadBuffer(capacity: EventLoop.readChunk)
 
@@ -56,13 +54,13 @@ final class EventLoop: @unchecked Sendable {
     var configuration: HTTPServerConfiguration { context.configuration }
 
     /// Takes ownership of the listeners' descriptors (closed on failure too).
-    init(index: Int, context: ServerContext, listeners: [Listener]) throws(HTTPServerError) {
+    init(
+        index: Int, context: ServerContext, listeners: [Listener], drivers: any ConnectionDriverFactory
+    ) throws(HTTPServerError) {
         self.index = index
         self.context = context
         self.listeners = listeners
-        let dispatcher = RequestDispatcher(context: context)
-        self.dispatcher = dispatcher
-        self.requestLog = RequestLog(context: context, healthPath: dispatcher.healthRoute?.path)
+        self.drivers = drivers
         var wake: Int32 = -1
         do throws(SystemError) {
             let selector = try Selector()
@@ -218,20 +216,10 @@ final class EventLoop: @unchecked Sendable {
     func handle(_ messages: [LoopMessage]) {
         for message in messages {
             switch message {
-            case .response(let id, let stream, let response):
-                guard let connection = connections[id] else { continue }
-                if stream == 0 {
-                    deliver(response, to: connection)
-                } else if let session = connection.http2 {
-                    // The answers of one round on one HTTP/2 connection go out in
-                    // one write: flushed after the last of them, not each.
-                    session.now = now
-                    session.handlerFinished(stream, response)
-                    if !connection.flushPending {
-                        connection.flushPending = true
-                        pendingFlushes.append(connection)
-                    }
-                }
+            case .response(let id, let exchange, let response):
+                // A connection that lingers (or is gone) has answered all it will.
+                guard let connection = connections[id], !connection.isLingering else { continue }
+                connection.driver.handlerFinished(connection, loop: self, exchange: exchange, response)
             case .shutdown(let deadline):
                 beginDrain(deadline: deadline)
             case .job(let job):
@@ -244,5 +232,13 @@ final class EventLoop: @unchecked Sendable {
             connection.flushPending = false
             flush(connection)
         }
+    }
+
+    /// Flushes `connection` once the messages being handled are: the answers of
+    /// one round on one connection go out in one write, not each in its own.
+    func flushAfterMessages(_ connection: Connection) {
+        guard !connection.flushPending else { return }
+        connection.flushPending = true
+        pendingFlushes.append(connection)
     }
 }

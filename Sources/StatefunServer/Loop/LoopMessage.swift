@@ -1,7 +1,8 @@
 /// Work handed to a loop from other threads.
 enum LoopMessage: Sendable {
-    /// A handler finished: write its response on the connection (`stream` 0: HTTP/1.x).
-    case response(connection: UInt64, stream: Int32, ServerResponse)
+    /// A handler finished: its response goes to the connection's driver, with
+    /// the id the driver gave the request (``ConnectionDriver/handlerFinished(_:loop:exchange:_:)``).
+    case response(connection: UInt64, exchange: Int32, ServerResponse)
     /// Stop accepting, finish in-flight requests, force-close at `deadline` (monotonic ns).
     case shutdown(deadline: UInt64)
     /// A job of a handler task preferring this loop (``LoopExecutor``), enqueued from another thread.

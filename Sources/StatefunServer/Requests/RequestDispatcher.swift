@@ -4,7 +4,7 @@
 /// with failed requests dumped (``FailedRequestDumper``).
 ///
 /// One per loop: it holds no connection and no socket. A handler's task sends
-/// its response back to the loop it names (``LoopMessage/response(connection:stream:_:)``).
+/// its response back to the loop it names (``LoopMessage/response(connection:exchange:_:)``).
 /// A class: both protocols reach it on every request, and a reference costs
 /// nothing to pass where a copy of the struct would retain each of its fields.
 final class RequestDispatcher {
@@ -78,25 +78,25 @@ final class RequestDispatcher {
     }
 
     /// Starts `route`'s handler for `request`. A built-in route, and a
-    /// synchronous handler of an HTTP/1.1 request (`stream` 0) when handlers run
+    /// synchronous handler of an HTTP/1.1 request (`exchange` 0; HTTP/2 gives its stream) when handlers run
     /// on the loop, answer at once (the response is returned); any other runs as
     /// a Task on the configured executor and sends its response to `loop`.
     /// `task` receives the handler's task, to cancel it.
     func start(
-        _ route: Route, _ request: consuming ServerRequest, replyTo loop: EventLoop, connection: UInt64, stream: Int32,
+        _ route: Route, _ request: consuming ServerRequest, replyTo loop: EventLoop, connection: UInt64, exchange: Int32,
         task: inout Task<Void, Never>?
     ) -> ServerResponse? {
         if let inline = route.inlineHandler { return inline(request) }
-        if stream == 0, answersSynchronously(route) { return answerSynchronously(route, request) }
-        task = startTask(route, request, replyTo: loop, connection: connection, stream: stream)
+        if exchange == 0, answersSynchronously(route) { return answerSynchronously(route, request) }
+        task = startTask(route, request, replyTo: loop, connection: connection, exchange: exchange)
         return nil
     }
 
     /// Runs `route`'s handler for `request` as a Task and sends its response to `loop`.
-    /// Not inlined into ``start(_:_:replyTo:connection:stream:task:)``: the capture would copy every request.
+    /// Not inlined into ``start(_:_:replyTo:connection:exchange:task:)``: the capture would copy every request.
     @inline(never)
     func startTask(
-        _ route: Route, _ request: consuming ServerRequest, replyTo loop: EventLoop, connection: UInt64, stream: Int32
+        _ route: Route, _ request: consuming ServerRequest, replyTo loop: EventLoop, connection: UInt64, exchange: Int32
     ) -> Task<Void, Never> {
         let context = self.context
         let unixSocketPath = request.peer.hasPrefix("unix:") ? context.configuration.unixSocketPath : nil
@@ -108,7 +108,7 @@ final class RequestDispatcher {
             if let dumper = context.dumper, dumper.shouldDump(response.status) {
                 dumper.dump(request, response, unixSocketPath: unixSocketPath)
             }
-            loop.send(.response(connection: connection, stream: stream, response))
+            loop.send(.response(connection: connection, exchange: exchange, response))
         }
         switch context.configuration.handlerExecution {
         case .eventLoop:

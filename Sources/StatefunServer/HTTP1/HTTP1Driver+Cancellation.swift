@@ -1,31 +1,31 @@
 // Cancelling a handler's task: its HTTP/1.1 client went away, or its request
 // timed out (HTTP/2 streams: HTTP2Session). The server knows nothing of what
 // the handler does; the task's cancellation is the whole interface.
+import Logging
 
-extension EventLoop {
+extension HTTP1Driver {
     /// The client shut its side of a connection whose handler runs (it is not
     /// read meanwhile: epoll reports it as EPOLLRDHUP): as Go's server does, the
     /// handler's task is cancelled. Unless requests it sent before are still
     /// unread (a pipelining client that half-closed): it waits for their answers.
     /// Either way the connection is answered and read on as before, and its
     /// end-of-input found by the reads that follow.
-    func clientWentAway(_ connection: Connection) {
-        connection.closeSeen = true
-        if !connection.http1.hasBufferedInput && Posix.pendingInput(connection.fd) == 0,
-            let task = connection.handlerTask.take()
-        {
+    func readHangup(_ connection: Connection, loop: EventLoop) {
+        guard machine.state == .handling else { return }
+        closeSeen = true
+        if !machine.hasBufferedInput && Posix.pendingInput(connection.fd) == 0, let task = handlerTask.take() {
             task.cancel()
             logger.debug(
                 "client closed the connection while its request was handled; cancelling the handler",
                 metadata: ["peer": "\(connection.peerDescription)"])
         }
-        updateInterest(connection)  // no more EPOLLRDHUP: it stays reported until the response
+        loop.updateInterest(connection)  // no more EPOLLRDHUP: it stays reported until the response
     }
 
     /// Cancels the handler of a request older than the request timeout (once).
-    func cancelHandlerIfTimedOut(_ connection: Connection) {
-        guard let timeout = context.requestTimeout, now - connection.handlingSince > timeout,
-            let task = connection.handlerTask.take()
+    func cancelHandlerIfTimedOut(_ connection: Connection, loop: EventLoop) {
+        guard let timeout = context.requestTimeout, loop.now - handlingSince > timeout,
+            let task = handlerTask.take()
         else { return }
         task.cancel()
         logger.notice(
@@ -34,6 +34,6 @@ extension EventLoop {
                 "peer": "\(connection.peerDescription)",
                 "timeout": "\(context.configuration.requestTimeout.map { "\($0)" } ?? "")",
             ])
-        updateInterest(connection)
+        loop.updateInterest(connection)
     }
 }

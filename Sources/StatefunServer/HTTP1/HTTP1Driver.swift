@@ -1,0 +1,171 @@
+import Logging
+
+/// Drives an HTTP/1.1 connection for its event loop: feeds the connection's
+/// ``HTTP1StateMachine`` what the loop reads and the events it sees, and
+/// carries out the machine's actions with the loop's socket operations:
+/// requests go to the ``RequestDispatcher``, answers are encoded and queued,
+/// the connection lingers, closes, or switches to HTTP/2 (``HTTP2Driver``).
+///
+/// Its properties skip dynamic exclusivity checks, as ``Connection``'s do:
+/// only the loop's thread touches them.
+final class HTTP1Driver: InputConsumer {
+    /// The protocol: input, the request being read, keep-alive.
+    @exclusivity(unchecked) var machine: HTTP1StateMachine
+    /// What the loop's HTTP connections share.
+    let connections: HTTPConnections
+    /// The task running the request's handler, cancelled if the client goes
+    /// away or the request's time runs out (``HTTPServerConfiguration/requestTimeout``).
+    @exclusivity(unchecked) var handlerTask: Task<Void, Never>?
+    /// When the handler started (monotonic ns), for the request timeout.
+    @exclusivity(unchecked) var handlingSince: UInt64 = 0
+    /// The client's FIN was seen while a handler ran (EPOLLRDHUP, which stays
+    /// reported once seen): not watched for again.
+    @exclusivity(unchecked) var closeSeen = false
+    /// Set when the response being written ends the request/response cycle.
+    @exclusivity(unchecked) var responseInFlight = false
+
+    init(_ machine: HTTP1StateMachine, connections: HTTPConnections) {
+        self.machine = machine
+        self.connections = connections
+    }
+
+    var context: ServerContext { connections.context }
+    var logger: Logger { connections.context.logger }
+
+    // MARK: - Input
+
+    func readable(_ connection: Connection, loop: EventLoop) {
+        loop.readInput(connection, self)
+    }
+
+    @inline(__always)
+    func nextRead(_ connection: Connection, loop: EventLoop) -> ConnectionRead {
+        let plan = machine.nextRead(now: loop.now)
+        if machine.takeMemoryWait() { loop.registerMemoryWaiter(connection) }
+        return plan
+    }
+
+    @inline(__always)
+    func withDirectSpace<R>(_ read: (inout MutableRawSpan) -> R) -> R {
+        machine.withDirectSpace(read)
+    }
+
+    @inline(__always)
+    func directRead(_ count: Int, now: UInt64) -> HTTP1Action {
+        machine.directRead(count, now: now, admission: connections.dispatcher)
+    }
+
+    @inline(__always)
+    func received(_ bytes: RawSpan, now: UInt64) -> HTTP1Action {
+        machine.received(bytes, now: now, admission: connections.dispatcher)
+    }
+
+    func inputEnded(_ connection: Connection, loop: EventLoop) {
+        perform(machine.peerClosedInput(), on: connection, loop: loop)
+    }
+
+    var inputInterest: SelectorEvents {
+        var wanted: SelectorEvents = machine.wantsInput ? .readable : []
+        // While a handler runs the connection is not read, but its closing is watched.
+        if handlerTask != nil && !closeSeen { wanted.insert(.readHangup) }
+        return wanted
+    }
+
+    // MARK: - Actions
+
+    /// Carries out what the state machine asked for.
+    func perform(_ action: consuming HTTP1Action, on connection: Connection, loop: EventLoop) {
+        switch consume action {
+        case .none:
+            break
+        case .dispatch:
+            dispatch(on: connection, loop: loop)
+        case .reject(let rejection):
+            write(rejection, on: connection, loop: loop)
+        case .sendContinue:
+            loop.enqueue(connection, continueResponse)
+            flush(connection, loop: loop)
+        case .startHTTP2(let buffered):
+            HTTP2Driver.startPriorKnowledge(on: connection, loop: loop, replacing: self, buffered: buffered)
+        case .upgradeToHTTP2(let request, let settings, let buffered, let record):
+            HTTP2Driver.upgrade(
+                connection, loop: loop, replacing: self, request, settings: settings, buffered: buffered, record: record)
+        case .rejectPreface:
+            logger.notice(
+                "invalid HTTP/2 connection preface; sent GOAWAY(PROTOCOL_ERROR)",
+                metadata: ["peer": "\(connection.peerDescription)"])
+            responseInFlight = true
+            loop.enqueue(connection, invalidPrefaceGoaway)
+            flush(connection, loop: loop)
+        case .close(let reason):
+            switch reason {
+            case .idle:
+                logger.debug("closing idle connection", metadata: ["peer": "\(connection.peerDescription)"])
+            case .peerClosed:
+                break
+            case .peerClosedMidHead:
+                logger.debug("client closed the connection mid-request", metadata: ["peer": "\(connection.peerDescription)"])
+            case .peerClosedMidBody:
+                logger.notice(
+                    "client closed the connection before sending the whole body",
+                    metadata: ["peer": "\(connection.peerDescription)"])
+            }
+            loop.closeConnection(connection)
+        case .linger:
+            loop.startLingeringClose(connection)
+        }
+        if machine.takeMemoryWait() { loop.registerMemoryWaiter(connection) }
+    }
+
+    // MARK: - Events
+
+    /// The periodic check: header and body timeouts, the request timeout, a client that stopped reading.
+    func tick(_ connection: Connection, loop: EventLoop, underPressure: Bool) {
+        switch machine.state {
+        case .head, .body:
+            perform(machine.tick(now: loop.now, underPressure: underPressure), on: connection, loop: loop)
+        case .handling:
+            cancelHandlerIfTimedOut(connection, loop: loop)
+        case .responding:
+            if loop.now - connection.lastWriteProgress > context.idleTimeout {
+                logger.notice(
+                    "client stopped reading the response; closing", metadata: ["peer": "\(connection.peerDescription)"])
+                loop.closeConnection(connection)
+            }
+        case .done:
+            break
+        }
+    }
+
+    /// From now on every answer closes the connection. An idle keep-alive
+    /// connection may already have a request waiting in the socket: it is
+    /// served (with `Connection: close`) rather than reset; else it closes now.
+    func beginDrain(_ connection: Connection, loop: EventLoop) {
+        machine.beginDrain(now: loop.now)
+        guard machine.isIdle else { return }
+        readable(connection, loop: loop)
+        if !connection.isClosed && !connection.isLingering && connection.driver === self && machine.isIdle {
+            loop.closeConnection(connection)
+        }
+    }
+
+    /// A body waiting for memory tries again.
+    func memoryReleased(_ connection: Connection, loop: EventLoop) {
+        guard machine.waitsForMemory else { return }
+        perform(machine.memoryReleased(now: loop.now, admission: connections.dispatcher), on: connection, loop: loop)
+        if !connection.isClosed { loop.updateInterest(connection) }
+    }
+
+    /// The handler's task answered (HTTP/1.1 has one request at a time: `exchange` is 0).
+    func handlerFinished(_ connection: Connection, loop: EventLoop, exchange: Int32, _ response: ServerResponse) {
+        deliver(response, to: connection, loop: loop)
+    }
+
+    func connectionClosed(_ connection: Connection) {
+        handlerTask.take()?.cancel()
+        machine.connectionClosed()
+    }
+}
+
+/// The interim response that asks for a body (`Expect: 100-continue`).
+private let continueResponse = Array("HTTP/1.1 100 Continue\r\n\r\n".utf8)
