@@ -15,8 +15,9 @@ final class Connection {
     /// `ip:port` of the client (`unix:<path>` on a Unix socket), formatted on first use.
     lazy var peerDescription: String = unixSocketPath.map { "unix:" + $0 } ?? peer.description
     /// The protocol the connection speaks: it reads, answers and writes (``ConnectionDriver``).
-    /// Replaced when the protocol changes (``EventLoop/replaceDriver(of:with:)``).
-    @exclusivity(unchecked) var driver: any ConnectionDriver
+    /// Never replaced (a protocol that changes hands over inside its driver): a
+    /// constant is called without the reference counting a variable would need.
+    let driver: any ConnectionDriver
     @exclusivity(unchecked) var isClosed = false
     /// Our side is shut down and input is discarded until the client closes
     /// (``EventLoop/startLingeringClose(_:)``): the driver is done with the connection.

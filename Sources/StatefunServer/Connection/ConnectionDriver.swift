@@ -5,7 +5,7 @@
 /// ``EventLoop/readInput(_:_:)``, ``EventLoop/enqueue(_:_:)``,
 /// ``EventLoop/writeOutbound(_:)``, ``EventLoop/updateInterest(_:)``,
 /// ``EventLoop/startLingeringClose(_:)``, ``EventLoop/closeConnection(_:)``,
-/// ``EventLoop/replaceDriver(of:with:)``, ``EventLoop/registerMemoryWaiter(_:)``.
+/// ``EventLoop/registerMemoryWaiter(_:)``.
 ///
 /// One per connection, owned by it (``Connection/driver``); called on the
 /// loop's thread only. A driver carries out the actions of its protocol's state

@@ -7,7 +7,7 @@ extension HTTP1Driver {
     func dispatch(on connection: Connection, loop: EventLoop) {
         guard let (route, request) = machine.takeRequest(peer: connection.peerDescription) else { return }
         handlingSince = loop.now
-        if let response = connections.dispatcher.start(
+        if let response = dispatcher.start(
             route, request, replyTo: loop, connection: connection.id, exchange: 0, task: &handlerTask)
         {
             deliver(response, to: connection, loop: loop)
@@ -27,11 +27,11 @@ extension HTTP1Driver {
         let (bytes, sendBody) = encodeResponseHead(
             response, status: status, fields: fields, framing: framing,
             dateLine: connections.dateCache.currentHeadLine())
-        if !problems.isEmpty { connections.requestLog.report(problems, path: record?.path ?? "") }
+        if !problems.isEmpty { requestLog.report(problems, path: record?.path ?? "") }
         if var record {
             record.peer = connection.peerDescription
             record.responseBytes = sendBody ? response.body.count : 0
-            connections.requestLog.answered(record, response: response, status: status, rejection: nil, now: loop.now)
+            requestLog.answered(record, response: response, status: status, rejection: nil, now: loop.now)
         }
         responseInFlight = true
         loop.enqueue(connection, bytes)
@@ -52,7 +52,7 @@ extension HTTP1Driver {
         var record = rejection.record
         record.peer = connection.peerDescription
         record.responseBytes = sendBody ? response.body.count : 0
-        connections.requestLog.answered(
+        requestLog.answered(
             record, response: response, status: rejection.error.status, rejection: rejection.error, now: loop.now)
         responseInFlight = true
         loop.enqueue(connection, bytes)
@@ -68,6 +68,7 @@ extension HTTP1Driver {
     /// writability otherwise. Once a response is all written, the connection goes on.
     func flush(_ connection: Connection, loop: EventLoop) {
         guard !connection.isClosed, !connection.isLingering else { return }
+        if upgraded != nil { return upgraded!.flush(connection, loop: loop) }
         if case .failed = loop.writeOutbound(connection) { return }
         if connection.outbound.isEmpty && responseInFlight {
             responseCompleted(connection, loop: loop)
@@ -79,7 +80,7 @@ extension HTTP1Driver {
     /// The response is written: the connection ends, or reads its next request.
     func responseCompleted(_ connection: Connection, loop: EventLoop) {
         responseInFlight = false
-        perform(machine.responseWritten(now: loop.now, admission: connections.dispatcher), on: connection, loop: loop)
+        perform(machine.responseWritten(now: loop.now, admission: dispatcher), on: connection, loop: loop)
         if !connection.isClosed { loop.updateInterest(connection) }
     }
 }

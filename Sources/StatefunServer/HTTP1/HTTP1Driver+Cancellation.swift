@@ -11,7 +11,7 @@ extension HTTP1Driver {
     /// Either way the connection is answered and read on as before, and its
     /// end-of-input found by the reads that follow.
     func readHangup(_ connection: Connection, loop: EventLoop) {
-        guard machine.state == .handling else { return }
+        guard upgraded == nil, machine.state == .handling else { return }
         closeSeen = true
         if !machine.hasBufferedInput && Posix.pendingInput(connection.fd) == 0, let task = handlerTask.take() {
             task.cancel()

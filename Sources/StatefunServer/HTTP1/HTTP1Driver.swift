@@ -4,7 +4,8 @@ import Logging
 /// ``HTTP1StateMachine`` what the loop reads and the events it sees, and
 /// carries out the machine's actions with the loop's socket operations:
 /// requests go to the ``RequestDispatcher``, answers are encoded and queued,
-/// the connection lingers, closes, or switches to HTTP/2 (``HTTP2Driver``).
+/// the connection lingers, closes, or switches to HTTP/2: then the
+/// connection's ``HTTP2Driver`` (``upgraded``) gets all that follows.
 ///
 /// Its properties skip dynamic exclusivity checks, as ``Connection``'s do:
 /// only the loop's thread touches them.
@@ -13,6 +14,10 @@ final class HTTP1Driver: InputConsumer {
     @exclusivity(unchecked) var machine: HTTP1StateMachine
     /// What the loop's HTTP connections share.
     let connections: HTTPConnections
+    /// ``HTTPConnections/dispatcher`` and ``HTTPConnections/requestLog``, held
+    /// here too: a reference reached through another is retained around each call.
+    let dispatcher: RequestDispatcher
+    let requestLog: RequestLog
     /// The task running the request's handler, cancelled if the client goes
     /// away or the request's time runs out (``HTTPServerConfiguration/requestTimeout``).
     @exclusivity(unchecked) var handlerTask: Task<Void, Never>?
@@ -23,10 +28,16 @@ final class HTTP1Driver: InputConsumer {
     @exclusivity(unchecked) var closeSeen = false
     /// Set when the response being written ends the request/response cycle.
     @exclusivity(unchecked) var responseInFlight = false
+    /// The connection switched to HTTP/2 (prior knowledge or `Upgrade: h2c`):
+    /// every event from then on is its driver's. (The connection's driver is a
+    /// constant; this is where its protocol changes.)
+    @exclusivity(unchecked) var upgraded: HTTP2Driver?
 
     init(_ machine: HTTP1StateMachine, connections: HTTPConnections) {
         self.machine = machine
         self.connections = connections
+        self.dispatcher = connections.dispatcher
+        self.requestLog = connections.requestLog
     }
 
     var context: ServerContext { connections.context }
@@ -35,6 +46,7 @@ final class HTTP1Driver: InputConsumer {
     // MARK: - Input
 
     func readable(_ connection: Connection, loop: EventLoop) {
+        if upgraded != nil { return upgraded!.readable(connection, loop: loop) }
         loop.readInput(connection, self)
     }
 
@@ -52,12 +64,12 @@ final class HTTP1Driver: InputConsumer {
 
     @inline(__always)
     func directRead(_ count: Int, now: UInt64) -> HTTP1Action {
-        machine.directRead(count, now: now, admission: connections.dispatcher)
+        machine.directRead(count, now: now, admission: dispatcher)
     }
 
     @inline(__always)
     func received(_ bytes: RawSpan, now: UInt64) -> HTTP1Action {
-        machine.received(bytes, now: now, admission: connections.dispatcher)
+        machine.received(bytes, now: now, admission: dispatcher)
     }
 
     func inputEnded(_ connection: Connection, loop: EventLoop) {
@@ -65,6 +77,7 @@ final class HTTP1Driver: InputConsumer {
     }
 
     var inputInterest: SelectorEvents {
+        if upgraded != nil { return upgraded!.inputInterest }
         var wanted: SelectorEvents = machine.wantsInput ? .readable : []
         // While a handler runs the connection is not read, but its closing is watched.
         if handlerTask != nil && !closeSeen { wanted.insert(.readHangup) }
@@ -121,6 +134,7 @@ final class HTTP1Driver: InputConsumer {
 
     /// The periodic check: header and body timeouts, the request timeout, a client that stopped reading.
     func tick(_ connection: Connection, loop: EventLoop, underPressure: Bool) {
+        if upgraded != nil { return upgraded!.tick(connection, loop: loop, underPressure: underPressure) }
         switch machine.state {
         case .head, .body:
             perform(machine.tick(now: loop.now, underPressure: underPressure), on: connection, loop: loop)
@@ -141,27 +155,31 @@ final class HTTP1Driver: InputConsumer {
     /// connection may already have a request waiting in the socket: it is
     /// served (with `Connection: close`) rather than reset; else it closes now.
     func beginDrain(_ connection: Connection, loop: EventLoop) {
+        if upgraded != nil { return upgraded!.beginDrain(connection, loop: loop) }
         machine.beginDrain(now: loop.now)
         guard machine.isIdle else { return }
         readable(connection, loop: loop)
-        if !connection.isClosed && !connection.isLingering && connection.driver === self && machine.isIdle {
+        if !connection.isClosed && !connection.isLingering && upgraded == nil && machine.isIdle {
             loop.closeConnection(connection)
         }
     }
 
     /// A body waiting for memory tries again.
     func memoryReleased(_ connection: Connection, loop: EventLoop) {
+        if upgraded != nil { return upgraded!.memoryReleased(connection, loop: loop) }
         guard machine.waitsForMemory else { return }
-        perform(machine.memoryReleased(now: loop.now, admission: connections.dispatcher), on: connection, loop: loop)
+        perform(machine.memoryReleased(now: loop.now, admission: dispatcher), on: connection, loop: loop)
         if !connection.isClosed { loop.updateInterest(connection) }
     }
 
     /// The handler's task answered (HTTP/1.1 has one request at a time: `exchange` is 0).
     func handlerFinished(_ connection: Connection, loop: EventLoop, exchange: Int32, _ response: ServerResponse) {
+        if upgraded != nil { return upgraded!.handlerFinished(connection, loop: loop, exchange: exchange, response) }
         deliver(response, to: connection, loop: loop)
     }
 
     func connectionClosed(_ connection: Connection) {
+        upgraded?.connectionClosed(connection)
         handlerTask.take()?.cancel()
         machine.connectionClosed()
     }

@@ -8,14 +8,13 @@ final class HTTP2Driver: InputConsumer {
     let session: HTTP2Session
     /// What the loop's HTTP connections share.
     let connections: HTTPConnections
-    /// The HTTP/1.1 side the connection began with: the memory of a request that
-    /// asked for `Upgrade: h2c` stays reserved with it until the connection ends.
-    @exclusivity(unchecked) var upgradedFrom: HTTP1StateMachine?
+    /// ``HTTPConnections/dispatcher``, held here too (see ``HTTP1Driver/dispatcher``).
+    let dispatcher: RequestDispatcher
 
-    init(_ session: HTTP2Session, connections: HTTPConnections, upgradedFrom: HTTP1StateMachine?) {
+    init(_ session: HTTP2Session, connections: HTTPConnections) {
         self.session = session
         self.connections = connections
-        self.upgradedFrom = upgradedFrom
+        self.dispatcher = connections.dispatcher
     }
 
     var logger: Logger { connections.context.logger }
@@ -52,7 +51,7 @@ final class HTTP2Driver: InputConsumer {
         driver.feed(buffered, connection, loop: loop)
     }
 
-    /// Makes the connection's HTTP/2 session and driver, in place of `http1`.
+    /// Makes the connection's HTTP/2 session and driver, to which `http1` hands all that follows.
     private static func switchOver(
         _ connection: Connection, loop: EventLoop, replacing http1: HTTP1Driver,
         upgrade: (settings: [UInt8], headRequest: Bool)?
@@ -69,8 +68,8 @@ final class HTTP2Driver: InputConsumer {
             loop.closeConnection(connection)
             return nil
         }
-        let driver = HTTP2Driver(session, connections: connections, upgradedFrom: http1.machine)
-        loop.replaceDriver(of: connection, with: driver)
+        let driver = HTTP2Driver(session, connections: connections)
+        http1.upgraded = driver
         if loop.draining { session.beginDrain(now: loop.now) }
         return driver
     }
@@ -98,12 +97,12 @@ final class HTTP2Driver: InputConsumer {
     }
 
     func directRead(_ count: Int, now: UInt64) -> HTTP2Action {
-        session.directRead(count, now: now, admission: connections.dispatcher)
+        session.directRead(count, now: now, admission: dispatcher)
     }
 
     @inline(__always)
     func received(_ bytes: RawSpan, now: UInt64) -> HTTP2Action {
-        session.received(bytes, now: now, admission: connections.dispatcher)
+        session.received(bytes, now: now, admission: dispatcher)
     }
 
     func inputEnded(_ connection: Connection, loop: EventLoop) {
@@ -199,7 +198,7 @@ final class HTTP2Driver: InputConsumer {
 
     /// The window widens if it can (before the write), or the session waits again.
     func memoryReleased(_ connection: Connection, loop: EventLoop) {
-        perform(session.memoryReleased(now: loop.now, admission: connections.dispatcher), on: connection, loop: loop)
+        perform(session.memoryReleased(now: loop.now, admission: dispatcher), on: connection, loop: loop)
     }
 
     /// The answers of one round on one connection go out in one write: flushed after the last of them, not each.
@@ -211,7 +210,5 @@ final class HTTP2Driver: InputConsumer {
 
     func connectionClosed(_ connection: Connection) {
         session.connectionClosed()
-        upgradedFrom?.connectionClosed()
-        upgradedFrom = nil
     }
 }

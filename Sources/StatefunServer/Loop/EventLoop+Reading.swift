@@ -68,8 +68,8 @@ extension EventLoop {
                 driver.perform(readBuffer.withBytes(n) { driver.received($0, now: now) }, on: connection, loop: self)
             }
             if connection.isClosed { return }
-            // The protocol changed (HTTP/1.1 to HTTP/2), or it is done: the next round is the new driver's, or the loop's.
-            if connection.isLingering || connection.driver !== driver { break }
+            // The driver is done with the connection: the loop discards its input from now on.
+            if connection.isLingering { break }
             if n < wanted { break }
         }
         updateInterest(connection)

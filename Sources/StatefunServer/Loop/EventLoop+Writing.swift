@@ -36,11 +36,6 @@ extension EventLoop {
         connection.driver.flush(connection, loop: self)
     }
 
-    /// The connection speaks another protocol from now on (HTTP/1.1 switching to HTTP/2).
-    func replaceDriver(of connection: Connection, with driver: any ConnectionDriver) {
-        connection.driver = driver
-    }
-
     /// Shuts down our sending side and discards input until the client closes
     /// (or a short timeout), so the last answer is not destroyed by a TCP reset.
     /// The driver is done with the connection.
@@ -70,7 +65,11 @@ extension EventLoop {
     /// Makes the interest changes noted this round.
     func applyInterest() {
         guard !interestPending.isEmpty else { return }
-        for connection in interestPending {
+        // Walked as a local: the drivers asked below cannot reach it, so its
+        // connections need no retaining around the calls (the list is put back, emptied, for its capacity).
+        var pending: [Connection] = []
+        swap(&pending, &interestPending)
+        for connection in pending {
             connection.interestPending = false
             guard !connection.isClosed else { continue }
             var wanted: SelectorEvents
@@ -87,7 +86,8 @@ extension EventLoop {
                 _ = try? selector.reregister(connection.fd, token: connection.id, interest: wanted)
             }
         }
-        interestPending.removeAll(keepingCapacity: true)
+        pending.removeAll(keepingCapacity: true)
+        if interestPending.isEmpty { swap(&pending, &interestPending) }
     }
 
     func closeConnection(_ connection: Connection) {
