@@ -1,8 +1,8 @@
 /// One HTTP/1.1 connection's protocol, as a plain value: bytes and events in,
 /// ``HTTP1Action``s out. It holds the input buffer, the request being read and
 /// the connection's keep-alive state; it owns no socket, no timer and no loop,
-/// so it is tested by feeding it bytes (HTTP1StateMachineTests). The event
-/// loop drives it (Loop/EventLoop+Reading.swift, EventLoop+HTTP1.swift).
+/// so it is tested by feeding it bytes (HTTP1StateMachineTests). Its driver
+/// (``HTTP1Driver``) feeds it what the event loop reads and carries out its actions.
 ///
 /// Requests are read one at a time: once a request is dispatched (or rejected),
 /// nothing more is parsed until its response is written
