@@ -116,6 +116,17 @@ public final class ChildProcess: @unchecked Sendable {
         return result == pid ? status.set(Self.decode(raw)) : status.value ?? -1
     }
 
+    /// ``waitUntilExit()`` for async code: the wait happens on a thread of its
+    /// own. A test that waits on Swift's task pool (two threads on a two-core
+    /// machine) stops every in-process server's handler tasks meanwhile: two
+    /// such waits of half a minute (a symbol graph extracted, a manifest
+    /// compiled, under ThreadSanitizer) made other tests' requests time out.
+    public func exitStatus() async -> Int32 {
+        (try? await withThreadHandoff { deliver in
+            spawnWaiter { deliver(.success(self.waitUntilExit())) }
+        }) ?? -1
+    }
+
     /// Whether the child is still running (it is reaped if it has exited).
     public var isRunning: Bool {
         if status.value != nil { return false }
@@ -157,3 +168,24 @@ private final class StatusBox: Sendable {
         }
     }
 }
+
+/// Runs `body` on a new detached thread (a pthread: this target does without Foundation).
+private func spawnWaiter(_ body: @escaping @Sendable () -> Void) {
+    final class Box: @unchecked Sendable {
+        let body: @Sendable () -> Void
+        init(_ body: @escaping @Sendable () -> Void) { self.body = body }
+    }
+    let box = Unmanaged.passRetained(Box(body)).toOpaque()
+    var thread = pthread_t()
+    let rc = pthread_create(&thread, nil, { raw in
+        let box = Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue()
+        box.body()
+        return nil
+    }, box)
+    if rc == 0 {
+        pthread_detach(thread)
+    } else {
+        Unmanaged<Box>.fromOpaque(box).takeRetainedValue().body()  // no thread: wait here rather than never
+    }
+}
+

@@ -107,7 +107,7 @@ struct ReadmeSnippetTests {
 
     /// The dependent's `Package.swift` of "Add it to your package" loads (SwiftPM
     /// compiles and runs it) and declares what the README says.
-    @Test func theManifestBlockLoads() throws {
+    @Test func theManifestBlockLoads() async throws {
         let manifests = swiftBlocks(in: try readText("README.md")).filter(isManifest)
         try #require(manifests.count == 1)
         let folder = NSTemporaryDirectory() + "readme-manifest-" + UUID().uuidString
@@ -121,7 +121,8 @@ struct ReadmeSnippetTests {
             "/usr/bin/env", ["swift", "package", "--package-path", folder, "dump-package"],
             stdout: .descriptor(output.fileDescriptor), stderr: .descriptor(output.fileDescriptor))
         try output.close()
-        let status = process.waitUntilExit()
+        // Awaited, not waited for on the task pool (``ChildProcess/exitStatus()``).
+        let status = await process.exitStatus()
         let dump = try String(contentsOfFile: outputPath, encoding: .utf8)
         #expect(status == 0, "\(dump)")
         let json = try #require(try JSONSerialization.jsonObject(with: Data(dump.utf8)) as? [String: Any])

@@ -19,8 +19,8 @@ private let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathCom
         ("StatefulFunctions", ["Context", "state(_:as:)"]),
         ("StatefulFunctionsProtobuf", ["PackableMessage", "init(packedBytes:)"]),
     ])
-    func noPublicDeclarationMentionsAnUnsafeType(_ module: String, _ knownSymbol: [String]) throws {
-        let symbols = try publicSymbols(of: module)
+    func noPublicDeclarationMentionsAnUnsafeType(_ module: String, _ knownSymbol: [String]) async throws {
+        let symbols = try await publicSymbols(of: module)
         try #require(symbols.contains { $0.pathComponents == knownSymbol }, "no \(knownSymbol) in the symbol graph of \(module)")
         var offenders: [String] = []
         for symbol in symbols {
@@ -34,8 +34,8 @@ private let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathCom
     }
 
     /// The graph holds what the check looks for: `PackableMessage`'s lent form takes a `RawSpan`.
-    @Test func theSymbolGraphShowsTheLentBytesAsARawSpan() throws {
-        let symbols = try publicSymbols(of: "StatefulFunctions")
+    @Test func theSymbolGraphShowsTheLentBytesAsARawSpan() async throws {
+        let symbols = try await publicSymbols(of: "StatefulFunctions")
         let requirements = symbols.filter { $0.pathComponents == ["PackableMessage", "init(packedBytes:)"] }
         let parameterTypes = requirements.flatMap { ($0.declarationFragments ?? []).filter { $0.kind == "typeIdentifier" } }
             .map(\.spelling)
@@ -86,7 +86,7 @@ private let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathCom
 
     /// The public symbols of `module` (and of its extensions of other modules'
     /// types), by `swift-symbolgraph-extract` over the module this test links.
-    func publicSymbols(of module: String) throws -> [Symbol] {
+    func publicSymbols(of module: String) async throws -> [Symbol] {
         // The test bundle sits in the build directory, beside `Modules/`; the
         // directory above it is named after the target triple.
         let buildDirectory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
@@ -111,7 +111,8 @@ private let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathCom
              "-minimum-access-level", "public", "-output-dir", output.path],
             stdout: .descriptor(logDescriptor), stderr: .descriptor(logDescriptor))
         close(logDescriptor)
-        let status = process.waitUntilExit()
+        // Awaited, not waited for on the task pool (``ChildProcess/exitStatus()``).
+        let status = await process.exitStatus()
         let graphs = try FileManager.default.contentsOfDirectory(atPath: output.path).filter { $0.hasSuffix(".symbols.json") }
         try #require(
             status == 0 && !graphs.isEmpty,

@@ -52,4 +52,21 @@ struct ChildProcessTests {
         #expect(sleeper.waitUntilExit() == SIGKILL)
         #expect(!sleeper.isRunning)
     }
+
+    /// More children awaited at once than Swift's task pool has threads: if the
+    /// waits held the pool, the task below could not run until the children
+    /// ended on their own (exit status 0, a minute later); it runs, and kills them.
+    @Test("awaiting a child's exit keeps no thread of Swift's task pool")
+    func exitStatusAwaitsOffThePool() async throws {
+        let children = try (0..<8).map { _ in try ChildProcess("/bin/sleep", ["60"]) }
+        async let statuses = withTaskGroup(of: Int32.self) { group in
+            for child in children { group.addTask { await child.exitStatus() } }
+            return await group.reduce(into: []) { $0.append($1) }
+        }
+        let ran = await Task.detached { true }.value
+        for child in children { child.kill(SIGKILL) }
+        #expect(ran)
+        #expect(await statuses == Array(repeating: SIGKILL, count: children.count))
+        #expect(try await ChildProcess("/bin/sh", ["-c", "exit 3"]).exitStatus() == 3)
+    }
 }
