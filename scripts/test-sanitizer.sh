@@ -17,6 +17,9 @@ scripts/install-deps.sh
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:halt_on_error=1:suppressions=$PWD/scripts/asan.supp}
 export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/scripts/lsan.supp:print_suppressions=0}
 export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/scripts/tsan.supp}
+# A test's blocking read calls the server hung after this long (30 s otherwise): under
+# ThreadSanitizer a handler's task can wait behind many test tasks on Swift's task pool.
+export STATEFUN_TEST_HANG_SECONDS=${STATEFUN_TEST_HANG_SECONDS:-120}
 # Swift's own crash backtracer and a sanitizer's report collide (the process can hang).
 export SWIFT_BACKTRACE=enable=no
 nice scripts/build-tests.sh --sanitize="$sanitizer" --scratch-path "$scratch"

@@ -339,8 +339,14 @@ struct RawResponse: Sendable, CustomStringConvertible {
     var description: String { "\(status) \(headers) \(bodyString)" }
 }
 
+/// How long a test's blocking read waits before it calls the server hung:
+/// 30 s, or `STATEFUN_TEST_HANG_SECONDS` (scripts/test-sanitizer.sh gives 120:
+/// under ThreadSanitizer a handler's task can wait long behind the hundreds of
+/// test tasks that start together on Swift's two-thread pool).
+let hangSeconds = ProcessInfo.processInfo.environment["STATEFUN_TEST_HANG_SECONDS"].flatMap(Int.init) ?? 30
+
 /// A blocking TCP client for sending arbitrary bytes. Reads time out after
-/// 30 s so a hung server fails the test instead of hanging it.
+/// ``hangSeconds`` so a hung server fails the test instead of hanging it.
 final class RawConnection {
     let fd: Int32
     private var buffer: [UInt8] = []
@@ -351,7 +357,7 @@ final class RawConnection {
         // thread's: a subprocess's pipe).
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw TestFailure("socket: \(errno)") }
-        var timeout = timeval(tv_sec: 30, tv_usec: 0)
+        var timeout = timeval(tv_sec: hangSeconds, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         var address = sockaddr_in()
