@@ -47,6 +47,10 @@ let package = Package(
         .target(name: "CLinuxShims"),
         // The lock every target guards shared state with (over pthread_mutex_t, which ThreadSanitizer sees).
         .target(name: "StatefunLocks", swiftSettings: strict),
+        // The wall between the system and Swift that the server and statefun-local share: the syscall
+        // wrapper (errno as a result), the socket calls both make, and the nghttp2 session (callbacks,
+        // options, recv/send/submit) in a server and a client role. Package-internal: no product.
+        .target(name: "StatefunSystem", dependencies: ["CNghttp2"], swiftSettings: strict),
 
         // The SDK: registry, context, messages, state, egress, handler. No sockets.
         .target(
@@ -62,7 +66,7 @@ let package = Package(
         // The epoll HTTP server. Knows nothing of StateFun.
         .target(
             name: "StatefunServer",
-            dependencies: ["CLinuxShims", "CNghttp2", "StatefunLocks", .product(name: "Logging", package: "swift-log"),
+            dependencies: ["CLinuxShims", "CNghttp2", "StatefunSystem", "StatefunLocks", .product(name: "Logging", package: "swift-log"),
                            .product(name: "CoreMetrics", package: "swift-metrics"),
                            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
             swiftSettings: strict),
