@@ -66,7 +66,7 @@ let package = Package(
         // The epoll HTTP server. Knows nothing of StateFun.
         .target(
             name: "StatefunServer",
-            dependencies: ["CLinuxShims", "CNghttp2", "StatefunSystem", "StatefunLocks", .product(name: "Logging", package: "swift-log"),
+            dependencies: ["CLinuxShims", "StatefunSystem", "StatefunLocks", .product(name: "Logging", package: "swift-log"),
                            .product(name: "CoreMetrics", package: "swift-metrics"),
                            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
             swiftSettings: strict),
