@@ -1,6 +1,6 @@
 // A frame as nghttp2's callbacks see it, in Swift terms: what the delegates of
-// both roles read of it, copied out of nghttp2's C frame.
-import CNghttp2
+// both roles read of it, read from nghttp2's C frame.
+public import CNghttp2
 
 /// A frame type (RFC 9113 §6). Inlinable, as the server's callbacks switch on it.
 @usableFromInline
@@ -33,60 +33,53 @@ package enum NGHTTP2HeadersCategory: Sendable {
 }
 
 /// One frame received, sent, refused or found invalid: its header, and the
-/// parts of its payload the delegates read. Valid on its own (a copy).
+/// parts of its payload the delegates read. A view of nghttp2's frame, valid
+/// during the callback it is passed to only; read lazily (inlinable), as the
+/// server reads a field or two of each of a request's frames.
 @usableFromInline
-package struct NGHTTP2Frame: Sendable {
-    package let type: NGHTTP2FrameType
-    @usableFromInline package let flags: UInt8
-    package let streamID: Int32
+package struct NGHTTP2Frame {
+    @usableFromInline let frame: UnsafePointer<nghttp2_frame>
+
+    init(_ frame: UnsafePointer<nghttp2_frame>) { self.frame = frame }
+
+    @inlinable package var type: NGHTTP2FrameType { NGHTTP2FrameType(rawValue: frame.pointee.hd.type) }
+    @inlinable package var flags: UInt8 { frame.pointee.hd.flags }
+    @inlinable package var streamID: Int32 { frame.pointee.hd.stream_id }
     /// The payload's length.
-    package let length: Int
-    /// For HEADERS: what they carry; nil for other frames.
-    package let headersCategory: NGHTTP2HeadersCategory?
-    /// For GOAWAY: the last stream its sender processed; 0 otherwise.
-    package let lastStreamID: Int32
-    /// For GOAWAY and RST_STREAM: the error code (RFC 9113 §7); 0 otherwise.
-    package let errorCode: UInt32
-    /// For PING: its 8 bytes of opaque data; zeros otherwise.
-    package let pingData: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8)
+    @inlinable package var length: Int { frame.pointee.hd.length }
 
     /// END_STREAM (0x1) is set: HEADERS or DATA that end their stream.
     @inlinable package var endsStream: Bool { flags & 0x1 != 0 }
     /// ACK (0x1) is set: SETTINGS or PING that acknowledge ours.
     @inlinable package var isAck: Bool { flags & 0x1 != 0 }
 
-    /// A copy of what the delegates read of `frame`.
-    init(_ frame: UnsafePointer<nghttp2_frame>) {
-        let header = frame.pointee.hd
-        type = NGHTTP2FrameType(rawValue: header.type)
-        flags = header.flags
-        streamID = header.stream_id
-        length = header.length
-        var category: NGHTTP2HeadersCategory?
-        var lastStreamID: Int32 = 0
-        var errorCode: UInt32 = 0
-        var pingData: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) = (0, 0, 0, 0, 0, 0, 0, 0)
-        switch type {
-        case .headers:
-            switch frame.pointee.headers.cat {
-            case NGHTTP2_HCAT_REQUEST: category = .request
-            case NGHTTP2_HCAT_RESPONSE: category = .response
-            case NGHTTP2_HCAT_PUSH_RESPONSE: category = .pushResponse
-            default: category = .headers
-            }
-        case .goaway:
-            lastStreamID = frame.pointee.goaway.last_stream_id
-            errorCode = frame.pointee.goaway.error_code
-        case .rstStream:
-            errorCode = frame.pointee.rst_stream.error_code
-        case .ping:
-            pingData = frame.pointee.ping.opaque_data
-        default:
-            break
+    /// For HEADERS: what they carry; nil for other frames.
+    @inlinable package var headersCategory: NGHTTP2HeadersCategory? {
+        guard type == .headers else { return nil }
+        switch frame.pointee.headers.cat {
+        case NGHTTP2_HCAT_REQUEST: return .request
+        case NGHTTP2_HCAT_RESPONSE: return .response
+        case NGHTTP2_HCAT_PUSH_RESPONSE: return .pushResponse
+        default: return .headers
         }
-        headersCategory = category
-        self.lastStreamID = lastStreamID
-        self.errorCode = errorCode
-        self.pingData = pingData
+    }
+
+    /// For GOAWAY: the last stream its sender processed; 0 otherwise.
+    @inlinable package var lastStreamID: Int32 { type == .goaway ? frame.pointee.goaway.last_stream_id : 0 }
+
+    /// For GOAWAY and RST_STREAM: the error code (RFC 9113 §7); 0 otherwise.
+    @inlinable package var errorCode: UInt32 {
+        switch type {
+        case .goaway: return frame.pointee.goaway.error_code
+        case .rstStream: return frame.pointee.rst_stream.error_code
+        default: return 0
+        }
+    }
+
+    /// For PING: its 8 bytes of opaque data; empty otherwise.
+    @inlinable package var pingData: [UInt8] {
+        guard type == .ping else { return [] }
+        let data = frame.pointee.ping.opaque_data
+        return [data.0, data.1, data.2, data.3, data.4, data.5, data.6, data.7]
     }
 }

@@ -40,7 +40,7 @@ extension NGHTTP2Session {
     /// No array is built: the pairs point at the fields' bytes, at digits on
     /// the stack and at the date; nghttp2 copies them during the call. 0 or
     /// nghttp2's error code.
-    @inlinable
+    @inlinable @inline(__always)
     package func submitResponse(
         stream id: Int32, status: Int, fieldBytes: [UInt8], fieldSpans: [(name: Range<Int>, value: Range<Int>)],
         contentLength: Int?, date: [UInt8], withBody: Bool

@@ -65,7 +65,7 @@ package struct NGHTTP2DataSink {
     }
 
     /// Copies as much of `bytes[offset...]` as fits; returns how many bytes.
-    @inlinable
+    @inlinable @inline(__always)
     package func copy(_ bytes: [UInt8], from offset: Int) -> Int {
         let start = min(max(offset, 0), bytes.count)
         let count = min(capacity, bytes.count - start)

@@ -26,10 +26,7 @@ extension HTTP2Session: NGHTTP2SessionDelegate {
                 nonEmptyData()
             }
         case .ping:
-            if frame.isAck {
-                let data = frame.pingData
-                pingAcknowledged([data.0, data.1, data.2, data.3, data.4, data.5, data.6, data.7])
-            }
+            if frame.isAck { pingAcknowledged(frame.pingData) }
         default:
             break
         }
