@@ -91,7 +91,7 @@ let package = Package(
         // statefun-local: plays the StateFun runtime against endpoints over HTTP.
         .target(
             name: "StatefunLocal",
-            dependencies: ["StatefulFunctions", "StatefunRuntime", "CNghttp2", "StatefunLocks", .product(name: "Yams", package: "Yams"),
+            dependencies: ["StatefulFunctions", "StatefunRuntime", "StatefunSystem", "StatefunLocks", .product(name: "Yams", package: "Yams"),
                            .product(name: "SwiftProtobuf", package: "swift-protobuf")],
             swiftSettings: strict),
         .executableTarget(

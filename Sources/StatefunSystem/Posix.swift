@@ -30,6 +30,11 @@ package enum Posix {
         _ = try? syscall("fcntl(F_SETFL)") { fcntl(fd, F_SETFL, O_NONBLOCK) }
     }
 
+    /// Sets or clears `FD_CLOEXEC`.
+    package static func setCloseOnExec(_ fd: Int32, _ on: Bool) {
+        _ = try? syscall("fcntl(F_SETFD)") { fcntl(fd, F_SETFD, on ? FD_CLOEXEC : 0) }
+    }
+
     /// `setsockopt` of an `int` option; whether it was set.
     @inlinable @discardableResult
     package static func setOption(_ fd: Int32, _ level: Int32, _ name: Int32, _ value: Int32) -> Bool {

@@ -56,11 +56,6 @@ extension Posix {
         try syscallValue("fcntl(F_DUPFD_CLOEXEC)") { fcntl(fd, F_DUPFD_CLOEXEC, Int32(0)) }
     }
 
-    /// Sets or clears `FD_CLOEXEC`.
-    static func setCloseOnExec(_ fd: Int32, _ on: Bool) {
-        _ = try? syscall("fcntl(F_SETFD)") { fcntl(fd, F_SETFD, on ? FD_CLOEXEC : 0) }
-    }
-
     /// A close-on-exec eventfd counting from 0.
     static func makeEventFD(nonBlocking: Bool) throws(SystemError) -> Int32 {
         let flags = Int32(EFD_CLOEXEC) | (nonBlocking ? Int32(EFD_NONBLOCK) : 0)
