@@ -47,6 +47,10 @@ let package = Package(
         .target(name: "CLinuxShims"),
         // The lock every target guards shared state with (over pthread_mutex_t, which ThreadSanitizer sees).
         .target(name: "StatefunLocks", swiftSettings: strict),
+        // The wall between the system and Swift that the server and statefun-local share: the syscall
+        // wrapper (errno as a result), the socket calls both make, and the nghttp2 session (callbacks,
+        // options, recv/send/submit) in a server and a client role. Package-internal: no product.
+        .target(name: "StatefunSystem", dependencies: ["CNghttp2"], swiftSettings: strict),
 
         // The SDK: registry, context, messages, state, egress, handler. No sockets.
         .target(
@@ -62,7 +66,7 @@ let package = Package(
         // The epoll HTTP server. Knows nothing of StateFun.
         .target(
             name: "StatefunServer",
-            dependencies: ["CLinuxShims", "CNghttp2", "StatefunLocks", .product(name: "Logging", package: "swift-log"),
+            dependencies: ["CLinuxShims", "StatefunSystem", "StatefunLocks", .product(name: "Logging", package: "swift-log"),
                            .product(name: "CoreMetrics", package: "swift-metrics"),
                            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
             swiftSettings: strict),
@@ -87,7 +91,7 @@ let package = Package(
         // statefun-local: plays the StateFun runtime against endpoints over HTTP.
         .target(
             name: "StatefunLocal",
-            dependencies: ["StatefulFunctions", "StatefunRuntime", "CNghttp2", "StatefunLocks", .product(name: "Yams", package: "Yams"),
+            dependencies: ["StatefulFunctions", "StatefunRuntime", "StatefunSystem", "StatefunLocks", .product(name: "Yams", package: "Yams"),
                            .product(name: "SwiftProtobuf", package: "swift-protobuf")],
             swiftSettings: strict),
         .executableTarget(

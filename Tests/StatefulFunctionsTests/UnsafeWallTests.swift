@@ -33,6 +33,14 @@ private let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathCom
         #expect(offenders.isEmpty, "public declarations of \(module) mention unsafe types:\n\(offenders.joined(separator: "\n"))")
     }
 
+    /// StatefunSystem, the wall the server and statefun-local share (syscall wrapper,
+    /// nghttp2 session), is package-internal: the server re-exports it, so a public
+    /// declaration there would be one of the server's, and unsafe. It has none.
+    @Test func theSharedSystemWallHasNoPublicDeclaration() throws {
+        let symbols = try publicSymbols(of: "StatefunSystem")
+        #expect(symbols.isEmpty, "public declarations of StatefunSystem: \(symbols.map { $0.pathComponents.joined(separator: ".") })")
+    }
+
     /// The graph holds what the check looks for: `PackableMessage`'s lent form takes a `RawSpan`.
     @Test func theSymbolGraphShowsTheLentBytesAsARawSpan() async throws {
         let symbols = try await publicSymbols(of: "StatefulFunctions")
@@ -108,6 +116,7 @@ private let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathCom
              "-Xcc", "-I\(sources)/CStatefunProtocol/include",
              "-Xcc", "-fmodule-map-file=\(sources)/CProtobufC/module.modulemap",
              "-Xcc", "-fmodule-map-file=\(sources)/CStatefunProtocol/include/module.modulemap",
+             "-Xcc", "-fmodule-map-file=\(sources)/CNghttp2/module.modulemap",
              "-minimum-access-level", "public", "-output-dir", output.path],
             stdout: .descriptor(logDescriptor), stderr: .descriptor(logDescriptor))
         close(logDescriptor)

@@ -1,37 +1,42 @@
-import Foundation
+import Glibc
+import StatefunSystem
 
 // The blocking sockets of the HTTP/1.1 client (and the connect of the HTTP/2
-// one): every socket call and errno reading of statefun-local's clients that
-// the nghttp2 driver does not make itself.
+// one): the socket calls of statefun-local's clients, through StatefunSystem's
+// syscall wrapper and errno helper (the server's own).
 
-func errnoText() -> String { String(cString: strerror(errno)) }
+/// A connection error naming the call that failed: `recv: Connection reset by peer (errno 104)`.
+func connectionError(_ call: String, _ code: Int32) -> LocalRuntimeError {
+    .connection("\(call): \(errnoDescription(code))")
+}
 
 /// A connected stream socket to `transport`, with `timeout` for blocking sends and receives.
 func connectSocket(_ transport: EndpointURL.Transport, timeout: Duration) throws -> Int32 {
     switch transport {
     case let .unix(path):
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw LocalRuntimeError.connection("socket: \(errnoText())") }
+        guard fd >= 0 else { throw connectionError("socket", errno) }
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
         let bytes = Array(path.utf8)
         guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
-            close(fd)
+            Posix.close(fd)
             throw LocalRuntimeError.configuration("socket path too long: \(path)")
         }
         withUnsafeMutableBytes(of: &address.sun_path) { raw in
             raw.copyBytes(from: bytes)
             raw[bytes.count] = 0
         }
+        // Not retried on EINTR: the connection goes on being made meanwhile.
         let result = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
                 Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
             }
         }
         guard result == 0 else {
-            let text = errnoText()
-            close(fd)
-            throw LocalRuntimeError.connection("connect \(path): \(text)")
+            let code = errno
+            Posix.close(fd)
+            throw connectionError("connect \(path)", code)
         }
         applyTimeout(fd, timeout)
         return fd
@@ -49,13 +54,12 @@ func connectSocket(_ transport: EndpointURL.Transport, timeout: Duration) throws
             let fd = socket(info.pointee.ai_family, info.pointee.ai_socktype | Int32(SOCK_CLOEXEC.rawValue), 0)
             if fd >= 0 {
                 if Glibc.connect(fd, info.pointee.ai_addr, info.pointee.ai_addrlen) == 0 {
-                    var one: Int32 = 1
-                    setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+                    Posix.setNoDelay(fd)
                     applyTimeout(fd, timeout)
                     return fd
                 }
-                lastError = errnoText()
-                close(fd)
+                lastError = errnoDescription(errno)
+                Posix.close(fd)
             }
             candidate = info.pointee.ai_next
         }
@@ -70,17 +74,19 @@ private func applyTimeout(_ fd: Int32, _ timeout: Duration) {
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &value, socklen_t(MemoryLayout<timeval>.size))
 }
 
-
 /// Writes all of `bytes` to the blocking socket `fd`.
 func sendAll(_ fd: Int32, _ bytes: [UInt8]) throws {
     var sent = 0
     while sent < bytes.count {
-        let n = bytes.withUnsafeBytes { send(fd, $0.baseAddress! + sent, bytes.count - sent, Int32(MSG_NOSIGNAL)) }
-        if n < 0 {
-            if errno == EINTR { continue }
-            throw LocalRuntimeError.connection("send: \(errnoText())")
+        let result = bytes.withUnsafeBytes { raw in
+            Result { () throws(SystemError) in try Posix.send(fd, UnsafeRawBufferPointer(rebasing: raw[sent...])) }
         }
-        sent += n
+        switch result {
+        case .success(.processed(let n)): sent += n
+        // The send timeout ran out.
+        case .success(.wouldBlock): throw connectionError("send", EAGAIN)
+        case .failure(let error): throw connectionError("send", error.code)
+        }
     }
 }
 
@@ -89,15 +95,17 @@ func sendAll(_ fd: Int32, _ bytes: [UInt8]) throws {
 /// - Throws: ``LocalRuntimeError/connection(_:)`` when the endpoint closed the connection or on an error.
 func receiveSome(_ fd: Int32, limit: Int) throws -> ArraySlice<UInt8> {
     var chunk = [UInt8](repeating: 0, count: limit)
-    while true {
-        let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-        if n > 0 { return chunk[0..<n] }
-        if n < 0 && errno == EINTR { continue }
-        throw LocalRuntimeError.connection(n == 0 ? "connection closed by the endpoint" : "recv: \(errnoText())")
+    let result = chunk.withUnsafeMutableBytes { raw in Result { () throws(SystemError) in try Posix.read(fd, into: raw) } }
+    switch result {
+    case .success(.processed(let n)) where n > 0: return chunk[0..<n]
+    case .success(.processed): throw LocalRuntimeError.connection("connection closed by the endpoint")
+    // The receive timeout ran out.
+    case .success(.wouldBlock): throw connectionError("recv", EAGAIN)
+    case .failure(let error): throw connectionError("recv", error.code)
     }
 }
 
 /// Closes the socket `fd`.
 func closeSocket(_ fd: Int32) {
-    close(fd)
+    Posix.close(fd)
 }

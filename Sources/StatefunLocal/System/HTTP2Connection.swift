@@ -1,5 +1,6 @@
 import Foundation
 import StatefunLocks
+import StatefunSystem
 
 /// One HTTP/2 connection: what requesters and the connection's thread share.
 final class HTTP2Connection: Sendable {
@@ -24,8 +25,8 @@ final class HTTP2Connection: Sendable {
         var ends: [Int32] = [-1, -1]
         if pipe(&ends) == 0 {
             for fd in ends {
-                _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
-                _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+                Posix.setNonBlocking(fd)
+                Posix.setCloseOnExec(fd, true)
             }
         }
         wakeRead = ends[0]
@@ -34,8 +35,8 @@ final class HTTP2Connection: Sendable {
     }
 
     deinit {
-        close(wakeRead)
-        close(wakeWrite)
+        Posix.close(wakeRead)
+        Posix.close(wakeWrite)
     }
 
     /// Hands a request to the connection's thread; false if the connection takes no more.

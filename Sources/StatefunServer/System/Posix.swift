@@ -1,13 +1,10 @@
 import CLinuxShims
 import Glibc
+import StatefunSystem
 
-/// The system calls of the server, each through ``syscall(_:retryingInterrupts:_:)``.
-enum Posix {
-    /// `read(2)` into `buffer`; `.processed(0)` is the end of input.
-    @inline(__always)
-    static func read(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) throws(SystemError) -> IOResult<Int> {
-        try syscall("read") { Glibc.read(fd, buffer.baseAddress, buffer.count) }
-    }
+/// The system calls only the server makes, each through ``syscall(_:retryingInterrupts:_:)``
+/// (those statefun-local makes too are in StatefunSystem's `Posix`).
+extension Posix {
 
     /// `read(2)` into `span` (storage its owner lends for the call); `.processed(0)` is the end of input.
     @inline(__always)
@@ -24,12 +21,6 @@ enum Posix {
             outcome = Result { () throws(SystemError) in try read(fd, into: bytes) }
         }
         return try outcome.get()
-    }
-
-    /// `send(2)` with `MSG_NOSIGNAL`: a peer that went away is `EPIPE`, never `SIGPIPE`.
-    @inline(__always)
-    static func send(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) throws(SystemError) -> IOResult<Int> {
-        try syscall("send") { Glibc.send(fd, bytes.baseAddress, bytes.count, Int32(MSG_NOSIGNAL)) }
     }
 
     /// `sendmsg(2)` of several buffers at once (a vectored write), with `MSG_NOSIGNAL`.
@@ -55,12 +46,6 @@ enum Posix {
         }
     }
 
-    /// `close(2)`. Never retried: after `EINTR` the descriptor is gone on Linux,
-    /// and its number may already belong to another thread's new descriptor.
-    static func close(_ fd: Int32) {
-        _ = try? syscall("close", retryingInterrupts: false) { Glibc.close(fd) }
-    }
-
     /// `shutdown(fd, SHUT_WR)`: our side sends no more (a FIN), input can still be read.
     static func shutdownOutput(_ fd: Int32) {
         _ = try? syscall("shutdown") { Glibc.shutdown(fd, Int32(SHUT_WR)) }
@@ -69,16 +54,6 @@ enum Posix {
     /// A close-on-exec duplicate of `fd` (`fcntl(F_DUPFD_CLOEXEC)`).
     static func duplicate(_ fd: Int32) throws(SystemError) -> Int32 {
         try syscallValue("fcntl(F_DUPFD_CLOEXEC)") { fcntl(fd, F_DUPFD_CLOEXEC, Int32(0)) }
-    }
-
-    /// Sets or clears `FD_CLOEXEC`.
-    static func setCloseOnExec(_ fd: Int32, _ on: Bool) {
-        _ = try? syscall("fcntl(F_SETFD)") { fcntl(fd, F_SETFD, on ? FD_CLOEXEC : 0) }
-    }
-
-    /// Makes `fd` non-blocking (`O_NONBLOCK`).
-    static func setNonBlocking(_ fd: Int32) {
-        _ = try? syscall("fcntl(F_SETFL)") { fcntl(fd, F_SETFL, O_NONBLOCK) }
     }
 
     /// A close-on-exec eventfd counting from 0.
@@ -119,21 +94,6 @@ enum Posix {
         case .processed(let accepted): return .processed((accepted, peer))
         case .wouldBlock: return .wouldBlock
         }
-    }
-
-    /// `setsockopt` of an `int` option; whether it was set.
-    @discardableResult
-    static func setOption(_ fd: Int32, _ level: Int32, _ name: Int32, _ value: Int32) -> Bool {
-        var value = value
-        let result = try? syscall("setsockopt") {
-            setsockopt(fd, level, name, &value, socklen_t(MemoryLayout<Int32>.size))
-        }
-        return result != nil
-    }
-
-    /// `TCP_NODELAY`: a response goes out as soon as it is written.
-    static func setNoDelay(_ fd: Int32) {
-        setOption(fd, Int32(IPPROTO_TCP), TCP_NODELAY, 1)
     }
 
     /// The bytes received on a socket and not read yet, or nil if it cannot tell.

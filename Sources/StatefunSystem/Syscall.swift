@@ -1,34 +1,40 @@
-import Glibc
+// The one syscall wrapper and errno helper of the server and statefun-local:
+// every system call goes through `syscall`, which turns errno into a result.
+// Inlinable: the server's reads and writes go through it on every request.
+public import Glibc
 
 /// What a system call on a non-blocking descriptor did: its result, or nothing
 /// because it would have blocked (`EAGAIN`).
-enum IOResult<Value> {
+@usableFromInline
+package enum IOResult<Value> {
     case processed(Value)
     case wouldBlock
 }
 
 /// A system call that failed: which call, and its `errno`.
-struct SystemError: Error, CustomStringConvertible, Equatable {
-    let call: StaticString
-    let code: Int32
+@usableFromInline
+package struct SystemError: Error, CustomStringConvertible, Equatable {
+    @usableFromInline package let call: StaticString
+    @usableFromInline package let code: Int32
 
-    init(_ call: StaticString, _ code: Int32) {
+    @inlinable
+    package init(_ call: StaticString, _ code: Int32) {
         self.call = call
         self.code = code
     }
 
-    var description: String { "\(call) failed: \(errnoDescription(code))" }
+    @usableFromInline package var description: String { "\(call) failed: \(errnoDescription(code))" }
 
     /// An `accept(2)` whose connection was gone before it was taken (`ECONNABORTED`, `EPROTO`).
-    var isAbortedConnection: Bool { code == ECONNABORTED || code == EPROTO }
+    package var isAbortedConnection: Bool { code == ECONNABORTED || code == EPROTO }
 
-    static func == (a: SystemError, b: SystemError) -> Bool {
+    @usableFromInline package static func == (a: SystemError, b: SystemError) -> Bool {
         a.code == b.code && a.call.description == b.call.description
     }
 }
 
-/// `errno` as text: `Connection reset by peer (errno 104)`. The server's one errno helper.
-func errnoDescription(_ code: Int32) -> String {
+/// `errno` as text: `Connection reset by peer (errno 104)`. The one errno helper.
+package func errnoDescription(_ code: Int32) -> String {
     "\(String(cString: strerror(code))) (errno \(code))"
 }
 
@@ -38,8 +44,8 @@ func errnoDescription(_ code: Int32) -> String {
 /// any other error is thrown.
 ///
 /// `errno` is read right after the call, before anything else can run.
-@inline(__always)
-func syscall<T: FixedWidthInteger>(
+@inlinable @inline(__always)
+package func syscall<T: FixedWidthInteger>(
     _ call: StaticString, retryingInterrupts: Bool = true, _ body: () -> T
 ) throws(SystemError) -> IOResult<T> {
     while true {
@@ -56,8 +62,8 @@ func syscall<T: FixedWidthInteger>(
 
 /// ``syscall(_:retryingInterrupts:_:)`` for calls on blocking descriptors, or
 /// calls that never block: `EAGAIN` is an error like any other.
-@inline(__always)
-func syscallValue<T: FixedWidthInteger>(_ call: StaticString, _ body: () -> T) throws(SystemError) -> T {
+@inlinable @inline(__always)
+package func syscallValue<T: FixedWidthInteger>(_ call: StaticString, _ body: () -> T) throws(SystemError) -> T {
     switch try syscall(call, body) {
     case .processed(let value): return value
     case .wouldBlock: throw SystemError(call, EAGAIN)

@@ -2,7 +2,8 @@
 // status and length, on both protocols.
 
 /// Appends the decimal digits of `value` (not negative), without building a String.
-func appendDecimal(_ value: Int, to bytes: inout [UInt8]) {
+@inlinable
+package func appendDecimal(_ value: Int, to bytes: inout [UInt8]) {
     withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
         let count = writeDecimal(value, to: digits)
         bytes.append(contentsOf: UnsafeBufferPointer(rebasing: digits[..<count]))
@@ -11,7 +12,8 @@ func appendDecimal(_ value: Int, to bytes: inout [UInt8]) {
 
 /// Writes the decimal digits of `value` (not negative) at the start of
 /// `buffer` (20 bytes hold any Int); returns how many.
-func writeDecimal(_ value: Int, to buffer: UnsafeMutableBufferPointer<UInt8>) -> Int {
+@inlinable
+package func writeDecimal(_ value: Int, to buffer: UnsafeMutableBufferPointer<UInt8>) -> Int {
     let value = max(value, 0)
     var count = 1
     var rest = value / 10
