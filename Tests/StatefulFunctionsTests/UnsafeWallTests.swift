@@ -36,8 +36,8 @@ private let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathCom
     /// StatefunSystem, the wall the server and statefun-local share (syscall wrapper,
     /// nghttp2 session), is package-internal: the server re-exports it, so a public
     /// declaration there would be one of the server's, and unsafe. It has none.
-    @Test func theSharedSystemWallHasNoPublicDeclaration() throws {
-        let symbols = try publicSymbols(of: "StatefunSystem")
+    @Test func theSharedSystemWallHasNoPublicDeclaration() async throws {
+        let symbols = try await publicSymbols(of: "StatefunSystem")
         #expect(symbols.isEmpty, "public declarations of StatefunSystem: \(symbols.map { $0.pathComponents.joined(separator: ".") })")
     }
 
