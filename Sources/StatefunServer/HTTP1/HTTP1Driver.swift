@@ -99,10 +99,10 @@ final class HTTP1Driver: InputConsumer {
             loop.enqueue(connection, continueResponse)
             flush(connection, loop: loop)
         case .startHTTP2(let buffered):
-            HTTP2Driver.startPriorKnowledge(on: connection, loop: loop, replacing: self, buffered: buffered)
+            HTTP2Driver.startPriorKnowledge(on: connection, loop: loop, from: self, buffered: buffered)
         case .upgradeToHTTP2(let request, let settings, let buffered, let record):
             HTTP2Driver.upgrade(
-                connection, loop: loop, replacing: self, request, settings: settings, buffered: buffered, record: record)
+                connection, loop: loop, from: self, request, settings: settings, buffered: buffered, record: record)
         case .rejectPreface:
             logger.notice(
                 "invalid HTTP/2 connection preface; sent GOAWAY(PROTOCOL_ERROR)",

@@ -23,16 +23,16 @@ final class HTTP2Driver: InputConsumer {
 
     /// The connection began with the HTTP/2 preface: `buffered` is what was read of it.
     static func startPriorKnowledge(
-        on connection: Connection, loop: EventLoop, replacing http1: HTTP1Driver, buffered: [UInt8]
+        on connection: Connection, loop: EventLoop, from http1: HTTP1Driver, buffered: [UInt8]
     ) {
-        guard let driver = switchOver(connection, loop: loop, replacing: http1, upgrade: nil) else { return }
+        guard let driver = switchOver(connection, loop: loop, from: http1, upgrade: nil) else { return }
         driver.feed(buffered, connection, loop: loop)
     }
 
     /// Answers 101 to an `Upgrade: h2c` request and serves its response as
     /// stream 1 of the new HTTP/2 session (RFC 7540 §3.2).
     static func upgrade(
-        _ connection: Connection, loop: EventLoop, replacing http1: HTTP1Driver, _ request: HTTP1Request,
+        _ connection: Connection, loop: EventLoop, from http1: HTTP1Driver, _ request: HTTP1Request,
         settings: [UInt8], buffered: [UInt8], record: RequestRecord?
     ) {
         loop.enqueue(connection, Array("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n".utf8))
@@ -43,7 +43,7 @@ final class HTTP2Driver: InputConsumer {
         record.protocolName = "HTTP/2"
         record.peer = connection.peerDescription
         let headRequest = request.isHead
-        guard let driver = switchOver(connection, loop: loop, replacing: http1, upgrade: (settings, headRequest)) else {
+        guard let driver = switchOver(connection, loop: loop, from: http1, upgrade: (settings, headRequest)) else {
             return
         }
         driver.session.startUpgradedRequest(
@@ -53,7 +53,7 @@ final class HTTP2Driver: InputConsumer {
 
     /// Makes the connection's HTTP/2 session and driver, to which `http1` hands all that follows.
     private static func switchOver(
-        _ connection: Connection, loop: EventLoop, replacing http1: HTTP1Driver,
+        _ connection: Connection, loop: EventLoop, from http1: HTTP1Driver,
         upgrade: (settings: [UInt8], headRequest: Bool)?
     ) -> HTTP2Driver? {
         let connections = http1.connections
