@@ -442,6 +442,13 @@ final class RawConnection {
         return response
     }
 
+    /// Everything the server sends from here until it closes the connection (EOF or reset).
+    func readUntilClosed() throws -> [UInt8] {
+        while try fill() {}
+        defer { buffer = [] }
+        return buffer
+    }
+
     /// True if the server closes the connection (EOF or reset) without sending more.
     func readsEOF() throws -> Bool {
         if !buffer.isEmpty { return false }
