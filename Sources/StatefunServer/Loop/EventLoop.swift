@@ -51,7 +51,6 @@ final class EventLoop: @unchecked Sendable {
     let readBuffer = ReadBuffer(capacity: EventLoop.readChunk)
 
     var logger: Logger { context.logger }
-    var configuration: HTTPServerConfiguration { context.configuration }
 
     /// Takes ownership of the listeners' descriptors (closed on failure too).
     init(
